@@ -1,0 +1,79 @@
+// Writes an in-memory file tree atomically: everything goes into a temp dir beside the destination,
+// which then replaces the destination with renames. A failure leaves the old tree (or nothing) behind,
+// never a half-written one.
+
+import { mkdir, rename, rm, writeFile, chmod, mkdtemp, stat } from 'node:fs/promises';
+import { dirname, join, resolve, basename, isAbsolute, normalize } from 'node:path';
+
+export interface OutFile {
+  /** path relative to the tree root, with forward slashes */
+  path: string;
+  content: string | Uint8Array;
+  /** numeric mode, default 0o644 */
+  mode?: number;
+}
+
+export type FileTree = OutFile[];
+
+function checkRelative(p: string): string {
+  const n = normalize(p);
+  if (isAbsolute(n) || n === '..' || n.startsWith('../') || n.includes('/../')) {
+    throw new Error(`refusing to write outside the output tree: ${p}`);
+  }
+  return n;
+}
+
+/** Write `files` as the complete content of directory `dest`, replacing whatever was there. */
+export async function writeTreeAtomic(dest: string, files: FileTree): Promise<void> {
+  const target = resolve(dest);
+  const parent = dirname(target);
+  await mkdir(parent, { recursive: true });
+  const tmp = await mkdtemp(join(parent, `.${basename(target)}.tmp-`));
+  try {
+    // Sorted, so directories and files are created in the same order every time.
+    const sorted = [...files].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+    for (const f of sorted) {
+      const rel = checkRelative(f.path);
+      const full = join(tmp, rel);
+      await mkdir(dirname(full), { recursive: true, mode: 0o755 });
+      const mode = f.mode ?? 0o644;
+      await writeFile(full, f.content, { mode });
+      await chmod(full, mode); // umask must not widen or narrow what the plan says
+    }
+    await chmod(tmp, 0o755);
+    let old: string | undefined;
+    if (await exists(target)) {
+      old = `${tmp}.old`;
+      await rename(target, old);
+    }
+    await rename(tmp, target);
+    if (old) await rm(old, { recursive: true, force: true });
+  } catch (e) {
+    await rm(tmp, { recursive: true, force: true });
+    throw e;
+  }
+}
+
+/** Write one file atomically (temp file in the same directory, then rename). */
+export async function writeFileAtomic(path: string, content: string | Uint8Array, mode = 0o644): Promise<void> {
+  const target = resolve(path);
+  await mkdir(dirname(target), { recursive: true });
+  const tmp = join(dirname(target), `.${basename(target)}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`);
+  try {
+    await writeFile(tmp, content, { mode });
+    await chmod(tmp, mode);
+    await rename(tmp, target);
+  } catch (e) {
+    await rm(tmp, { force: true });
+    throw e;
+  }
+}
+
+async function exists(p: string): Promise<boolean> {
+  try {
+    await stat(p);
+    return true;
+  } catch {
+    return false;
+  }
+}

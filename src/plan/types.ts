@@ -1,0 +1,140 @@
+// The NodePlan: what a node needs and when. Every emitter reads only this. It is plain JSON data
+// (serialisable, deterministic key order), printed by `mkimage plan`.
+
+import type { Arch, Mirror, NodeRole, OsFamily, Role } from '../profile/types.js';
+
+export type Phase = 'bake' | 'boot';
+
+export interface PlanFile {
+  path: string;
+  /** quoted octal, always 4 digits: "0644" */
+  mode: string;
+  /** "root:root" */
+  owner: string;
+  content: string;
+  phase: Phase;
+  /** holds cluster secrets (keys, tokens): never baked, seed written 0600 */
+  secret?: boolean;
+}
+
+export interface PlanUnit {
+  /** "cri-docker.service" */
+  name: string;
+  /** full path the unit file is written to; absent for units shipped by a package (enable only) */
+  path?: string;
+  content?: string;
+  enable: boolean;
+  /** start now (at boot phase) — bake never starts anything that must not run in the image */
+  start: boolean;
+  phase: Phase;
+}
+
+export interface PlanRepo {
+  id: string; // "kubernetes", "docker-ce-stable"
+  name: string;
+  kind: 'rpm' | 'deb';
+  /** rpm: baseurl; deb: URI */
+  baseurl: string;
+  gpgkey: string;
+  /** deb only: "jammy stable" or "/" for flat repos */
+  suite?: string;
+  components?: string[];
+  /** rpm only: exclude= list */
+  exclude: string[];
+}
+
+export interface PlanPackage {
+  name: string;
+  /** exact pin as the package manager wants it, e.g. "1.29.2-150500.1.1" (rpm) or "1.29.2-1.1" (deb); undefined = latest */
+  version?: string;
+  /** held/locked after install */
+  hold: boolean;
+  /** rpm: the repo id whose excludes must be lifted for this install (--disableexcludes=<id>) */
+  disableExcludes?: string;
+}
+
+export interface PlanCommand {
+  phase: Phase;
+  /** stable identifier, used in logs and tests */
+  name: string;
+  /** shell text run by bash with `set -euo pipefail` */
+  run: string;
+}
+
+export interface PlanArtifact {
+  /** "cri-dockerd" */
+  name: string;
+  version: string;
+  arch: Arch;
+  /** mirror list, tried in order */
+  urls: string[];
+  /** pinned sha256 of the download, when known up front; else recorded in mkimage.lock on first fetch */
+  sha256?: string;
+  /** tar member to extract ("cri-dockerd/cri-dockerd"); absent = the download itself */
+  member?: string;
+  /** where it lands in the image */
+  dest: string;
+  mode: string;
+}
+
+export interface PlanNode {
+  name: string;
+  role: NodeRole;
+  mac: string;
+  /** "192.168.66.11/24" */
+  address: string;
+  ip: string;
+  prefix: number;
+  gateway: string;
+  dns: string[];
+  arch: Arch;
+  /** first control plane: runs kubeadm init; others join */
+  bootstrap: 'init' | 'join' | 'join-control-plane';
+}
+
+export interface NodePlan {
+  planVersion: 1;
+  role: Role;
+  /** profile name the plan came from */
+  profile: string;
+  cluster: {
+    name: string;
+    kubernetesVersion: string;
+    controlPlaneEndpoint: string;
+    podSubnet: string;
+    serviceSubnet: string;
+    dnsDomain: string;
+    imageRepository: string;
+    criSocket: string;
+    mirror: Mirror;
+    cni: 'calico';
+    calicoVersion: string;
+    controlPlaneHA: 'none' | 'kube-vip' | 'external';
+  };
+  os: {
+    family: OsFamily;
+    packageManager: 'dnf' | 'apt';
+    /** apt codename, e.g. "jammy" */
+    codename?: string;
+    /** the cloud image Packer starts from */
+    cloudImage: { url: string; checksum: string };
+  };
+  /** absent on a role plan; present on a per-node plan */
+  node?: PlanNode;
+  repos: PlanRepo[];
+  packages: PlanPackage[];
+  files: PlanFile[];
+  units: PlanUnit[];
+  /** ordered key/value pairs written to /etc/sysctl.d/ */
+  sysctls: Array<{ key: string; value: string }>;
+  modules: string[];
+  swapOff: boolean;
+  selinux?: 'permissive' | 'enforcing' | 'disabled';
+  firewall: { enabled: boolean; ports: string[] };
+  commands: PlanCommand[];
+  /** fully qualified images pre-pulled into the golden image */
+  images: string[];
+  artifacts: PlanArtifact[];
+  /** build settings for the golden image */
+  image: { diskSize: string; memory: number; cpus: number; sources: Array<'qemu' | 'proxmox' | 'vsphere'> };
+}
