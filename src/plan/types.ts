@@ -119,6 +119,7 @@ export interface NodePlan {
     /** the cloud image Packer starts from */
     cloudImage: { url: string; checksum: string };
   };
+  admin: { user: string; sshAuthorizedKeys: string[] };
   /** absent on a role plan; present on a per-node plan */
   node?: PlanNode;
   repos: PlanRepo[];
