@@ -1,0 +1,215 @@
+// The first-boot script runs for real under bash. kubeadm, kubectl, curl and sleep are FAKES on PATH (no
+// kubeadm binary or API server can exist here): each records its argv and fails on demand, and the kubeadm fake
+// creates and removes the files the real one does (admin.conf, kubelet.conf, manifests, and pki on reset).
+
+import { describe, it, expect, beforeEach } from 'vitest';
+import { mkdtempSync, mkdirSync, writeFileSync, readFileSync, existsSync, chmodSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { firstbootScript, firstbootBakeItems, FIRSTBOOT_SCRIPT } from '../src/firstboot/files.js';
+import { run, tool } from './helpers/tools.js';
+
+const FAKE_KUBEADM = `#!/bin/bash
+# FAKE kubeadm: records calls; mimics the files real kubeadm writes and removes.
+echo "kubeadm $*" >> "$CALLS"
+K="$MKIMAGE_ROOT/etc/kubernetes"
+case "$1" in
+  init)
+    mkdir -p "$K/manifests"; touch "$K/manifests/kube-apiserver.yaml"
+    [ "\${FAKE_FAIL:-}" = init ] && { echo "[preflight] fake failure: port 6443 is in use" >&2; exit 1; }
+    [ -f "$K/pki/ca.key" ] || { echo "fake kubeadm: expected the seeded CA at $K/pki/ca.key" >&2; exit 3; }
+    echo "apiVersion: v1" > "$K/admin.conf"; touch "$K/kubelet.conf" ;;
+  join)
+    [ "\${FAKE_FAIL:-}" = join ] && { echo "error execution phase preflight: couldn't validate the identity of the API Server: connection refused" >&2; exit 1; }
+    touch "$K/kubelet.conf" ;;
+  reset)
+    rm -rf "$K/manifests" "$K/pki" "$K/admin.conf" "$K/kubelet.conf" ;;
+esac
+`;
+const FAKE_KUBECTL = `#!/bin/bash
+# FAKE kubectl: records calls (and the KUBECONFIG it was given).
+echo "kubectl $* KUBECONFIG=$KUBECONFIG" >> "$CALLS"
+`;
+const FAKE_CURL = `#!/bin/bash
+# FAKE curl for the readiness probe: fails FAKE_API_DOWN times, then succeeds.
+echo "curl $*" >> "$CALLS"
+n=$(cat "$STATE_DIR/curl-count" 2>/dev/null || echo 0); n=$((n+1)); echo "$n" > "$STATE_DIR/curl-count"
+[ "$n" -le "\${FAKE_API_DOWN:-0}" ] && exit 7
+exit 0
+`;
+const FAKE_SLEEP = `#!/bin/bash
+echo "sleep $*" >> "$CALLS"
+`;
+
+const CALICO = `          containers:
+            - name: calico-node
+              env:
+                # - name: CALICO_IPV4POOL_CIDR
+                #   value: "192.168.0.0/16"
+`;
+
+interface Node {
+  root: string;
+  calls: string;
+  bin: string;
+  state: string;
+}
+
+function makeNode(bootstrap: string, extraEnv = ''): Node {
+  const root = mkdtempSync(join(tmpdir(), 'mkimage-firstboot-'));
+  const bin = join(root, 'fakebin');
+  const state = join(root, 'fakestate');
+  mkdirSync(bin);
+  mkdirSync(state);
+  for (const [name, body] of Object.entries({ kubeadm: FAKE_KUBEADM, kubectl: FAKE_KUBECTL, curl: FAKE_CURL, sleep: FAKE_SLEEP })) {
+    writeFileSync(join(bin, name), body);
+    chmodSync(join(bin, name), 0o755);
+  }
+  mkdirSync(join(root, 'etc/kubernetes/mkimage'), { recursive: true });
+  writeFileSync(
+    join(root, 'etc/kubernetes/mkimage/bootstrap.env'),
+    `BOOTSTRAP=${bootstrap}\nAPI_ENDPOINT=192.168.66.11:6443\nNODE_NAME=node-a\nPOD_SUBNET=10.244.0.0/16\n${extraEnv}`,
+  );
+  writeFileSync(join(root, 'etc/kubernetes/mkimage/kubeadm.yaml'), 'kind: InitConfiguration\n');
+  if (bootstrap !== 'join') {
+    mkdirSync(join(root, 'etc/kubernetes/pki'), { recursive: true });
+    writeFileSync(join(root, 'etc/kubernetes/pki/ca.crt'), 'CERT');
+    writeFileSync(join(root, 'etc/kubernetes/pki/ca.key'), 'KEY');
+  }
+  mkdirSync(join(root, 'usr/share/mkimage'), { recursive: true });
+  writeFileSync(join(root, 'usr/share/mkimage/calico.yaml'), CALICO);
+  writeFileSync(join(root, 'firstboot.sh'), firstbootScript());
+  return { root, calls: join(root, 'calls.log'), bin, state };
+}
+
+function boot(n: Node, env: Record<string, string> = {}) {
+  const r = spawnSync(tool('bash'), [join(n.root, 'firstboot.sh')], {
+    encoding: 'utf8',
+    env: {
+      PATH: `${n.bin}:/usr/bin:/bin`,
+      MKIMAGE_ROOT: n.root,
+      CALLS: n.calls,
+      STATE_DIR: n.state,
+      ...env,
+    },
+  });
+  const calls = existsSync(n.calls) ? readFileSync(n.calls, 'utf8').trim().split('\n') : [];
+  return { status: r.status, out: r.stdout + r.stderr, calls };
+}
+
+const done = (n: Node) => join(n.root, 'var/lib/mkimage/firstboot.done');
+const failed = (n: Node) => join(n.root, 'var/lib/mkimage/firstboot.failed');
+
+describe('first-boot script', () => {
+  it('is shellcheck-clean', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mkimage-sc-'));
+    writeFileSync(join(dir, 'firstboot.sh'), firstbootScript());
+    const r = run('shellcheck', ['-f', 'gcc', join(dir, 'firstboot.sh')]);
+    expect(r.stdout + r.stderr).toBe('');
+    expect(r.status).toBe(0);
+  });
+
+  it('is baked as an executable with an enabled unit, and carries no secrets', () => {
+    const { files, units } = firstbootBakeItems();
+    expect(files[0]).toMatchObject({ path: FIRSTBOOT_SCRIPT, mode: '0755', phase: 'bake' });
+    expect(units[0]).toMatchObject({ name: 'mkimage-firstboot.service', enable: true, phase: 'bake' });
+    expect(units[0]?.content).toContain(`ExecStart=${FIRSTBOOT_SCRIPT}`);
+    expect(units[0]?.content).toContain('ConditionPathExists=!/var/lib/mkimage/firstboot.done');
+    expect(files[0]?.content).not.toMatch(/PRIVATE KEY|[a-z0-9]{6}\.[a-z0-9]{16}/);
+  });
+
+  it('init: runs kubeadm init, writes the admin kubeconfig, applies Calico with the pod subnet, marks success', () => {
+    const n = makeNode('init');
+    const r = boot(n);
+    expect(r.status, r.out).toBe(0);
+    expect(r.calls[0]).toBe(`kubeadm init --config ${n.root}/etc/kubernetes/mkimage/kubeadm.yaml --skip-token-print`);
+    expect(r.calls).toContain(`kubectl apply -f ${n.root}/var/lib/mkimage/calico.yaml KUBECONFIG=${n.root}/etc/kubernetes/admin.conf`);
+    const calico = readFileSync(join(n.root, 'var/lib/mkimage/calico.yaml'), 'utf8');
+    expect(calico).toContain('                - name: CALICO_IPV4POOL_CIDR\n                  value: "10.244.0.0/16"\n');
+    expect(readFileSync(join(n.root, 'root/.kube/config'), 'utf8')).toBe('apiVersion: v1\n');
+    expect(statSync(join(n.root, 'root/.kube/config')).mode & 0o777).toBe(0o600);
+    expect(existsSync(done(n))).toBe(true);
+    expect(existsSync(failed(n))).toBe(false);
+    expect(r.calls.some((c) => c.startsWith('kubectl taint'))).toBe(false);
+    expect(readFileSync(join(n.root, 'var/log/mkimage-firstboot.log'), 'utf8')).toContain('node node-a: init via 192.168.66.11:6443');
+  });
+
+  it('init on a one-node cluster removes the control-plane taint', () => {
+    const n = makeNode('init', 'SINGLE_NODE=1\n');
+    const r = boot(n);
+    expect(r.status, r.out).toBe(0);
+    expect(r.calls).toContain(
+      `kubectl taint nodes node-a node-role.kubernetes.io/control-plane:NoSchedule- KUBECONFIG=${n.root}/etc/kubernetes/admin.conf`,
+    );
+  });
+
+  it('join: waits for an API server that is down at first, with backoff, then joins', () => {
+    const n = makeNode('join');
+    const r = boot(n, { FAKE_API_DOWN: '3' });
+    expect(r.status, r.out).toBe(0);
+    expect(r.calls.filter((c) => c.startsWith('curl')).length).toBe(4);
+    expect(r.calls.filter((c) => c.startsWith('sleep'))).toEqual(['sleep 2', 'sleep 4', 'sleep 8']);
+    expect(r.calls.at(-1)).toBe(`kubeadm join --config ${n.root}/etc/kubernetes/mkimage/kubeadm.yaml`);
+    expect(r.calls.findIndex((c) => c.startsWith('kubeadm join'))).toBeGreaterThan(r.calls.findIndex((c) => c.startsWith('curl')));
+    expect(existsSync(done(n))).toBe(true);
+  });
+
+  it('join: gives up after the bound and leaves a failure marker naming the step', () => {
+    const n = makeNode('join');
+    const r = boot(n, { FAKE_API_DOWN: '1000', WAIT_SECONDS: '0' });
+    expect(r.status).not.toBe(0);
+    expect(r.calls.some((c) => c.startsWith('kubeadm join'))).toBe(false);
+    const marker = readFileSync(failed(n), 'utf8');
+    expect(marker).toMatch(/^reason: wait for the API server failed \(exit 1\)/);
+    expect(existsSync(done(n))).toBe(false);
+  });
+
+  it('join that fails leaves a failure marker with the reason and the last log lines', () => {
+    const n = makeNode('join');
+    const r = boot(n, { FAKE_FAIL: 'join' });
+    expect(r.status).toBe(1);
+    const marker = readFileSync(failed(n), 'utf8');
+    expect(marker).toMatch(/^reason: kubeadm join failed \(exit 1\)\nnode: node-a\n/);
+    expect(marker).toContain("couldn't validate the identity of the API Server");
+    expect(statSync(failed(n)).mode & 0o777).toBe(0o600);
+    expect(existsSync(done(n))).toBe(false);
+  });
+
+  it('a rerun after success is a no-op', () => {
+    const n = makeNode('init');
+    expect(boot(n).status).toBe(0);
+    const before = readFileSync(n.calls, 'utf8');
+    const r = boot(n);
+    expect(r.status).toBe(0);
+    expect(r.out).toContain('already done');
+    expect(readFileSync(n.calls, 'utf8')).toBe(before);
+  });
+
+  it('a rerun after a half-done init resets, restores the seeded PKI, then inits; a clean retry does not reset', () => {
+    const n = makeNode('init');
+    const first = boot(n, { FAKE_FAIL: 'init' }); // power loss / failure mid-init: manifests exist, no marker
+    expect(first.status).toBe(1);
+    expect(readFileSync(failed(n), 'utf8')).toContain('reason: kubeadm init failed');
+    const r = boot(n);
+    expect(r.status, r.out).toBe(0);
+    const after = r.calls.slice(first.calls.length);
+    expect(after[0]).toBe('kubeadm reset --force --cri-socket unix:///var/run/cri-dockerd.sock');
+    expect(after[1]).toMatch(/^kubeadm init /); // the fake init fails unless the seeded CA is back
+    expect(readFileSync(join(n.root, 'etc/kubernetes/pki/ca.key'), 'utf8')).toBe('KEY');
+    expect(existsSync(failed(n))).toBe(false);
+    expect(existsSync(done(n))).toBe(true);
+
+    const clean = makeNode('init');
+    expect(boot(clean).calls.some((c) => c.includes('reset'))).toBe(false);
+  });
+
+  it('a node with no seed fails with a marker that says to attach the seed', () => {
+    const n = makeNode('join');
+    spawnSync('rm', ['-f', join(n.root, 'etc/kubernetes/mkimage/bootstrap.env')]);
+    const r = boot(n);
+    expect(r.status).toBe(1);
+    expect(r.out).toContain('attach this node');
+    expect(readFileSync(failed(n), 'utf8')).toMatch(/^reason: read .*bootstrap.env failed/);
+  });
+});
