@@ -1,0 +1,273 @@
+// The planner: Profile + Cluster (+ NodeSpec) -> NodePlan. The only module that knows what a kubeadm node
+// with Docker Engine + cri-dockerd needs. User mistakes become diagnostics (positioned via Located); the
+// plan is still returned so later checks can run, but the caller stops on any error.
+
+import { error, type Diagnostic, type Position } from '../diagnostics.js';
+import type { Arch, Cluster, Located, NodeRole, NodeSpec, OsFamily, Profile } from '../profile/types.js';
+import { CALICO_MANIFEST_DEST, planArtifacts } from './artifacts.js';
+import { baseFiles, DAEMON_JSON, MODULES_CONF, NODE_ENV, nodeEnvFile, profileFiles, sortFiles, SYSCTL_CONF } from './files.js';
+import { planImages, podInfraImage } from './images.js';
+import { isRpmFamily, planOs } from './os.js';
+import { planPackages } from './packages.js';
+import { positionOf } from './positions.js';
+import { planRepos } from './repos.js';
+import type { NodePlan, PlanCommand, PlanNode } from './types.js';
+import { CRI_DOCKERD_BINARY, CRI_SOCKET, planUnits, UNIT_DIR } from './units.js';
+import {
+  compareVersions,
+  CRI_DOCKERD_FOR_DOCKER_25,
+  FIRST_DOCKER_ON,
+  formatVersion,
+  kubernetesRelease,
+  parseVersion,
+  SUPPORTED_MINORS,
+  type SemVer,
+} from './versions.js';
+
+/** What a plan is built for: the cluster's OS family, or a node's override, and one architecture. */
+interface Target {
+  osFamily: OsFamily;
+  /** dotted path in the cluster file that chose osFamily */
+  osFamilyPath: string;
+  arch: Arch;
+  node?: PlanNode;
+}
+
+interface Inputs {
+  profile: Located<Profile>;
+  cluster: Located<Cluster>;
+  diags: Diagnostic[];
+}
+
+const ZERO: SemVer = { major: 0, minor: 0, patch: 0 };
+
+function report(inp: Inputs, doc: 'profile' | 'cluster', path: string, message: string, code: 'E006' | 'E007' | 'E018'): void {
+  const at: Partial<Position> | undefined = positionOf(doc === 'profile' ? inp.profile : inp.cluster, path);
+  inp.diags.push(error(code, message, at));
+}
+
+function version(inp: Inputs, doc: 'profile' | 'cluster', path: string, text: string, example: string): SemVer {
+  const v = parseVersion(text);
+  if (v === undefined) {
+    report(inp, doc, path, `${path} "${text}" is not a version: write MAJOR.MINOR.PATCH, e.g. "${example}"`, 'E007');
+    return ZERO;
+  }
+  return v;
+}
+
+/** Docker Engine and its OS family: the runtime package must exist in the repo and work with cri-dockerd. */
+function checkRuntime(inp: Inputs, target: Target, docker: SemVer, criDockerd: SemVer): void {
+  const cluster = inp.cluster.value;
+  const profile = inp.profile.value;
+  if (cluster.containerRuntime === 'docker.io') {
+    if (isRpmFamily(target.osFamily)) {
+      report(inp, 'cluster', 'containerRuntime',
+        `containerRuntime docker.io is a Debian/Ubuntu package that ${target.osFamily} does not have: ` +
+          'use containerRuntime: docker-ce (Docker\'s own repo), or an ubuntu/debian osFamily', 'E018');
+    }
+    return;
+  }
+  const first = FIRST_DOCKER_ON[target.osFamily];
+  if (first === undefined || docker === ZERO || criDockerd === ZERO) return;
+  const needsOldDocker = compareVersions(criDockerd, CRI_DOCKERD_FOR_DOCKER_25) < 0;
+  if (needsOldDocker) {
+    report(inp, 'cluster', target.osFamilyPath,
+      `${target.osFamily}: Docker's repo for it starts at docker-ce ${formatVersion(first)} and has no ` +
+        `${profile.docker.version}, while cri-dockerd ${profile.criDockerd.version} needs Docker Engine 24.0.x ` +
+        '(Docker 25+ breaks its image inspection); use ubuntu-22.04, or override criDockerd.version >= 0.3.10 ' +
+        `together with docker.version >= ${formatVersion(first)}`, 'E018');
+  } else if (compareVersions(docker, first) < 0) {
+    report(inp, 'profile', 'docker.version',
+      `docker.version ${profile.docker.version} is not in Docker's ${target.osFamily} repo, which starts at ` +
+        `${formatVersion(first)}: set docker.version to ${formatVersion(first)} or later`, 'E018');
+  }
+}
+
+/** The profile's own files may not replace what the planner writes (that would drop kubeadm's prerequisites). */
+function checkProfileFiles(inp: Inputs, target: Target): void {
+  const owned = new Map<string, string>([
+    [DAEMON_JSON, 'docker.registryMirrors, docker.logMaxSize and friends'],
+    [MODULES_CONF, 'kernel.modules'],
+    [SYSCTL_CONF, 'kernel.sysctls'],
+    [`${UNIT_DIR}/cri-docker.service`, 'criDockerd'],
+    [`${UNIT_DIR}/cri-docker.socket`, 'criDockerd'],
+    [CRI_DOCKERD_BINARY, 'criDockerd.version'],
+    [CALICO_MANIFEST_DEST, 'calicoVersion in the cluster file'],
+  ]);
+  if (target.node !== undefined) owned.set(NODE_ENV, 'the cluster inventory');
+  inp.profile.value.files.forEach((f, i) => {
+    const via = owned.get(f.path);
+    if (via === undefined) return;
+    report(inp, 'profile', `files.${i}.path`,
+      `files: ${f.path} is written by mkimage; change it through ${via}, or write your file to another path`, 'E006');
+  });
+}
+
+function calicoTag(inp: Inputs): string {
+  const raw = inp.cluster.value.calicoVersion;
+  const tag = raw.startsWith('v') ? raw : `v${raw}`;
+  version(inp, 'cluster', 'calicoVersion', tag, 'v3.27.3');
+  return tag;
+}
+
+function commands(profile: Profile): PlanCommand[] {
+  const count = { bake: 0, boot: 0 };
+  return profile.commands.map((c) => ({ phase: c.phase, name: `extra-${c.phase}-${++count[c.phase]}`, run: c.run }));
+}
+
+function buildPlan(inp: Inputs, target: Target): NodePlan {
+  const profile = inp.profile.value;
+  const cluster = inp.cluster.value;
+  const os = planOs(target.osFamily, target.arch);
+  const repo = cluster.imageRepository;
+  const base = {
+    planVersion: 1 as const,
+    role: profile.role,
+    profile: profile.name,
+    cluster: {
+      name: cluster.name,
+      kubernetesVersion: cluster.kubernetesVersion.replace(/^v/, ''),
+      controlPlaneEndpoint: cluster.controlPlaneEndpoint,
+      podSubnet: cluster.podSubnet,
+      serviceSubnet: cluster.serviceSubnet,
+      dnsDomain: cluster.dnsDomain,
+      imageRepository: repo,
+      criSocket: CRI_SOCKET,
+      mirror: cluster.mirror,
+      cni: cluster.cni,
+      calicoVersion: calicoTag(inp),
+      controlPlaneHA: cluster.controlPlaneHA,
+    },
+    os: { family: os.family, packageManager: os.packageManager, ...(os.codename !== undefined && { codename: os.codename }), cloudImage: os.cloudImage },
+    admin: { user: cluster.admin.user, sshAuthorizedKeys: [...cluster.admin.sshAuthorizedKeys] },
+    ...(target.node !== undefined && { node: target.node }),
+  };
+  const image = {
+    diskSize: profile.image.diskSize,
+    memory: profile.image.memory,
+    cpus: profile.image.cpus,
+    sources: [...profile.image.sources],
+  };
+  const bootFiles = target.node !== undefined ? [nodeEnvFile(target.node, cluster.name)] : [];
+
+  if (profile.role === 'gateway') {
+    report(inp, 'profile', 'role',
+      `profile ${profile.name} has role gateway: it configures the LAN router, not a node image; ` +
+        'plan a control-plane or worker profile instead', 'E018');
+    return {
+      ...base, repos: [], packages: [], files: sortFiles([...profileFiles(profile), ...bootFiles]), units: [],
+      sysctls: [], modules: [], swapOff: false, firewall: { enabled: false, ports: [] }, commands: commands(profile),
+      images: [], artifacts: [], image,
+    };
+  }
+  const role: NodeRole = profile.role;
+
+  const k8s = version(inp, 'cluster', 'kubernetesVersion', cluster.kubernetesVersion, '1.29.2');
+  const release = kubernetesRelease(k8s);
+  if (release === undefined && k8s !== ZERO) {
+    report(inp, 'cluster', 'kubernetesVersion',
+      `kubernetesVersion ${cluster.kubernetesVersion} is not supported: use a ${SUPPORTED_MINORS.join(' or ')} release ` +
+        '(mkimage knows the kubeadm image list and package revisions only for those)', 'E018');
+  }
+  const pkgText = profile.kubernetes.packageVersion ?? cluster.kubernetesVersion;
+  const pkgPath = profile.kubernetes.packageVersion !== undefined ? 'kubernetes.packageVersion' : undefined;
+  const pkg = pkgPath ? version(inp, 'profile', pkgPath, pkgText, '1.29.2') : k8s;
+  const pkgRelease = kubernetesRelease(pkg);
+  if (pkgPath !== undefined && pkgRelease === undefined && pkg !== ZERO) {
+    report(inp, 'profile', pkgPath,
+      `kubernetes.packageVersion ${pkgText} is not supported: use a ${SUPPORTED_MINORS.join(' or ')} release`, 'E018');
+  }
+
+  const docker = version(inp, 'profile', 'docker.version', profile.docker.version, '24.0.7');
+  const criDockerd = version(inp, 'profile', 'criDockerd.version', profile.criDockerd.version, '0.3.9');
+  checkRuntime(inp, target, docker, criDockerd);
+
+  checkProfileFiles(inp, target);
+  const sysctls = Object.entries(profile.kernel.sysctls).map(([key, value]) => ({ key, value: String(value) }));
+  const pause = podInfraImage(repo, profile.criDockerd.pauseImage);
+  const repoMinor = `${pkg.major}.${pkg.minor}`;
+
+  return {
+    ...base,
+    repos: planRepos(target.osFamily, os.codename, cluster.mirror, cluster.containerRuntime, repoMinor, profile.kubernetes.repoExclude),
+    packages: planPackages(target.osFamily, cluster.containerRuntime, profile, formatVersion(pkg), pkgRelease),
+    files: sortFiles([...baseFiles(profile, sysctls), ...profileFiles(profile), ...bootFiles]),
+    units: planUnits(pause),
+    sysctls,
+    modules: [...profile.kernel.modules],
+    swapOff: profile.swap === 'off',
+    ...(isRpmFamily(target.osFamily) && { selinux: profile.selinux }),
+    firewall: { enabled: profile.firewall.enabled, ports: [...profile.firewall.ports] },
+    commands: commands(profile),
+    images: profile.image.prepull
+      ? planImages(repo, k8s, release, role, profile.criDockerd.pauseImage, base.cluster.calicoVersion)
+      : [],
+    artifacts: planArtifacts(profile.criDockerd.version, base.cluster.calicoVersion, target.arch, role),
+    image,
+  };
+}
+
+/** The golden image's architecture: that of the first inventory node of the role, else amd64. */
+function roleArch(cluster: Cluster, role: Profile['role']): Arch {
+  return cluster.nodes.find((n) => n.role === role)?.arch ?? 'amd64';
+}
+
+/** One plan per role profile: what is baked into its golden image (no node, no per-node files). */
+export function planRole(profile: Located<Profile>, cluster: Located<Cluster>, diags: Diagnostic[]): NodePlan {
+  const c = cluster.value;
+  return buildPlan({ profile, cluster, diags }, { osFamily: c.osFamily, osFamilyPath: 'osFamily', arch: roleArch(c, profile.value.role) });
+}
+
+/** The node's bootstrap step: the inventory's first control plane runs kubeadm init, the others join. */
+export function bootstrapOf(cluster: Cluster, node: NodeSpec): PlanNode['bootstrap'] {
+  if (node.role === 'worker') return 'join';
+  const first = cluster.nodes.find((n) => n.role === 'control-plane');
+  return first?.name === node.name ? 'init' : 'join-control-plane';
+}
+
+function planNodeOf(inp: Inputs, node: NodeSpec): PlanNode {
+  const m = /^(\d{1,3}(?:\.\d{1,3}){3})\/(\d{1,2})$/.exec(node.ip);
+  if (!m) {
+    report(inp, 'cluster', `nodes.${node.index}.ip`,
+      `node ${node.name}: ip "${node.ip}" needs its prefix length, e.g. "192.168.66.11/24"`, 'E007');
+  }
+  return {
+    name: node.name,
+    role: node.role,
+    mac: node.mac,
+    address: node.ip,
+    ip: m?.[1] ?? node.ip.split('/')[0] ?? node.ip,
+    prefix: m ? Number(m[2]) : 0,
+    gateway: node.gateway,
+    dns: [...node.dns],
+    arch: node.arch,
+    bootstrap: bootstrapOf(inp.cluster.value, node),
+  };
+}
+
+/** The role plan for this node's OS family and architecture, plus the node and its first-boot files. */
+export function planNode(
+  profile: Located<Profile>,
+  cluster: Located<Cluster>,
+  node: NodeSpec,
+  diags: Diagnostic[],
+): NodePlan {
+  const inp: Inputs = { profile, cluster, diags };
+  if (node.role !== profile.value.role) {
+    report(inp, 'cluster', `nodes.${node.index}.role`,
+      `node ${node.name} has role ${node.role} but profile ${profile.value.name} is for role ${profile.value.role}: ` +
+        `plan it with the ${node.role} profile`, 'E018');
+  }
+  const target: Target = {
+    osFamily: node.osFamily ?? cluster.value.osFamily,
+    osFamilyPath: node.osFamily !== undefined ? `nodes.${node.index}.osFamily` : 'osFamily',
+    arch: node.arch,
+    node: planNodeOf(inp, node),
+  };
+  return buildPlan(inp, target);
+}
+
+/** `mkimage plan` output: 2-space JSON in the plan's fixed key order, newline-terminated. */
+export function planJson(plan: NodePlan): string {
+  return `${JSON.stringify(plan, null, 2)}\n`;
+}

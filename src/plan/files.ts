@@ -1,0 +1,70 @@
+// Files the plan writes: Docker's daemon.json (built as an object, serialised with JSON.stringify),
+// the kernel module and sysctl drop-ins kubeadm's preflight wants, the profile's own files, and the
+// per-node environment file written at first boot.
+
+import { header } from '../template.js';
+import type { Profile } from '../profile/types.js';
+import type { PlanFile, PlanNode } from './types.js';
+
+export const DAEMON_JSON = '/etc/docker/daemon.json';
+export const MODULES_CONF = '/etc/modules-load.d/k8s.conf';
+export const SYSCTL_CONF = '/etc/sysctl.d/99-kubernetes.conf';
+export const NODE_ENV = '/etc/mkimage/node.env';
+
+/** Key order is fixed; list-valued keys appear only when non-empty. */
+export function daemonJson(docker: Profile['docker']): string {
+  const config: Record<string, unknown> = {
+    'exec-opts': ['native.cgroupdriver=systemd'],
+    'log-driver': 'json-file',
+    'log-opts': { 'max-size': docker.logMaxSize, 'max-file': String(docker.logMaxFile) },
+    'storage-driver': 'overlay2',
+  };
+  if (docker.registryMirrors.length > 0) config['registry-mirrors'] = [...docker.registryMirrors];
+  if (docker.insecureRegistries.length > 0) config['insecure-registries'] = [...docker.insecureRegistries];
+  return `${JSON.stringify(config, null, 2)}\n`;
+}
+
+export const modulesConf = (modules: string[]) => `${header('#')}${modules.map((m) => `${m}\n`).join('')}`;
+
+export const sysctlConf = (sysctls: Array<{ key: string; value: string }>) =>
+  `${header('#')}${sysctls.map((s) => `${s.key} = ${s.value}\n`).join('')}`;
+
+/** "644" -> "0644"; a 4-digit string is kept. */
+const octal4 = (mode: string) => mode.padStart(4, '0');
+
+const file = (
+  path: string,
+  content: string,
+  phase: PlanFile['phase'] = 'bake',
+  mode = '0644',
+  owner = 'root:root',
+): PlanFile => ({ path, mode, owner, content, phase });
+
+export function baseFiles(profile: Profile, sysctls: Array<{ key: string; value: string }>): PlanFile[] {
+  const files = [file(DAEMON_JSON, daemonJson(profile.docker))];
+  if (profile.kernel.modules.length > 0) files.push(file(MODULES_CONF, modulesConf(profile.kernel.modules)));
+  if (sysctls.length > 0) files.push(file(SYSCTL_CONF, sysctlConf(sysctls)));
+  return files;
+}
+
+export function profileFiles(profile: Profile): PlanFile[] {
+  return profile.files.map((f) => file(f.path, f.content, f.phase, octal4(f.mode), f.owner));
+}
+
+export function nodeEnvFile(node: PlanNode, clusterName: string): PlanFile {
+  const lines = [
+    `CLUSTER_NAME=${clusterName}`,
+    `NODE_NAME=${node.name}`,
+    `NODE_ROLE=${node.role}`,
+    `NODE_IP=${node.ip}`,
+    `NODE_ARCH=${node.arch}`,
+    `NODE_BOOTSTRAP=${node.bootstrap}`,
+  ];
+  return file(NODE_ENV, `${header('#')}${lines.join('\n')}\n`, 'boot');
+}
+
+/** Bake before boot, then by path: where files go is free, so the order is fixed by sorting. */
+export function sortFiles(files: PlanFile[]): PlanFile[] {
+  const rank = (f: PlanFile) => (f.phase === 'bake' ? 0 : 1);
+  return [...files].sort((a, b) => rank(a) - rank(b) || (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+}

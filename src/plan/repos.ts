@@ -1,0 +1,80 @@
+// Package repositories per OS family and mirror (DOMAIN.md "Repos"). For rpm the baseurl is what Docker's
+// docker-ce.repo file expands to; the aliyun mirror rewrites download.docker.com to mirrors.aliyun.com/docker-ce.
+
+import type { Mirror, OsFamily, RuntimeSource } from '../profile/types.js';
+import type { PlanRepo } from './types.js';
+import { isRpmFamily } from './os.js';
+
+const DOCKER_BASE: Record<Mirror, string> = {
+  upstream: 'https://download.docker.com/linux',
+  aliyun: 'https://mirrors.aliyun.com/docker-ce/linux',
+};
+
+/** Docker's apt distribution directory for a family ("ubuntu" | "debian"). */
+const DOCKER_DEB_DISTRO: Record<Exclude<OsFamily, 'el9'>, string> = {
+  'ubuntu-22.04': 'ubuntu',
+  'ubuntu-24.04': 'ubuntu',
+  'debian-12': 'debian',
+};
+
+export function dockerRepo(family: OsFamily, codename: string | undefined, mirror: Mirror): PlanRepo {
+  const base = DOCKER_BASE[mirror];
+  if (family === 'el9') {
+    return {
+      id: 'docker-ce-stable',
+      name: 'Docker CE Stable',
+      kind: 'rpm',
+      baseurl: `${base}/centos/$releasever/$basearch/stable`,
+      gpgkey: `${base}/centos/gpg`,
+      exclude: [],
+    };
+  }
+  const distro = `${base}/${DOCKER_DEB_DISTRO[family]}`;
+  return {
+    id: 'docker-ce',
+    name: 'Docker CE Stable',
+    kind: 'deb',
+    baseurl: distro,
+    gpgkey: `${distro}/gpg`,
+    suite: codename ?? '',
+    components: ['stable'],
+    exclude: [],
+  };
+}
+
+export function kubernetesRepoBase(mirror: Mirror, minor: string, kind: 'rpm' | 'deb'): string {
+  return mirror === 'aliyun'
+    ? `https://mirrors.aliyun.com/kubernetes-new/core/stable/v${minor}/${kind}/`
+    : `https://pkgs.k8s.io/core:/stable:/v${minor}/${kind}/`;
+}
+
+export function kubernetesRepo(family: OsFamily, mirror: Mirror, minor: string, exclude: string[]): PlanRepo {
+  const kind = isRpmFamily(family) ? 'rpm' : 'deb';
+  const baseurl = kubernetesRepoBase(mirror, minor, kind);
+  if (kind === 'rpm') {
+    return {
+      id: 'kubernetes',
+      name: 'Kubernetes',
+      kind,
+      baseurl,
+      gpgkey: `${baseurl}repodata/repomd.xml.key`,
+      exclude: [...exclude],
+    };
+  }
+  // A flat repository: `deb [signed-by=...] <baseurl> /`.
+  return { id: 'kubernetes', name: 'Kubernetes', kind, baseurl, gpgkey: `${baseurl}Release.key`, suite: '/', exclude: [] };
+}
+
+export function planRepos(
+  family: OsFamily,
+  codename: string | undefined,
+  mirror: Mirror,
+  runtime: RuntimeSource,
+  minor: string,
+  exclude: string[],
+): PlanRepo[] {
+  const repos: PlanRepo[] = [];
+  if (runtime === 'docker-ce') repos.push(dockerRepo(family, codename, mirror));
+  repos.push(kubernetesRepo(family, mirror, minor, exclude));
+  return repos;
+}

@@ -1,0 +1,42 @@
+// systemd units: cri-dockerd's service + socket (rendered from templates/systemd, after the v0.3.9 packaging
+// units, with the pause image kubeadm expects and the CNI network plugin), and the packaged units to enable.
+// Bake enables everything and starts nothing: the first boot starts them through the enablement.
+
+import { header, renderTemplate } from '../template.js';
+import type { PlanUnit } from './types.js';
+
+export const UNIT_DIR = '/usr/lib/systemd/system';
+export const CRI_DOCKERD_BINARY = '/usr/bin/cri-dockerd';
+/** What kubeadm and kubelet are told; %t/cri-dockerd.sock in the socket unit is /run/cri-dockerd.sock. */
+export const CRI_SOCKET = 'unix:///var/run/cri-dockerd.sock';
+
+export function criDockerService(podInfraImage: string): string {
+  return renderTemplate('systemd/cri-docker.service.mustache', {
+    header: header('#'),
+    binary: CRI_DOCKERD_BINARY,
+    podInfraImage,
+  });
+}
+
+export function criDockerSocket(): string {
+  return renderTemplate('systemd/cri-docker.socket.mustache', { header: header('#') });
+}
+
+/** Sorted by name. */
+export function planUnits(podInfraImage: string): PlanUnit[] {
+  const written = (name: string, content: string): PlanUnit => ({
+    name,
+    path: `${UNIT_DIR}/${name}`,
+    content,
+    enable: true,
+    start: false,
+    phase: 'bake',
+  });
+  const packaged = (name: string): PlanUnit => ({ name, enable: true, start: false, phase: 'bake' });
+  return [
+    written('cri-docker.service', criDockerService(podInfraImage)),
+    written('cri-docker.socket', criDockerSocket()),
+    packaged('docker.service'),
+    packaged('kubelet.service'),
+  ];
+}

@@ -1,0 +1,668 @@
+// The planner: Profile + Cluster (+ node) -> NodePlan. Inputs are built by hand (with positions) so these
+// tests do not depend on the loader; the last test plans the shipped defaults through the real loader.
+
+import { spawnSync } from 'node:child_process';
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { Diagnostic } from '../src/diagnostics.js';
+import { planJson, planNode, planRole } from '../src/plan/build.js';
+import { loadInputs } from '../src/profile/load.js';
+import type { NodePlan } from '../src/plan/types.js';
+import type {
+  Cluster, Located, Mirror, NodeRole, NodeSpec, OsFamily, PositionMap, Profile,
+} from '../src/profile/types.js';
+import { tool } from './helpers/tools.js';
+
+// ---------------------------------------------------------------------------------------------------------
+// Builder: a Located value whose every leaf path sits on its own line (line = 1 + order of the path).
+
+function locate<T>(value: T, file: string): Located<T> {
+  const positions: PositionMap = new Map();
+  let line = 0;
+  const walk = (v: unknown, path: string, depth: number) => {
+    if (path !== '') positions.set(path, { file, line: ++line, col: 1 + 2 * depth });
+    if (v !== null && typeof v === 'object') {
+      for (const [k, child] of Object.entries(v)) walk(child, path === '' ? k : `${path}.${k}`, depth + 1);
+    }
+  };
+  walk(value, '', -1);
+  return { value, positions, sources: new Map() };
+}
+
+const KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBvYvTqY1sXjJgQ1Uo8hYvKk1dQm5J3e8uTqkW3m0aBc ops@example';
+
+function profileOf(role: NodeRole | 'gateway', patch: (p: Profile) => void = () => {}): Located<Profile> {
+  const cp = role === 'control-plane';
+  const p: Profile = {
+    name: role,
+    role,
+    kubernetes: {
+      packages: ['kubelet', 'kubeadm', 'kubectl'],
+      repoExclude: ['kubelet', 'kubeadm', 'kubectl', 'cri-tools', 'kubernetes-cni'],
+      disableExcludes: true,
+      ignorePreflightErrors: [],
+    },
+    docker: { version: '24.0.7', registryMirrors: [], logMaxSize: '100m', logMaxFile: 3, insecureRegistries: [] },
+    criDockerd: { version: '0.3.9', pauseImage: 'pause:3.9' },
+    kernel: {
+      modules: ['overlay', 'br_netfilter'],
+      sysctls: {
+        'net.bridge.bridge-nf-call-iptables': '1',
+        'net.bridge.bridge-nf-call-ip6tables': '1',
+        'net.ipv4.ip_forward': '1',
+      },
+    },
+    swap: 'off',
+    selinux: 'permissive',
+    firewall: {
+      enabled: true,
+      ports: cp ? ['6443/tcp', '2379-2380/tcp', '10250/tcp', '10257/tcp', '10259/tcp'] : ['10250/tcp', '30000-32767/tcp'],
+    },
+    image: { prepull: true, diskSize: '20G', memory: 4096, cpus: 2, sources: ['qemu'] },
+    extraPackages: [],
+    files: [],
+    commands: [],
+  };
+  patch(p);
+  return locate(p, `profiles/${role}.yaml`);
+}
+
+function nodeOf(name: string, role: NodeRole, index: number, octet: number, extra: Partial<NodeSpec> = {}): NodeSpec {
+  return {
+    name, role, index,
+    mac: `52:54:00:66:00:${octet}`,
+    ip: `192.168.66.${octet}/24`,
+    gateway: '192.168.66.1',
+    dns: ['192.168.66.1', '223.5.5.5'],
+    arch: 'amd64',
+    ...extra,
+  };
+}
+
+function clusterOf(patch: (c: Cluster) => void = () => {}): Located<Cluster> {
+  const c: Cluster = {
+    name: 'homelab',
+    kubernetesVersion: '1.29.2',
+    controlPlaneEndpoint: '192.168.66.11:6443',
+    podSubnet: '10.244.0.0/16',
+    serviceSubnet: '10.96.0.0/12',
+    dnsDomain: 'cluster.local',
+    imageRepository: 'registry.aliyuncs.com/google_containers',
+    mirror: 'aliyun',
+    osFamily: 'el9',
+    containerRuntime: 'docker-ce',
+    cni: 'calico',
+    calicoVersion: 'v3.27.3',
+    controlPlaneHA: 'none',
+    bootstrapTokenTTL: '24h0m0s',
+    admin: { user: 'kube', sshAuthorizedKeys: [KEY] },
+    nodes: [
+      nodeOf('cp1', 'control-plane', 0, 11),
+      nodeOf('cp2', 'control-plane', 1, 12),
+      nodeOf('w1', 'worker', 2, 21),
+    ],
+  };
+  patch(c);
+  return locate(c, 'cluster.yaml');
+}
+
+const errors = (d: Diagnostic[]) => d.filter((x) => x.severity === 'error');
+const file = (p: NodePlan, path: string) => p.files.find((f) => f.path === path);
+const pkg = (p: NodePlan, name: string) => p.packages.find((x) => x.name === name);
+const repo = (p: NodePlan, id: string) => p.repos.find((r) => r.id === id);
+
+// ---------------------------------------------------------------------------------------------------------
+// Per OS family facts (DOMAIN.md). ubuntu-24.04 rows use the only valid Docker there: 26.x with cri-dockerd 0.3.10+.
+
+interface FamilyFacts {
+  family: OsFamily;
+  docker: string;
+  dockerPin: string;
+  criDockerd: string;
+  kubePin: string;
+  pm: 'dnf' | 'apt';
+  codename?: string;
+  dockerDistro: string;
+  cloudImage: string;
+}
+
+const FAMILIES: FamilyFacts[] = [
+  {
+    family: 'el9', docker: '24.0.7', dockerPin: '24.0.7-1.el9', criDockerd: '0.3.9', kubePin: '1.29.2-150500.1.1',
+    pm: 'dnf', dockerDistro: 'centos',
+    cloudImage: 'https://dl.rockylinux.org/pub/rocky/9/images/x86_64/Rocky-9-GenericCloud-Base.latest.x86_64.qcow2',
+  },
+  {
+    family: 'ubuntu-22.04', docker: '24.0.7', dockerPin: '5:24.0.7-1~ubuntu.22.04~jammy', criDockerd: '0.3.9',
+    kubePin: '1.29.2-1.1', pm: 'apt', codename: 'jammy', dockerDistro: 'ubuntu',
+    cloudImage: 'https://cloud-images.ubuntu.com/jammy/current/jammy-server-cloudimg-amd64.img',
+  },
+  {
+    family: 'ubuntu-24.04', docker: '26.1.4', dockerPin: '5:26.1.4-1~ubuntu.24.04~noble', criDockerd: '0.3.10',
+    kubePin: '1.29.2-1.1', pm: 'apt', codename: 'noble', dockerDistro: 'ubuntu',
+    cloudImage: 'https://cloud-images.ubuntu.com/noble/current/noble-server-cloudimg-amd64.img',
+  },
+  {
+    family: 'debian-12', docker: '24.0.7', dockerPin: '5:24.0.7-1~debian.12~bookworm', criDockerd: '0.3.9',
+    kubePin: '1.29.2-1.1', pm: 'apt', codename: 'bookworm', dockerDistro: 'debian',
+    cloudImage: 'https://cloud.debian.org/images/cloud/bookworm/latest/debian-12-genericcloud-amd64.qcow2',
+  },
+];
+
+const ROLES: NodeRole[] = ['control-plane', 'worker'];
+const MIRRORS: Mirror[] = ['upstream', 'aliyun'];
+const MATRIX = FAMILIES.flatMap((f) => ROLES.flatMap((role) => MIRRORS.map((mirror) => ({ ...f, role, mirror }))));
+
+const REPO = { upstream: 'registry.k8s.io', aliyun: 'registry.aliyuncs.com/google_containers' } as const;
+
+function planFor(row: (typeof MATRIX)[number]) {
+  const diags: Diagnostic[] = [];
+  const profile = profileOf(row.role, (p) => {
+    p.docker.version = row.docker;
+    p.criDockerd.version = row.criDockerd;
+  });
+  const cluster = clusterOf((c) => {
+    c.osFamily = row.family;
+    c.mirror = row.mirror;
+    c.imageRepository = REPO[row.mirror];
+  });
+  return { plan: planRole(profile, cluster, diags), diags };
+}
+
+describe('planRole over OS family x role x mirror', () => {
+  it.each(MATRIX)('$family $role $mirror: no diagnostics, OS and repos', (row) => {
+    const { plan, diags } = planFor(row);
+    expect(diags).toEqual([]);
+    expect(plan.node).toBeUndefined();
+    expect('node' in plan).toBe(false);
+    expect(plan.role).toBe(row.role);
+    expect(plan.os.family).toBe(row.family);
+    expect(plan.os.packageManager).toBe(row.pm);
+    expect(plan.os.codename).toBe(row.codename);
+    expect(plan.os.cloudImage.url).toBe(row.cloudImage);
+    expect(plan.os.cloudImage.checksum).toMatch(/^file:https:\/\/.*\/(CHECKSUM|SHA256SUMS|SHA512SUMS)$/);
+    expect(plan.cluster.criSocket).toBe('unix:///var/run/cri-dockerd.sock');
+
+    const dockerBase = row.mirror === 'aliyun' ? 'https://mirrors.aliyun.com/docker-ce/linux' : 'https://download.docker.com/linux';
+    const k8sBase = row.mirror === 'aliyun'
+      ? `https://mirrors.aliyun.com/kubernetes-new/core/stable/v1.29/${row.pm === 'dnf' ? 'rpm' : 'deb'}/`
+      : `https://pkgs.k8s.io/core:/stable:/v1.29/${row.pm === 'dnf' ? 'rpm' : 'deb'}/`;
+    if (row.pm === 'dnf') {
+      expect(plan.repos).toEqual([
+        {
+          id: 'docker-ce-stable', name: 'Docker CE Stable', kind: 'rpm',
+          baseurl: `${dockerBase}/centos/$releasever/$basearch/stable`, gpgkey: `${dockerBase}/centos/gpg`, exclude: [],
+        },
+        {
+          id: 'kubernetes', name: 'Kubernetes', kind: 'rpm', baseurl: k8sBase, gpgkey: `${k8sBase}repodata/repomd.xml.key`,
+          exclude: ['kubelet', 'kubeadm', 'kubectl', 'cri-tools', 'kubernetes-cni'],
+        },
+      ]);
+      expect(plan.selinux).toBe('permissive');
+    } else {
+      expect(plan.repos).toEqual([
+        {
+          id: 'docker-ce', name: 'Docker CE Stable', kind: 'deb', baseurl: `${dockerBase}/${row.dockerDistro}`,
+          gpgkey: `${dockerBase}/${row.dockerDistro}/gpg`, suite: row.codename, components: ['stable'], exclude: [],
+        },
+        { id: 'kubernetes', name: 'Kubernetes', kind: 'deb', baseurl: k8sBase, gpgkey: `${k8sBase}Release.key`, suite: '/', exclude: [] },
+      ]);
+      expect(plan.selinux).toBeUndefined();
+      expect('selinux' in plan).toBe(false);
+    }
+    for (const r of plan.repos) expect(r.baseurl).not.toContain('kubect1');
+  });
+
+  it.each(MATRIX)('$family $role $mirror: exact package pins, held', (row) => {
+    const { plan } = planFor(row);
+    const rpm = row.pm === 'dnf';
+    const kube = (name: string) => ({ name, version: row.kubePin, hold: true, ...(rpm && { disableExcludes: 'kubernetes' }) });
+    expect(plan.packages).toEqual([
+      { name: 'docker-ce', version: row.dockerPin, hold: true },
+      { name: 'docker-ce-cli', version: row.dockerPin, hold: true },
+      { name: 'containerd.io', hold: false },
+      kube('kubelet'),
+      kube('kubeadm'),
+      kube('kubectl'),
+      ...(rpm
+        ? [
+          { name: 'cri-tools', version: '1.29.0-150500.1.1', hold: true, disableExcludes: 'kubernetes' },
+          { name: 'kubernetes-cni', version: '1.3.0-150500.1.1', hold: true, disableExcludes: 'kubernetes' },
+        ]
+        : []),
+    ]);
+  });
+
+  it.each(MATRIX)('$family $role $mirror: bake files, units, kernel and firewall', (row) => {
+    const { plan } = planFor(row);
+    expect(plan.files.map((f) => [f.path, f.mode, f.owner, f.phase])).toEqual([
+      ['/etc/docker/daemon.json', '0644', 'root:root', 'bake'],
+      ['/etc/modules-load.d/k8s.conf', '0644', 'root:root', 'bake'],
+      ['/etc/sysctl.d/99-kubernetes.conf', '0644', 'root:root', 'bake'],
+    ]);
+    expect(file(plan, '/etc/docker/daemon.json')?.content).toBe(
+      '{\n  "exec-opts": [\n    "native.cgroupdriver=systemd"\n  ],\n  "log-driver": "json-file",\n' +
+        '  "log-opts": {\n    "max-size": "100m",\n    "max-file": "3"\n  },\n  "storage-driver": "overlay2"\n}\n',
+    );
+    expect(file(plan, '/etc/modules-load.d/k8s.conf')?.content).toBe(
+      '# generated by mkimage — do not edit\noverlay\nbr_netfilter\n',
+    );
+    expect(file(plan, '/etc/sysctl.d/99-kubernetes.conf')?.content).toBe(
+      '# generated by mkimage — do not edit\nnet.bridge.bridge-nf-call-iptables = 1\n' +
+        'net.bridge.bridge-nf-call-ip6tables = 1\nnet.ipv4.ip_forward = 1\n',
+    );
+    expect(plan.units.map((u) => [u.name, u.path, u.enable, u.start, u.phase])).toEqual([
+      ['cri-docker.service', '/usr/lib/systemd/system/cri-docker.service', true, false, 'bake'],
+      ['cri-docker.socket', '/usr/lib/systemd/system/cri-docker.socket', true, false, 'bake'],
+      ['docker.service', undefined, true, false, 'bake'],
+      ['kubelet.service', undefined, true, false, 'bake'],
+    ]);
+    const service = plan.units[0]?.content ?? '';
+    expect(service.startsWith('# generated by mkimage — do not edit\n[Unit]\n')).toBe(true);
+    expect(service).toContain(
+      `ExecStart=/usr/bin/cri-dockerd --container-runtime-endpoint fd:// --network-plugin=cni ` +
+        `--pod-infra-container-image=${REPO[row.mirror]}/pause:3.9\n`,
+    );
+    expect(service).toContain('Requires=cri-docker.socket\n');
+    expect(service).toContain('Delegate=yes\nKillMode=process\n');
+    expect(plan.units[1]?.content).toContain('ListenStream=%t/cri-dockerd.sock\nSocketMode=0660\nSocketUser=root\nSocketGroup=docker\n');
+    expect(plan.sysctls.map((s) => s.key)).toEqual([
+      'net.bridge.bridge-nf-call-iptables', 'net.bridge.bridge-nf-call-ip6tables', 'net.ipv4.ip_forward',
+    ]);
+    expect(plan.modules).toEqual(['overlay', 'br_netfilter']);
+    expect(plan.swapOff).toBe(true);
+    expect(plan.firewall.ports).toContain(row.role === 'control-plane' ? '6443/tcp' : '30000-32767/tcp');
+    expect(plan.commands).toEqual([]);
+  });
+
+  it.each(MATRIX)('$family $role $mirror: images and artifacts', (row) => {
+    const { plan } = planFor(row);
+    const r = REPO[row.mirror];
+    const calico = ['cni', 'node', 'kube-controllers'].map((c) => `docker.io/calico/${c}:v3.27.3`);
+    const coredns = row.mirror === 'upstream' ? `${r}/coredns/coredns:v1.11.1` : `${r}/coredns:v1.11.1`;
+    expect(plan.images).toEqual(
+      row.role === 'control-plane'
+        ? [
+          `${r}/kube-apiserver:v1.29.2`, `${r}/kube-controller-manager:v1.29.2`, `${r}/kube-scheduler:v1.29.2`,
+          `${r}/kube-proxy:v1.29.2`, coredns, `${r}/pause:3.9`, `${r}/etcd:3.5.10-0`, ...calico,
+        ]
+        : [`${r}/kube-proxy:v1.29.2`, `${r}/pause:3.9`, ...calico],
+    );
+    const cri = plan.artifacts[0];
+    expect(cri).toMatchObject({
+      name: 'cri-dockerd', version: row.criDockerd, arch: 'amd64', member: 'cri-dockerd/cri-dockerd',
+      dest: '/usr/bin/cri-dockerd', mode: '0755',
+      urls: [`https://github.com/Mirantis/cri-dockerd/releases/download/v${row.criDockerd}/cri-dockerd-${row.criDockerd}.amd64.tgz`],
+    });
+    // Only 0.3.9's digest is pinned up front; others are recorded in the lock on first fetch.
+    expect(cri?.sha256).toBe(row.criDockerd === '0.3.9' ? 'a6d9b4b796e9eff830311a2349d259507302cb3955dd07b78296b91e40e8b433' : undefined);
+    if (row.role === 'control-plane') {
+      expect(plan.artifacts[1]).toEqual({
+        name: 'calico-manifest', version: 'v3.27.3', arch: 'amd64',
+        urls: ['https://raw.githubusercontent.com/projectcalico/calico/v3.27.3/manifests/calico.yaml'],
+        dest: '/usr/share/mkimage/calico.yaml', mode: '0644',
+      });
+    }
+    expect(plan.artifacts).toHaveLength(row.role === 'control-plane' ? 2 : 1);
+  });
+
+  it.each(MATRIX)('$family $role $mirror: nothing secret is baked', (row) => {
+    const { plan } = planFor(row);
+    const text = planJson(plan);
+    expect(plan.files.filter((f) => f.phase === 'bake' && f.secret)).toEqual([]);
+    expect(text).not.toMatch(/PRIVATE KEY/);
+    expect(text).not.toMatch(/\b[a-z0-9]{6}\.[a-z0-9]{16}\b/); // bootstrap token shape
+    expect(text).not.toMatch(/sha256:[0-9a-f]{64}/); // discovery hash
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------------
+
+describe('unsupported combinations (E018)', () => {
+  it('docker.io on el9 is an error at containerRuntime', () => {
+    const diags: Diagnostic[] = [];
+    const cluster = clusterOf((c) => (c.containerRuntime = 'docker.io'));
+    planRole(profileOf('worker'), cluster, diags);
+    expect(diags).toHaveLength(1);
+    expect(diags[0]).toMatchObject({ severity: 'error', code: 'E018', ...cluster.positions.get('containerRuntime') });
+    expect(diags[0]?.message).toContain('use containerRuntime: docker-ce');
+  });
+
+  it.each(['ubuntu-22.04', 'debian-12'] as const)('docker.io on %s: distro package, no Docker repo', (family) => {
+    const diags: Diagnostic[] = [];
+    const plan = planRole(profileOf('worker'), clusterOf((c) => {
+      c.containerRuntime = 'docker.io';
+      c.osFamily = family;
+    }), diags);
+    expect(diags).toEqual([]);
+    expect(plan.repos.map((r) => r.id)).toEqual(['kubernetes']);
+    expect(plan.packages[0]).toEqual({ name: 'docker.io', hold: true });
+    expect(plan.packages.map((p) => p.name)).not.toContain('docker-ce');
+    expect(plan.packages.map((p) => p.name)).not.toContain('containerd.io');
+  });
+
+  it('ubuntu-24.04 with Docker 24 + cri-dockerd 0.3.9 is an error at osFamily with the fix', () => {
+    const diags: Diagnostic[] = [];
+    const cluster = clusterOf((c) => (c.osFamily = 'ubuntu-24.04'));
+    const plan = planRole(profileOf('control-plane'), cluster, diags);
+    expect(errors(diags)).toHaveLength(1);
+    expect(diags[0]).toMatchObject({ code: 'E018', ...cluster.positions.get('osFamily') });
+    expect(diags[0]?.message).toContain('has no 24.0.7');
+    expect(diags[0]?.message).toContain('use ubuntu-22.04, or override criDockerd.version >= 0.3.10');
+    expect(plan.os.codename).toBe('noble');
+  });
+
+  it('a node overriding osFamily to ubuntu-24.04 is positioned at that node', () => {
+    const diags: Diagnostic[] = [];
+    const cluster = clusterOf((c) => {
+      const w = c.nodes[2];
+      if (w) w.osFamily = 'ubuntu-24.04';
+    });
+    const w1 = cluster.value.nodes[2] as NodeSpec;
+    planNode(profileOf('worker'), cluster, w1, diags);
+    expect(diags).toHaveLength(1);
+    expect(diags[0]).toMatchObject({ code: 'E018', ...cluster.positions.get('nodes.2.osFamily') });
+    expect(cluster.positions.get('nodes.2.osFamily')).toBeDefined();
+  });
+
+  it('ubuntu-24.04 with cri-dockerd 0.3.10 but Docker 24 is an error at docker.version', () => {
+    const diags: Diagnostic[] = [];
+    const profile = profileOf('worker', (p) => (p.criDockerd.version = '0.3.10'));
+    planRole(profile, clusterOf((c) => (c.osFamily = 'ubuntu-24.04')), diags);
+    expect(diags).toHaveLength(1);
+    expect(diags[0]).toMatchObject({ code: 'E018', ...profile.positions.get('docker.version') });
+    expect(diags[0]?.message).toContain('set docker.version to 26.0.0 or later');
+  });
+
+  it('an unknown Kubernetes minor names the supported ones', () => {
+    const diags: Diagnostic[] = [];
+    const cluster = clusterOf((c) => (c.kubernetesVersion = '1.30.1'));
+    planRole(profileOf('control-plane'), cluster, diags);
+    expect(diags).toHaveLength(1);
+    expect(diags[0]).toMatchObject({ code: 'E018', ...cluster.positions.get('kubernetesVersion') });
+    expect(diags[0]?.message).toContain('use a 1.29 release');
+  });
+
+  it('a gateway profile has no node plan', () => {
+    const diags: Diagnostic[] = [];
+    const profile = profileOf('gateway');
+    const plan = planRole(profile, clusterOf(), diags);
+    expect(diags[0]).toMatchObject({ code: 'E018', ...profile.positions.get('role') });
+    expect(plan.packages).toEqual([]);
+  });
+
+  it('a node planned with the other role\'s profile is an error at its role', () => {
+    const diags: Diagnostic[] = [];
+    const cluster = clusterOf();
+    planNode(profileOf('worker'), cluster, cluster.value.nodes[0] as NodeSpec, diags);
+    expect(diags[0]).toMatchObject({ code: 'E018', ...cluster.positions.get('nodes.0.role') });
+  });
+
+  it('a profile file may not replace one the planner writes (E006 at its path)', () => {
+    const diags: Diagnostic[] = [];
+    const profile = profileOf('worker', (p) => {
+      p.files = [
+        { path: '/etc/motd', mode: '0644', owner: 'root:root', content: 'hi\n', phase: 'bake' },
+        { path: '/etc/docker/daemon.json', mode: '0644', owner: 'root:root', content: '{}\n', phase: 'bake' },
+      ];
+    });
+    planRole(profile, clusterOf(), diags);
+    expect(diags).toHaveLength(1);
+    expect(diags[0]).toMatchObject({ code: 'E006', ...profile.positions.get('files.1.path') });
+    expect(diags[0]?.message).toContain('docker.registryMirrors');
+  });
+
+  it('bad version and address formats are E007 at their keys', () => {
+    const diags: Diagnostic[] = [];
+    const profile = profileOf('worker', (p) => (p.docker.version = '24.0'));
+    const cluster = clusterOf((c) => {
+      const w = c.nodes[2];
+      if (w) w.ip = '192.168.66.21';
+    });
+    planNode(profile, cluster, cluster.value.nodes[2] as NodeSpec, diags);
+    expect(diags.map((d) => d.code)).toEqual(['E007', 'E007']);
+    expect(diags).toContainEqual(expect.objectContaining({ ...cluster.positions.get('nodes.2.ip') }));
+    expect(diags).toContainEqual(expect.objectContaining({ ...profile.positions.get('docker.version') }));
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------------
+
+describe('profile settings reach the plan', () => {
+  it('packageVersion, excludes, mirrors, extra packages/files/commands, no pre-pull', () => {
+    const diags: Diagnostic[] = [];
+    const profile = profileOf('worker', (p) => {
+      p.kubernetes.packageVersion = '1.29.1';
+      p.kubernetes.disableExcludes = false;
+      p.kubernetes.repoExclude = ['kubelet'];
+      p.docker.registryMirrors = ['https://mirror.example'];
+      p.docker.insecureRegistries = ['10.0.0.5:5000'];
+      p.docker.logMaxSize = '50m';
+      p.docker.logMaxFile = 5;
+      p.extraPackages = ['vim', 'kubelet', 'vim'];
+      p.files = [
+        { path: '/etc/motd', mode: '644', owner: 'root:root', content: 'hi\n', phase: 'bake' },
+        { path: '/etc/boot.txt', mode: '0600', owner: 'kube:kube', content: 'x\n', phase: 'boot' },
+      ];
+      p.commands = [
+        { phase: 'bake', run: 'echo one' },
+        { phase: 'boot', run: 'echo two' },
+        { phase: 'bake', run: 'echo three' },
+      ];
+      p.image.prepull = false;
+      p.swap = 'on';
+    });
+    const plan = planRole(profile, clusterOf(), diags);
+    expect(diags).toEqual([]);
+    expect(pkg(plan, 'kubelet')).toEqual({ name: 'kubelet', version: '1.29.1-150500.1.1', hold: true });
+    expect(repo(plan, 'kubernetes')?.exclude).toEqual(['kubelet']);
+    expect(plan.packages.filter((p) => p.name === 'vim')).toEqual([{ name: 'vim', hold: false }]);
+    expect(plan.packages.filter((p) => p.name === 'kubelet')).toHaveLength(1);
+    expect(JSON.parse(file(plan, '/etc/docker/daemon.json')?.content ?? '')).toEqual({
+      'exec-opts': ['native.cgroupdriver=systemd'],
+      'log-driver': 'json-file',
+      'log-opts': { 'max-size': '50m', 'max-file': '5' },
+      'storage-driver': 'overlay2',
+      'registry-mirrors': ['https://mirror.example'],
+      'insecure-registries': ['10.0.0.5:5000'],
+    });
+    expect(file(plan, '/etc/motd')).toEqual({ path: '/etc/motd', mode: '0644', owner: 'root:root', content: 'hi\n', phase: 'bake' });
+    expect(plan.files.at(-1)).toEqual({ path: '/etc/boot.txt', mode: '0600', owner: 'kube:kube', content: 'x\n', phase: 'boot' });
+    expect(plan.commands).toEqual([
+      { phase: 'bake', name: 'extra-bake-1', run: 'echo one' },
+      { phase: 'boot', name: 'extra-boot-1', run: 'echo two' },
+      { phase: 'bake', name: 'extra-bake-2', run: 'echo three' },
+    ]);
+    expect(plan.images).toEqual([]);
+    expect(plan.swapOff).toBe(false);
+  });
+
+  it('a pause image other than kubeadm\'s is what cri-dockerd runs and is pre-pulled too', () => {
+    const plan = planRole(profileOf('worker', (p) => (p.criDockerd.pauseImage = 'pause:3.8')), clusterOf(), []);
+    expect(plan.units[0]?.content).toContain('--pod-infra-container-image=registry.aliyuncs.com/google_containers/pause:3.8');
+    expect(plan.images).toContain('registry.aliyuncs.com/google_containers/pause:3.8');
+    expect(plan.images).toContain('registry.aliyuncs.com/google_containers/pause:3.9');
+  });
+
+  it('etcd follows the patch: 1.29.3 uses 3.5.12-0', () => {
+    const plan = planRole(profileOf('control-plane'), clusterOf((c) => (c.kubernetesVersion = '1.29.3')), []);
+    expect(plan.images).toContain('registry.aliyuncs.com/google_containers/etcd:3.5.12-0');
+    expect(pkg(plan, 'kubeadm')?.version).toBe('1.29.3-150500.1.1');
+  });
+});
+
+describe('planNode', () => {
+  it('bootstrap order, address split and the boot-phase node file', () => {
+    const cluster = clusterOf();
+    const [cp1, cp2, w1] = cluster.value.nodes as [NodeSpec, NodeSpec, NodeSpec];
+    const diags: Diagnostic[] = [];
+    const a = planNode(profileOf('control-plane'), cluster, cp1, diags);
+    const b = planNode(profileOf('control-plane'), cluster, cp2, diags);
+    const c = planNode(profileOf('worker'), cluster, w1, diags);
+    expect(diags).toEqual([]);
+    expect(a.node).toEqual({
+      name: 'cp1', role: 'control-plane', mac: '52:54:00:66:00:11', address: '192.168.66.11/24', ip: '192.168.66.11',
+      prefix: 24, gateway: '192.168.66.1', dns: ['192.168.66.1', '223.5.5.5'], arch: 'amd64', bootstrap: 'init',
+    });
+    expect(b.node?.bootstrap).toBe('join-control-plane');
+    expect(c.node?.bootstrap).toBe('join');
+    expect(file(c, '/etc/mkimage/node.env')).toEqual({
+      path: '/etc/mkimage/node.env', mode: '0644', owner: 'root:root', phase: 'boot',
+      content: '# generated by mkimage — do not edit\nCLUSTER_NAME=homelab\nNODE_NAME=w1\nNODE_ROLE=worker\n' +
+        'NODE_IP=192.168.66.21\nNODE_ARCH=amd64\nNODE_BOOTSTRAP=join\n',
+    });
+    // The node plan is the role plan plus the node and its boot files.
+    const role = planRole(profileOf('worker'), cluster, []);
+    expect({ ...c, node: undefined, files: c.files.filter((f) => f.phase === 'bake') }).toEqual({ ...role, node: undefined });
+  });
+
+  it('an arm64 node gets the arm64 cri-dockerd digest and cloud image', () => {
+    const cluster = clusterOf((c) => {
+      c.osFamily = 'ubuntu-22.04';
+      c.nodes.push(nodeOf('arm1', 'worker', 3, 31, { arch: 'arm64' }));
+    });
+    const plan = planNode(profileOf('worker'), cluster, cluster.value.nodes[3] as NodeSpec, []);
+    expect(plan.artifacts[0]).toMatchObject({
+      arch: 'arm64',
+      sha256: 'f5051002b4f95b0e8fe7fbd5f8de4493350e010834d2a8b647f2b26c45c6c203',
+      urls: ['https://github.com/Mirantis/cri-dockerd/releases/download/v0.3.9/cri-dockerd-0.3.9.arm64.tgz'],
+    });
+    expect(plan.os.cloudImage.url).toBe('https://cloud-images.ubuntu.com/jammy/current/jammy-server-cloudimg-arm64.img');
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------------
+
+describe('golden plans and determinism', () => {
+  it('el9 control-plane node (aliyun)', async () => {
+    const cluster = clusterOf();
+    const diags: Diagnostic[] = [];
+    const plan = planNode(profileOf('control-plane'), cluster, cluster.value.nodes[0] as NodeSpec, diags);
+    expect(diags).toEqual([]);
+    await expect(planJson(plan)).toMatchFileSnapshot('./golden/plan/el9-control-plane.json');
+  });
+
+  it('ubuntu-22.04 worker node (upstream)', async () => {
+    const cluster = clusterOf((c) => {
+      c.osFamily = 'ubuntu-22.04';
+      c.mirror = 'upstream';
+      c.imageRepository = 'registry.k8s.io';
+    });
+    const diags: Diagnostic[] = [];
+    const plan = planNode(profileOf('worker'), cluster, cluster.value.nodes[2] as NodeSpec, diags);
+    expect(diags).toEqual([]);
+    await expect(planJson(plan)).toMatchFileSnapshot('./golden/plan/ubuntu-22.04-worker.json');
+  });
+
+  it('the same inputs give byte-identical output, whatever the position map order', () => {
+    const a = planJson(planRole(profileOf('control-plane'), clusterOf(), []));
+    const profile = profileOf('control-plane');
+    profile.positions = new Map([...profile.positions].reverse());
+    const b = planJson(planRole(profile, clusterOf(), []));
+    expect(b).toBe(a);
+    expect(a.endsWith('}\n')).toBe(true);
+    expect(JSON.parse(a)).toEqual(JSON.parse(planJson(JSON.parse(a) as NodePlan)));
+  });
+});
+
+const HOST_UNITS = '/usr/lib/systemd/system';
+
+describe('rendered units pass systemd-analyze verify', () => {
+  it('cri-docker.service and cri-docker.socket', () => {
+    const analyze = tool('systemd-analyze');
+    const plan = planRole(profileOf('worker'), clusterOf(), []);
+    const root = mkdtempSync(join(tmpdir(), 'mkimage-plan-'));
+    try {
+      const unitDir = join(root, 'usr/lib/systemd/system');
+      mkdirSync(unitDir, { recursive: true });
+      // The standard targets and slices the units hang off, copied from this machine's systemd.
+      for (const name of readdirSync(HOST_UNITS)) {
+        if (name.endsWith('.target') || name.endsWith('.slice')) copyFileSync(join(HOST_UNITS, name), join(unitDir, name));
+      }
+      mkdirSync(join(root, 'usr/bin'), { recursive: true });
+      mkdirSync(join(root, 'bin'), { recursive: true });
+      for (const bin of ['usr/bin/cri-dockerd', 'bin/kill']) {
+        writeFileSync(join(root, bin), '#!/bin/sh\n');
+        chmodSync(join(root, bin), 0o755);
+      }
+      const paths: string[] = [];
+      for (const u of plan.units) {
+        if (u.path === undefined || u.content === undefined) continue;
+        writeFileSync(join(root, u.path), u.content);
+        paths.push(join(root, u.path));
+      }
+      expect(paths).toHaveLength(2);
+      // verify exits 0 on warnings: any "file:line:" complaint on stderr is a failure too.
+      const r = spawnSync(analyze, ['verify', '--man=no', '--generators=no', `--root=${root}`, ...paths], { encoding: 'utf8' });
+      expect(r.stderr).toBe('');
+      expect(r.status).toBe(0);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------------
+// Through the real loader (src/profile/load.ts): YAML files in a temp directory -> Inputs -> plans.
+
+describe('plans from loaded YAML', () => {
+  const PROFILES = {
+    'control-plane.yaml': 'version: 1\nrole: control-plane\n',
+    'worker.yaml': 'version: 1\nrole: worker\n',
+  };
+  const cluster = (osFamily: string) =>
+    [
+      'version: 1',
+      'name: homelab',
+      `osFamily: ${osFamily}`,
+      'nodes:',
+      '  - {name: cp1, role: control-plane, mac: "52:54:00:66:00:11", ip: 192.168.66.11/24, gateway: 192.168.66.1}',
+      '  - {name: w1, role: worker, mac: "52:54:00:66:00:21", ip: 192.168.66.21/24, gateway: 192.168.66.1, arch: arm64}',
+      '',
+    ].join('\n');
+
+  function withDir<T>(osFamily: string, body: (dir: string) => T): T {
+    const dir = mkdtempSync(join(tmpdir(), 'mkimage-plan-load-'));
+    try {
+      for (const [name, text] of Object.entries(PROFILES)) writeFileSync(join(dir, name), text);
+      writeFileSync(join(dir, 'cluster.yaml'), cluster(osFamily));
+      return body(dir);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  it('the loader\'s defaults plan every role and node with no diagnostics', () => {
+    withDir('el9', (dir) => {
+      const loaded = loadInputs({ profilesDir: dir, cwd: dir });
+      expect(loaded.diagnostics).toEqual([]);
+      const inputs = loaded.inputs;
+      if (inputs === undefined) throw new Error('no inputs');
+      const diags: Diagnostic[] = [];
+      for (const p of inputs.profiles.values()) planRole(p, inputs.cluster, diags);
+      const plans = inputs.cluster.value.nodes.map((n) => {
+        const profile = [...inputs.profiles.values()].find((p) => p.value.role === n.role);
+        if (profile === undefined) throw new Error(`no profile for ${n.role}`);
+        return planNode(profile, inputs.cluster, n, diags);
+      });
+      expect(diags).toEqual([]);
+      expect(plans.map((p) => p.node?.bootstrap)).toEqual(['init', 'join']);
+      expect(plans[1]?.artifacts[0]?.arch).toBe('arm64');
+      expect(plans[0]?.units[0]?.content).toContain('--pod-infra-container-image=registry.aliyuncs.com/google_containers/pause:3.9');
+    });
+  });
+
+  it('E018 for ubuntu-24.04 points at the osFamily line of cluster.yaml', () => {
+    withDir('ubuntu-24.04', (dir) => {
+      const inputs = loadInputs({ profilesDir: dir, cwd: dir }).inputs;
+      const worker = inputs?.profiles.get('worker');
+      if (inputs === undefined || worker === undefined) throw new Error('no inputs');
+      const diags: Diagnostic[] = [];
+      planRole(worker, inputs.cluster, diags);
+      expect(diags).toHaveLength(1);
+      expect(diags[0]).toMatchObject({ code: 'E018', file: 'cluster.yaml', line: 3, col: 11 });
+    });
+  });
+});
