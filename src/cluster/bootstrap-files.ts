@@ -1,0 +1,75 @@
+// The per-node first-boot files that carry the cluster's secrets: the shared CAs and service-account keys for
+// control planes (so every control plane holds the same PKI and extra ones join without --upload-certs), the
+// kubeadm config (init or join), and bootstrap.env for the first-boot script. All phase 'boot': nothing here
+// may ever be baked into an image. Workers get no private key at all (kubeadm's worker preflight even refuses
+// an existing /etc/kubernetes/pki/ca.crt).
+
+import type { NodePlan, PlanFile, PlanNode } from '../plan/types.js';
+import { header } from '../template.js';
+import { initConfig, joinConfig } from './kubeadm.js';
+import type { ClusterSecrets } from './secrets.js';
+
+export const PKI_DIR = '/etc/kubernetes/pki';
+export const KUBEADM_CONFIG_PATH = '/etc/kubernetes/mkimage/kubeadm.yaml';
+export const BOOTSTRAP_ENV_PATH = '/etc/kubernetes/mkimage/bootstrap.env';
+/** The variables bootstrap.env defines, in order (the first-boot script reads exactly these). */
+export const BOOTSTRAP_ENV_VARS = ['BOOTSTRAP', 'API_ENDPOINT', 'NODE_NAME', 'POD_SUBNET'] as const;
+
+const CERT_MODE = '0640';
+const KEY_MODE = '0600';
+const OWNER = 'root:root';
+
+function file(path: string, mode: string, content: string, secret: boolean): PlanFile {
+  const f: PlanFile = { path, mode, owner: OWNER, content, phase: 'boot' };
+  if (secret) f.secret = true;
+  return f;
+}
+
+/** A value safe for both `. file` in sh and systemd EnvironmentFile=: bare when plain, else single-quoted. */
+function envValue(v: string): string {
+  if (/^[A-Za-z0-9._:/@%+=,-]+$/.test(v)) return v;
+  if (/[\n\r]/.test(v)) throw new Error(`bootstrap.env value ${JSON.stringify(v)} spans lines`);
+  return `'${v.replace(/'/g, `'\\''`)}'`;
+}
+
+export function bootstrapEnv(plan: NodePlan, node: PlanNode): string {
+  const values: Record<(typeof BOOTSTRAP_ENV_VARS)[number], string> = {
+    BOOTSTRAP: node.bootstrap,
+    API_ENDPOINT: plan.cluster.controlPlaneEndpoint,
+    NODE_NAME: node.name,
+    POD_SUBNET: plan.cluster.podSubnet,
+  };
+  return header('#') + BOOTSTRAP_ENV_VARS.map((k) => `${k}=${envValue(values[k])}\n`).join('');
+}
+
+function controlPlanePki(secrets: ClusterSecrets): PlanFile[] {
+  return [
+    file(`${PKI_DIR}/ca.crt`, CERT_MODE, secrets.ca.cert, false),
+    file(`${PKI_DIR}/ca.key`, KEY_MODE, secrets.ca.key, true),
+    file(`${PKI_DIR}/front-proxy-ca.crt`, CERT_MODE, secrets.frontProxyCa.cert, false),
+    file(`${PKI_DIR}/front-proxy-ca.key`, KEY_MODE, secrets.frontProxyCa.key, true),
+    file(`${PKI_DIR}/etcd/ca.crt`, CERT_MODE, secrets.etcdCa.cert, false),
+    file(`${PKI_DIR}/etcd/ca.key`, KEY_MODE, secrets.etcdCa.key, true),
+    file(`${PKI_DIR}/sa.key`, KEY_MODE, secrets.sa.key, true),
+    // kubeadm writes sa.pub 0600 too (keyutil.WriteKey); it is public, so not flagged secret
+    file(`${PKI_DIR}/sa.pub`, KEY_MODE, secrets.sa.pub, false),
+  ];
+}
+
+/** The boot-phase files one node needs to bootstrap: `plan` must be a per-node plan (plan.node set). */
+export function bootstrapBootFiles(plan: NodePlan, secrets: ClusterSecrets): PlanFile[] {
+  const node = plan.node;
+  if (!node) throw new Error('bootstrapBootFiles needs a per-node plan (plan.node is absent on a role plan)');
+  const expected = node.role === 'worker' ? ['join'] : ['init', 'join-control-plane'];
+  if (!expected.includes(node.bootstrap)) {
+    throw new Error(`node ${node.name}: a ${node.role} cannot bootstrap with "${node.bootstrap}"`);
+  }
+  const files: PlanFile[] = [];
+  let config: string;
+  if (node.bootstrap === 'init') config = initConfig(plan, secrets);
+  else config = joinConfig(plan, secrets, { controlPlane: node.bootstrap === 'join-control-plane' });
+  if (node.role === 'control-plane') files.push(...controlPlanePki(secrets));
+  files.push(file(KUBEADM_CONFIG_PATH, KEY_MODE, config, true));
+  files.push(file(BOOTSTRAP_ENV_PATH, KEY_MODE, bootstrapEnv(plan, node), false));
+  return files;
+}

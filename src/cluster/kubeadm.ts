@@ -1,0 +1,142 @@
+// kubeadm configuration documents for Kubernetes 1.29 (kubeadm.k8s.io/v1beta3 + kubelet.config.k8s.io/v1beta1),
+// built as objects and serialised with `yaml` in YAML 1.1 quoting (kubeadm decodes with a YAML 1.1 parser, so
+// "yes" or "012345" must stay strings).
+//
+// `kubeadm join --config` reads only the JoinConfiguration document (documentMapToJoinConfiguration skips every
+// other kind), and joining kubelets take their KubeletConfiguration from the kubelet-config ConfigMap that
+// `kubeadm init` uploads; so the KubeletConfiguration goes into the init documents only.
+
+import { stringify } from 'yaml';
+import type { NodePlan, PlanNode } from '../plan/types.js';
+import { header } from '../template.js';
+import { discoveryHash } from './pki.js';
+import { tokenString, type BootstrapToken } from './token.js';
+import type { ClusterSecrets } from './secrets.js';
+
+export const KUBEADM_API_VERSION = 'kubeadm.k8s.io/v1beta3';
+export const KUBELET_API_VERSION = 'kubelet.config.k8s.io/v1beta1';
+/** The port each control plane's kube-apiserver binds to (the endpoint in front of them may differ). */
+export const API_BIND_PORT = 6443;
+export const BOOTSTRAP_TOKEN_GROUPS = ['system:bootstrappers:kubeadm:default-node-token'];
+export const BOOTSTRAP_TOKEN_USAGES = ['signing', 'authentication'];
+
+type Doc = Record<string, unknown>;
+
+function serialise(docs: Doc[]): string {
+  const body = docs.map((d) => stringify(d, { version: '1.1', lineWidth: 0 })).join('---\n');
+  return header('#') + body;
+}
+
+/** "1.29.2" -> "v1.29.2" (kubeadm accepts both; its own output uses the v form). */
+export function kubernetesVersionTag(version: string): string {
+  return version.startsWith('v') ? version : `v${version}`;
+}
+
+function requireNode(plan: NodePlan, what: string): PlanNode {
+  if (!plan.node) throw new Error(`${what} needs a per-node plan (plan.node is absent on a role plan)`);
+  return plan.node;
+}
+
+function nodeRegistration(plan: NodePlan, node: PlanNode): Doc {
+  return {
+    name: node.name,
+    criSocket: plan.cluster.criSocket,
+    // the address kubelet reports; on multi-NIC machines the default route's NIC may be the wrong one
+    kubeletExtraArgs: { 'node-ip': node.ip },
+  };
+}
+
+function clusterConfiguration(plan: NodePlan): Doc {
+  const c = plan.cluster;
+  return {
+    apiVersion: KUBEADM_API_VERSION,
+    kind: 'ClusterConfiguration',
+    clusterName: c.name,
+    kubernetesVersion: kubernetesVersionTag(c.kubernetesVersion),
+    controlPlaneEndpoint: c.controlPlaneEndpoint,
+    imageRepository: c.imageRepository,
+    networking: { dnsDomain: c.dnsDomain, podSubnet: c.podSubnet, serviceSubnet: c.serviceSubnet },
+  };
+}
+
+function kubeletConfiguration(): Doc {
+  return { apiVersion: KUBELET_API_VERSION, kind: 'KubeletConfiguration', cgroupDriver: 'systemd' };
+}
+
+/** `kubeadm init --config` for the first control plane: InitConfiguration + ClusterConfiguration + KubeletConfiguration. */
+export function initConfig(plan: NodePlan, secrets: Pick<ClusterSecrets, 'token'>): string {
+  const node = requireNode(plan, 'initConfig');
+  if (node.role !== 'control-plane') throw new Error(`initConfig: node ${node.name} is a ${node.role}, not a control plane`);
+  const init: Doc = {
+    apiVersion: KUBEADM_API_VERSION,
+    kind: 'InitConfiguration',
+    bootstrapTokens: [
+      {
+        token: tokenString(secrets.token),
+        description: `mkimage bootstrap token for cluster ${plan.cluster.name}`,
+        ttl: secrets.token.ttl,
+        groups: BOOTSTRAP_TOKEN_GROUPS,
+        usages: BOOTSTRAP_TOKEN_USAGES,
+      },
+    ],
+    localAPIEndpoint: { advertiseAddress: node.ip, bindPort: API_BIND_PORT },
+    nodeRegistration: nodeRegistration(plan, node),
+  };
+  return serialise([init, clusterConfiguration(plan), kubeletConfiguration()]);
+}
+
+/** `kubeadm join --config` for a worker, or (controlPlane) for an extra control plane holding the shared CAs. */
+export function joinConfig(
+  plan: NodePlan,
+  secrets: Pick<ClusterSecrets, 'token' | 'ca'>,
+  opts: { controlPlane: boolean },
+): string {
+  const node = requireNode(plan, 'joinConfig');
+  if (opts.controlPlane && node.role !== 'control-plane') {
+    throw new Error(`joinConfig: node ${node.name} is a ${node.role}; only control planes join with controlPlane`);
+  }
+  const join: Doc = {
+    apiVersion: KUBEADM_API_VERSION,
+    kind: 'JoinConfiguration',
+    discovery: {
+      bootstrapToken: {
+        token: tokenString(secrets.token),
+        apiServerEndpoint: plan.cluster.controlPlaneEndpoint,
+        caCertHashes: [discoveryHash(secrets.ca.cert)],
+      },
+    },
+    nodeRegistration: nodeRegistration(plan, node),
+  };
+  if (opts.controlPlane) {
+    join.controlPlane = { localAPIEndpoint: { advertiseAddress: node.ip, bindPort: API_BIND_PORT } };
+  }
+  return serialise([join]);
+}
+
+/**
+ * For `kubeadm config images pull --config` while baking: only what picks the images (version, repository) and
+ * the CRI socket to pull through. No token, no node: it is baked into every image of the role.
+ */
+export function imagesConfig(plan: NodePlan): string {
+  const c = plan.cluster;
+  return serialise([
+    { apiVersion: KUBEADM_API_VERSION, kind: 'InitConfiguration', nodeRegistration: { criSocket: c.criSocket } },
+    {
+      apiVersion: KUBEADM_API_VERSION,
+      kind: 'ClusterConfiguration',
+      kubernetesVersion: kubernetesVersionTag(c.kubernetesVersion),
+      imageRepository: c.imageRepository,
+    },
+  ]);
+}
+
+/** The classic one-line join, as `kubeadm token create --print-join-command` prints it (plus the CRI socket). */
+export function joinCommand(
+  endpoint: string,
+  token: string | Pick<BootstrapToken, 'id' | 'secret'>,
+  hash: string,
+  criSocket: string,
+): string {
+  const t = typeof token === 'string' ? token : tokenString(token);
+  return `kubeadm join ${endpoint} --token ${t} --discovery-token-ca-cert-hash ${hash} --cri-socket ${criSocket}`;
+}

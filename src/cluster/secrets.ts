@@ -1,0 +1,235 @@
+// Cluster secrets (`mkimage cluster init`): the CAs, the service-account key pair and the bootstrap token,
+// kept under clusters/<name>/secrets/ (dir 0700, files 0600). They are made once and never overwritten
+// silently: nodes already built trust this CA. Token rotation rewrites token.json alone.
+
+import { chmod, mkdir, mkdtemp, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import { DiagnosticError, error, type Diagnostic } from '../diagnostics.js';
+import { writeFileAtomic } from '../output.js';
+import {
+  checkCaPair,
+  checkServiceAccountPair,
+  createCa,
+  createServiceAccountKey,
+  type KeyType,
+  type PemPair,
+} from './pki.js';
+import { checkToken, generateToken, isGoDuration, type BootstrapToken } from './token.js';
+
+export { discoveryHash } from './pki.js';
+export { joinCommand } from './kubeadm.js';
+
+export interface ClusterSecrets {
+  ca: PemPair;
+  frontProxyCa: PemPair;
+  etcdCa: PemPair;
+  sa: { key: string; pub: string };
+  token: BootstrapToken;
+}
+
+export interface InitSecretsOptions {
+  /** bootstrap token TTL, Go duration (the cluster's bootstrapTokenTTL, "24h0m0s" by default) */
+  ttl: string;
+  /** replace an existing secrets directory (every node built before must then be rebuilt) */
+  force?: boolean;
+  /** the time certificates start from and the token is stamped with */
+  now?: Date;
+  /** CA key type; kubeadm's default is RSA 2048 */
+  keyType?: KeyType;
+}
+
+/** File names under the secrets directory, in a fixed order. */
+export const SECRET_FILES = {
+  caCert: 'ca.crt',
+  caKey: 'ca.key',
+  frontProxyCaCert: 'front-proxy-ca.crt',
+  frontProxyCaKey: 'front-proxy-ca.key',
+  etcdCaCert: 'etcd-ca.crt',
+  etcdCaKey: 'etcd-ca.key',
+  saKey: 'sa.key',
+  saPub: 'sa.pub',
+  token: 'token.json',
+} as const;
+
+const FILE_MODE = 0o600;
+const DIR_MODE = 0o700;
+
+function tokenJson(t: BootstrapToken): string {
+  const ordered: BootstrapToken = { id: t.id, secret: t.secret, ttl: t.ttl };
+  if (t.createdAt !== undefined) ordered.createdAt = t.createdAt;
+  return `${JSON.stringify(ordered, null, 2)}\n`;
+}
+
+function secretFiles(s: ClusterSecrets): Array<[string, string]> {
+  return [
+    [SECRET_FILES.caCert, s.ca.cert],
+    [SECRET_FILES.caKey, s.ca.key],
+    [SECRET_FILES.frontProxyCaCert, s.frontProxyCa.cert],
+    [SECRET_FILES.frontProxyCaKey, s.frontProxyCa.key],
+    [SECRET_FILES.etcdCaCert, s.etcdCa.cert],
+    [SECRET_FILES.etcdCaKey, s.etcdCa.key],
+    [SECRET_FILES.saKey, s.sa.key],
+    [SECRET_FILES.saPub, s.sa.pub],
+    [SECRET_FILES.token, tokenJson(s.token)],
+  ];
+}
+
+async function nonEmptyDir(path: string): Promise<boolean> {
+  try {
+    return (await readdir(path)).length > 0;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw e;
+  }
+}
+
+function badTtl(ttl: string): Diagnostic {
+  return error('E007', `bootstrap token TTL "${ttl}" is not a Go duration: write it like "24h0m0s" (hours, so slow first boots still join)`);
+}
+
+/** Generate every cluster secret into `dir` (clusters/<name>/secrets). Refuses an existing, non-empty dir unless force. */
+export async function initSecrets(dir: string, opts: InitSecretsOptions): Promise<ClusterSecrets> {
+  if (!isGoDuration(opts.ttl)) throw new DiagnosticError([badTtl(opts.ttl)]);
+  const target = resolve(dir);
+  if (!opts.force && (await nonEmptyDir(target))) {
+    throw new DiagnosticError([
+      error(
+        'E017',
+        `${dir} already holds cluster secrets and nodes built from them trust this CA: keep them, rotate only the ` +
+          `token ("mkimage cluster rotate-token"), or pass --force to replace every key (then rebuild every node)`,
+        { file: dir },
+      ),
+    ]);
+  }
+  const now = opts.now ?? new Date();
+  const keyType = opts.keyType ?? 'rsa';
+  const [ca, frontProxyCa, etcdCa, sa] = await Promise.all([
+    createCa('kubernetes', now, keyType),
+    createCa('front-proxy-ca', now, keyType),
+    createCa('etcd-ca', now, keyType),
+    createServiceAccountKey(),
+  ]);
+  const secrets: ClusterSecrets = { ca, frontProxyCa, etcdCa, sa, token: generateToken(opts.ttl, now) };
+  await writeSecretDir(target, secrets);
+  return secrets;
+}
+
+/** Write all files into a 0700 temp dir beside `target`, then swap it in, so a failure leaves the old set intact. */
+async function writeSecretDir(target: string, secrets: ClusterSecrets): Promise<void> {
+  const parent = dirname(target);
+  await mkdir(parent, { recursive: true });
+  const tmp = await mkdtemp(join(parent, `.${basename(target)}.tmp-`));
+  try {
+    await chmod(tmp, DIR_MODE);
+    for (const [name, content] of secretFiles(secrets)) {
+      const path = join(tmp, name);
+      await writeFile(path, content, { mode: FILE_MODE });
+      await chmod(path, FILE_MODE);
+    }
+    let old: string | undefined;
+    if (await exists(target)) {
+      old = `${tmp}.old`;
+      await rename(target, old);
+    }
+    await rename(tmp, target);
+    if (old) await rm(old, { recursive: true, force: true });
+  } catch (e) {
+    await rm(tmp, { recursive: true, force: true });
+    throw e;
+  }
+}
+
+async function exists(p: string): Promise<boolean> {
+  try {
+    await stat(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Read one secret file: collects a diagnostic (missing, or readable by others) instead of throwing. */
+async function readSecret(dir: string, name: string, diags: Diagnostic[]): Promise<string> {
+  const path = join(dir, name);
+  try {
+    const st = await stat(path);
+    const mode = st.mode & 0o777;
+    if ((mode & 0o077) !== 0) {
+      diags.push(
+        error('E014', `${name} is readable by other users (mode ${mode.toString(8).padStart(4, '0')}): run chmod 600 ${path}`, {
+          file: path,
+        }),
+      );
+    }
+    return await readFile(path, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
+      diags.push(error('E014', `${name} is missing from ${dir}: run "mkimage cluster init" to create the cluster secrets`, { file: path }));
+      return '';
+    }
+    throw e;
+  }
+}
+
+/** Load and check the secrets in `dir`; every problem becomes an E014 diagnostic (thrown together). */
+export async function loadSecrets(dir: string): Promise<ClusterSecrets> {
+  const diags: Diagnostic[] = [];
+  if (!(await exists(dir))) {
+    throw new DiagnosticError([
+      error('E014', `no cluster secrets at ${dir}: run "mkimage cluster init" first`, { file: dir }),
+    ]);
+  }
+  const read = (name: string) => readSecret(dir, name, diags);
+  const ca = { cert: await read(SECRET_FILES.caCert), key: await read(SECRET_FILES.caKey) };
+  const frontProxyCa = { cert: await read(SECRET_FILES.frontProxyCaCert), key: await read(SECRET_FILES.frontProxyCaKey) };
+  const etcdCa = { cert: await read(SECRET_FILES.etcdCaCert), key: await read(SECRET_FILES.etcdCaKey) };
+  const sa = { key: await read(SECRET_FILES.saKey), pub: await read(SECRET_FILES.saPub) };
+  const tokenText = await read(SECRET_FILES.token);
+  if (diags.length > 0) throw new DiagnosticError(diags);
+
+  const pairs: Array<[PemPair, string, string]> = [
+    [ca, SECRET_FILES.caCert, SECRET_FILES.caKey],
+    [frontProxyCa, SECRET_FILES.frontProxyCaCert, SECRET_FILES.frontProxyCaKey],
+    [etcdCa, SECRET_FILES.etcdCaCert, SECRET_FILES.etcdCaKey],
+  ];
+  for (const [pair, certName, keyName] of pairs) {
+    const why = checkCaPair(pair);
+    if (why) {
+      diags.push(error('E014', `${certName}/${keyName}: ${why}; restore them from a backup or re-create with "mkimage cluster init --force"`, {
+        file: join(dir, certName),
+      }));
+    }
+  }
+  const saWhy = checkServiceAccountPair(sa);
+  if (saWhy) diags.push(error('E014', `${saWhy}; restore it from a backup or re-create with "mkimage cluster init --force"`, { file: join(dir, SECRET_FILES.saKey) }));
+
+  let token: BootstrapToken | undefined;
+  try {
+    const parsed: unknown = JSON.parse(tokenText);
+    const why = checkToken(parsed);
+    if (why) throw new Error(why);
+    token = parsed as BootstrapToken;
+  } catch (e) {
+    diags.push(error('E014', `${SECRET_FILES.token}: ${(e as Error).message}; make a new one with "mkimage cluster rotate-token"`, {
+      file: join(dir, SECRET_FILES.token),
+    }));
+  }
+  if (diags.length > 0 || token === undefined) throw new DiagnosticError(diags);
+  const t: BootstrapToken = { id: token.id, secret: token.secret, ttl: token.ttl };
+  if (token.createdAt !== undefined) t.createdAt = token.createdAt;
+  return { ca, frontProxyCa, etcdCa, sa, token: t };
+}
+
+/** Replace the bootstrap token (token.json only); the CAs and keys stay untouched. */
+export async function rotateToken(dir: string, ttl: string, opts: { now?: Date } = {}): Promise<BootstrapToken> {
+  if (!isGoDuration(ttl)) throw new DiagnosticError([badTtl(ttl)]);
+  const caCert = join(dir, SECRET_FILES.caCert);
+  if (!(await exists(caCert))) {
+    throw new DiagnosticError([
+      error('E014', `no cluster secrets at ${dir}: run "mkimage cluster init" before rotating the token`, { file: dir }),
+    ]);
+  }
+  const token = generateToken(ttl, opts.now ?? new Date());
+  await writeFileAtomic(join(dir, SECRET_FILES.token), tokenJson(token), FILE_MODE);
+  return token;
+}

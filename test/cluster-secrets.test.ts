@@ -1,0 +1,289 @@
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { mkdtemp, readFile, readdir, rm, stat, writeFile, chmod, mkdir, unlink, copyFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { DiagnosticError } from '../src/diagnostics.js';
+import {
+  initSecrets,
+  loadSecrets,
+  rotateToken,
+  discoveryHash,
+  joinCommand,
+  SECRET_FILES,
+  type ClusterSecrets,
+} from '../src/cluster/secrets.js';
+import { TOKEN_PATTERN, tokenString } from '../src/cluster/token.js';
+import { run, tool } from './helpers/tools.js';
+
+const NOW = new Date('2024-03-01T00:00:00Z');
+const ALL_FILES = Object.values(SECRET_FILES).sort();
+
+let root: string;
+let dir: string;
+let secrets: ClusterSecrets;
+
+/** The discovery hash as the kubeadm docs compute it with openssl. */
+function opensslHash(caCrt: string): string {
+  tool('openssl');
+  const r = run('bash', [
+    '-c',
+    'set -o pipefail; openssl x509 -pubkey -in "$1" | openssl pkey -pubin -outform der | openssl dgst -sha256 -hex',
+    'hash',
+    caCrt,
+  ]);
+  expect(r.status, r.stderr).toBe(0);
+  const hex = r.stdout.trim().split(/\s+/).pop() ?? '';
+  expect(hex).toMatch(/^[0-9a-f]{64}$/);
+  return `sha256:${hex}`;
+}
+
+function codes(e: unknown): string[] {
+  expect(e).toBeInstanceOf(DiagnosticError);
+  return (e as DiagnosticError).diagnostics.map((d) => d.code);
+}
+
+async function caught(p: Promise<unknown>): Promise<DiagnosticError> {
+  try {
+    await p;
+  } catch (e) {
+    expect(e).toBeInstanceOf(DiagnosticError);
+    return e as DiagnosticError;
+  }
+  throw new Error('expected a DiagnosticError');
+}
+
+async function snapshot(d: string): Promise<Map<string, string>> {
+  const m = new Map<string, string>();
+  for (const f of await readdir(d)) m.set(f, await readFile(join(d, f), 'utf8'));
+  return m;
+}
+
+beforeAll(async () => {
+  root = await mkdtemp(join(tmpdir(), 'mkimage-secrets-'));
+  dir = join(root, 'clusters', 'homelab', 'secrets');
+  secrets = await initSecrets(dir, { ttl: '24h0m0s', now: NOW });
+}, 60_000);
+
+afterAll(async () => {
+  await rm(root, { recursive: true, force: true });
+});
+
+describe('initSecrets', () => {
+  it('writes exactly the nine secret files, each 0600, in a 0700 directory', async () => {
+    expect((await readdir(dir)).sort()).toEqual(ALL_FILES);
+    expect((await stat(dir)).mode & 0o777).toBe(0o700);
+    for (const f of ALL_FILES) expect(((await stat(join(dir, f))).mode & 0o777).toString(8), f).toBe('600');
+  });
+
+  it.each([
+    ['ca.crt', 'kubernetes'],
+    ['front-proxy-ca.crt', 'front-proxy-ca'],
+    ['etcd-ca.crt', 'etcd-ca'],
+  ])('%s is a self-signed CA named %s that openssl accepts', (file, cn) => {
+    const path = join(dir, file);
+    const text = run('openssl', ['x509', '-in', path, '-noout', '-text']);
+    expect(text.status, text.stderr).toBe(0);
+    expect(text.stdout).toMatch(/Basic Constraints: critical\s+CA:TRUE/);
+    expect(text.stdout).toMatch(/Key Usage: critical\s+Digital Signature, Certificate Sign, CRL Sign/);
+    expect(text.stdout).toContain(`Subject: CN = ${cn}`);
+    expect(text.stdout).toContain(`Issuer: CN = ${cn}`);
+    expect(text.stdout).toContain('Public-Key: (2048 bit)');
+    const verify = run('openssl', ['verify', '-CAfile', path, path]);
+    expect(verify.status, verify.stderr).toBe(0);
+    expect(verify.stdout).toContain(': OK');
+  });
+
+  it('gives the CAs ten years of validity starting at opts.now (minus 5 minutes of clock skew)', () => {
+    const r = run('openssl', ['x509', '-in', join(dir, 'ca.crt'), '-noout', '-startdate', '-enddate', '-serial']);
+    expect(r.stdout).toContain('notBefore=Feb 29 23:55:00 2024 GMT');
+    expect(r.stdout).toContain('notAfter=Mar  1 00:00:00 2034 GMT');
+    const serials = ['ca.crt', 'front-proxy-ca.crt', 'etcd-ca.crt'].map(
+      (f) => run('openssl', ['x509', '-in', join(dir, f), '-noout', '-serial']).stdout,
+    );
+    expect(new Set(serials).size).toBe(3); // random serials
+  });
+
+  it('writes PKCS#8 keys that belong to their certificates, and sa.pub as the public half of sa.key', () => {
+    for (const [crt, key] of [
+      ['ca.crt', 'ca.key'],
+      ['front-proxy-ca.crt', 'front-proxy-ca.key'],
+      ['etcd-ca.crt', 'etcd-ca.key'],
+    ] as const) {
+      const fromCert = run('openssl', ['x509', '-in', join(dir, crt), '-noout', '-pubkey']);
+      const fromKey = run('openssl', ['pkey', '-in', join(dir, key), '-pubout']);
+      expect(fromKey.status, fromKey.stderr).toBe(0);
+      expect(fromKey.stdout).toBe(fromCert.stdout);
+    }
+    expect(secrets.ca.key.startsWith('-----BEGIN PRIVATE KEY-----\n')).toBe(true);
+    expect(secrets.sa.pub.startsWith('-----BEGIN PUBLIC KEY-----\n')).toBe(true);
+    const saPub = run('openssl', ['pkey', '-in', join(dir, 'sa.key'), '-pubout']);
+    expect(saPub.stdout).toBe(secrets.sa.pub);
+    expect(run('openssl', ['pkey', '-in', join(dir, 'sa.key'), '-noout', '-text']).stdout).toContain('Private-Key: (2048 bit');
+  });
+
+  it('makes a bootstrap token [a-z0-9]{6}.[a-z0-9]{16} with the cluster TTL', async () => {
+    expect(tokenString(secrets.token)).toMatch(TOKEN_PATTERN);
+    expect(secrets.token.ttl).toBe('24h0m0s');
+    expect(secrets.token.createdAt).toBe(NOW.toISOString());
+    const onDisk = JSON.parse(await readFile(join(dir, 'token.json'), 'utf8'));
+    expect(onDisk).toEqual(secrets.token);
+  });
+
+  it('refuses to overwrite an existing secrets directory, leaving it untouched', async () => {
+    const before = await snapshot(dir);
+    const e = await caught(initSecrets(dir, { ttl: '24h0m0s', now: NOW }));
+    expect(codes(e)).toEqual(['E017']);
+    expect(e.diagnostics[0]?.message).toContain('--force');
+    expect(await snapshot(dir)).toEqual(before);
+  });
+
+  it('replaces everything with force, keeping the modes', async () => {
+    const other = join(root, 'forced');
+    const first = await initSecrets(other, { ttl: '24h0m0s', now: NOW });
+    const second = await initSecrets(other, { ttl: '48h0m0s', now: NOW, force: true });
+    expect(second.ca.cert).not.toBe(first.ca.cert);
+    expect(second.token.secret).not.toBe(first.token.secret);
+    expect((await stat(other)).mode & 0o777).toBe(0o700);
+    for (const f of ALL_FILES) expect((await stat(join(other, f))).mode & 0o777).toBe(0o600);
+    expect(await loadSecrets(other)).toEqual(second);
+    expect((await readdir(root)).filter((f) => f.includes('.tmp-'))).toEqual([]);
+  }, 60_000);
+
+  it('accepts an empty existing directory (nothing to overwrite)', async () => {
+    const empty = join(root, 'empty');
+    await mkdir(empty);
+    const s = await initSecrets(empty, { ttl: '1h', now: NOW, keyType: 'ecdsa' });
+    expect(s.token.ttl).toBe('1h');
+  });
+
+  it('rejects a TTL that is not a Go duration', async () => {
+    const e = await caught(initSecrets(join(root, 'badttl'), { ttl: '15', now: NOW }));
+    expect(codes(e)).toEqual(['E007']);
+    expect(e.diagnostics[0]?.message).toContain('24h0m0s');
+  });
+
+  it('makes ECDSA P-256 CAs on request, still accepted by openssl with a matching hash', async () => {
+    const ec = join(root, 'ec');
+    const s = await initSecrets(ec, { ttl: '24h0m0s', now: NOW, keyType: 'ecdsa' });
+    const text = run('openssl', ['x509', '-in', join(ec, 'ca.crt'), '-noout', '-text']).stdout;
+    expect(text).toContain('id-ecPublicKey');
+    expect(text).toMatch(/prime256v1|P-256/);
+    expect(text).toMatch(/CA:TRUE/);
+    expect(run('openssl', ['verify', '-CAfile', join(ec, 'ca.crt'), join(ec, 'ca.crt')]).status).toBe(0);
+    expect(discoveryHash(s.ca.cert)).toBe(opensslHash(join(ec, 'ca.crt')));
+  });
+});
+
+describe('discoveryHash and joinCommand', () => {
+  it('equals what openssl computes from ca.crt', () => {
+    expect(discoveryHash(secrets.ca.cert)).toBe(opensslHash(join(dir, 'ca.crt')));
+    expect(discoveryHash(secrets.ca.cert)).toMatch(/^sha256:[0-9a-f]{64}$/);
+  });
+
+  it('matches openssl for the committed test fixture CA too', async () => {
+    const crt = fileURLToPath(new URL('./fixtures/secrets/ca.crt', import.meta.url));
+    expect(discoveryHash(await readFile(crt, 'utf8'))).toBe(opensslHash(crt));
+  });
+
+  it('prints the classic kubeadm join line', () => {
+    const hash = discoveryHash(secrets.ca.cert);
+    expect(joinCommand('192.168.66.11:6443', secrets.token, hash, 'unix:///var/run/cri-dockerd.sock')).toBe(
+      `kubeadm join 192.168.66.11:6443 --token ${secrets.token.id}.${secrets.token.secret} ` +
+        `--discovery-token-ca-cert-hash ${hash} --cri-socket unix:///var/run/cri-dockerd.sock`,
+    );
+    expect(joinCommand('lb:6443', 'abcdef.0123456789abcdef', 'sha256:00', 'unix:///x.sock')).toBe(
+      'kubeadm join lb:6443 --token abcdef.0123456789abcdef --discovery-token-ca-cert-hash sha256:00 --cri-socket unix:///x.sock',
+    );
+  });
+});
+
+describe('rotateToken', () => {
+  it('rewrites token.json only', async () => {
+    const rot = join(root, 'rotate');
+    const orig = await initSecrets(rot, { ttl: '24h0m0s', now: NOW });
+    const before = await snapshot(rot);
+    const later = new Date('2024-03-05T12:00:00Z');
+    const t = await rotateToken(rot, '12h0m0s', { now: later });
+    expect(tokenString(t)).toMatch(TOKEN_PATTERN);
+    expect(tokenString(t)).not.toBe(tokenString(orig.token));
+    expect(t).toMatchObject({ ttl: '12h0m0s', createdAt: later.toISOString() });
+    const after = await snapshot(rot);
+    expect([...after.keys()].sort()).toEqual(ALL_FILES);
+    for (const [name, content] of before) {
+      if (name === 'token.json') expect(after.get(name)).not.toBe(content);
+      else expect(after.get(name), name).toBe(content);
+    }
+    expect((await stat(join(rot, 'token.json'))).mode & 0o777).toBe(0o600);
+    const loaded = await loadSecrets(rot);
+    expect(loaded.token).toEqual(t);
+    expect(loaded.ca).toEqual(orig.ca);
+  }, 60_000);
+
+  it('needs existing secrets and a valid TTL', async () => {
+    expect(codes(await caught(rotateToken(join(root, 'nothing-here'), '24h')))).toEqual(['E014']);
+    expect(codes(await caught(rotateToken(dir, 'one day')))).toEqual(['E007']);
+  });
+});
+
+describe('loadSecrets', () => {
+  async function copyOf(name: string): Promise<string> {
+    const d = join(root, name);
+    await mkdir(d, { mode: 0o700 });
+    for (const f of ALL_FILES) {
+      await copyFile(join(dir, f), join(d, f));
+      await chmod(join(d, f), 0o600);
+    }
+    return d;
+  }
+
+  it('round-trips what initSecrets wrote', async () => {
+    expect(await loadSecrets(dir)).toEqual(secrets);
+  });
+
+  it('says to run cluster init when the directory is missing', async () => {
+    const e = await caught(loadSecrets(join(root, 'absent')));
+    expect(codes(e)).toEqual(['E014']);
+    expect(e.diagnostics[0]?.message).toContain('mkimage cluster init');
+  });
+
+  it('names each missing file', async () => {
+    const d = await copyOf('missing');
+    await unlink(join(d, 'sa.key'));
+    await unlink(join(d, 'etcd-ca.crt'));
+    const e = await caught(loadSecrets(d));
+    expect(codes(e)).toEqual(['E014', 'E014']);
+    expect(e.diagnostics.map((x) => x.file)).toEqual([join(d, 'etcd-ca.crt'), join(d, 'sa.key')]);
+  });
+
+  it('refuses key files other users can read, with the chmod to run', async () => {
+    const d = await copyOf('loose');
+    await chmod(join(d, 'ca.key'), 0o644);
+    const e = await caught(loadSecrets(d));
+    expect(codes(e)).toEqual(['E014']);
+    expect(e.diagnostics[0]?.message).toContain(`chmod 600 ${join(d, 'ca.key')}`);
+    expect(e.diagnostics[0]?.message).toContain('0644');
+  });
+
+  it('catches a key that does not belong to its certificate', async () => {
+    const d = await copyOf('swapped');
+    await copyFile(join(dir, 'etcd-ca.key'), join(d, 'ca.key'));
+    const e = await caught(loadSecrets(d));
+    expect(codes(e)).toEqual(['E014']);
+    expect(e.diagnostics[0]?.message).toContain('does not belong');
+    expect(e.diagnostics[0]?.file).toBe(join(d, 'ca.crt'));
+  });
+
+  it('catches a certificate that is not a CA or not PEM, a wrong sa.pub, and a malformed token', async () => {
+    const d = await copyOf('broken');
+    await writeFile(join(d, 'front-proxy-ca.crt'), 'not a certificate\n', { mode: 0o600 });
+    await copyFile(join(dir, 'ca.crt'), join(d, 'sa.pub'));
+    await writeFile(join(d, 'token.json'), '{"id":"ABCDEF","secret":"x","ttl":"24h"}\n', { mode: 0o600 });
+    const e = await caught(loadSecrets(d));
+    expect(codes(e)).toEqual(['E014', 'E014', 'E014']);
+    const text = e.diagnostics.map((x) => x.message).join('\n');
+    expect(text).toContain('front-proxy-ca.crt/front-proxy-ca.key: the certificate is not a PEM X.509 certificate');
+    expect(text).toContain('sa.pub');
+    expect(text).toContain('token id must be 6 characters');
+  });
+});
