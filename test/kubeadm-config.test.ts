@@ -43,6 +43,7 @@ function nodePlan(node: Partial<PlanNode> & Pick<PlanNode, 'name' | 'role' | 'ip
     gateway: '192.168.66.1',
     dns: ['192.168.66.1'],
     arch: 'amd64',
+    onlyNode: false,
     ...node,
   };
   return plan;
@@ -286,11 +287,13 @@ describe('bootstrapBootFiles', () => {
   });
 
   it('writes bootstrap.env with exactly the variables the first-boot script reads, loadable by bash', async () => {
-    expect(BOOTSTRAP_ENV_VARS).toEqual(['BOOTSTRAP', 'API_ENDPOINT', 'NODE_NAME', 'POD_SUBNET']);
+    expect(BOOTSTRAP_ENV_VARS).toEqual(['BOOTSTRAP', 'API_ENDPOINT', 'NODE_NAME', 'POD_SUBNET', 'SINGLE_NODE']);
+    const only = nodePlan({ name: 'solo', role: 'control-plane', ip: '192.168.66.11', bootstrap: 'init', onlyNode: true });
     const cases: Array<[NodePlan, string]> = [
-      [cp1(), 'init|192.168.66.11:6443|cp1|10.244.0.0/16'],
-      [cp2(), 'join-control-plane|192.168.66.11:6443|cp2|10.244.0.0/16'],
-      [workers()[0]!, 'join|192.168.66.11:6443|w1|10.244.0.0/16'],
+      [cp1(), 'init|192.168.66.11:6443|cp1|10.244.0.0/16|0'],
+      [cp2(), 'join-control-plane|192.168.66.11:6443|cp2|10.244.0.0/16|0'],
+      [workers()[0]!, 'join|192.168.66.11:6443|w1|10.244.0.0/16|0'],
+      [only, 'init|192.168.66.11:6443|solo|10.244.0.0/16|1'],
     ];
     for (const [plan, expected] of cases) {
       const env = bootstrapBootFiles(plan, secrets).find((f) => f.path === BOOTSTRAP_ENV_PATH)?.content ?? '';
@@ -298,7 +301,7 @@ describe('bootstrapBootFiles', () => {
       expect(names).toEqual([...BOOTSTRAP_ENV_VARS]);
       const path = join(tmp, 'bootstrap.env');
       await writeFile(path, env);
-      const r = run('bash', ['-c', 'set -eu; . "$1"; echo "$BOOTSTRAP|$API_ENDPOINT|$NODE_NAME|$POD_SUBNET"', 'env', path], { env: {} });
+      const r = run('bash', ['-c', 'set -eu; . "$1"; echo "$BOOTSTRAP|$API_ENDPOINT|$NODE_NAME|$POD_SUBNET|$SINGLE_NODE"', 'env', path], { env: {} });
       expect(r.status, r.stderr).toBe(0);
       expect(r.stdout.trim()).toBe(expected);
     }

@@ -505,6 +505,7 @@ describe('planNode', () => {
     expect(a.node).toEqual({
       name: 'cp1', role: 'control-plane', mac: '52:54:00:66:00:11', address: '192.168.66.11/24', ip: '192.168.66.11',
       prefix: 24, gateway: '192.168.66.1', dns: ['192.168.66.1', '223.5.5.5'], arch: 'amd64', bootstrap: 'init',
+      onlyNode: false,
     });
     expect(b.node?.bootstrap).toBe('join-control-plane');
     expect(c.node?.bootstrap).toBe('join');

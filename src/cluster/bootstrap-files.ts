@@ -13,7 +13,7 @@ export const PKI_DIR = '/etc/kubernetes/pki';
 export const KUBEADM_CONFIG_PATH = '/etc/kubernetes/mkimage/kubeadm.yaml';
 export const BOOTSTRAP_ENV_PATH = '/etc/kubernetes/mkimage/bootstrap.env';
 /** The variables bootstrap.env defines, in order (the first-boot script reads exactly these). */
-export const BOOTSTRAP_ENV_VARS = ['BOOTSTRAP', 'API_ENDPOINT', 'NODE_NAME', 'POD_SUBNET'] as const;
+export const BOOTSTRAP_ENV_VARS = ['BOOTSTRAP', 'API_ENDPOINT', 'NODE_NAME', 'POD_SUBNET', 'SINGLE_NODE'] as const;
 
 const CERT_MODE = '0640';
 const KEY_MODE = '0600';
@@ -38,6 +38,7 @@ export function bootstrapEnv(plan: NodePlan, node: PlanNode): string {
     API_ENDPOINT: plan.cluster.controlPlaneEndpoint,
     NODE_NAME: node.name,
     POD_SUBNET: plan.cluster.podSubnet,
+    SINGLE_NODE: node.onlyNode ? '1' : '0',
   };
   return header('#') + BOOTSTRAP_ENV_VARS.map((k) => `${k}=${envValue(values[k])}\n`).join('');
 }

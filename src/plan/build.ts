@@ -242,6 +242,7 @@ function planNodeOf(inp: Inputs, node: NodeSpec): PlanNode {
     dns: [...node.dns],
     arch: node.arch,
     bootstrap: bootstrapOf(inp.cluster.value, node),
+    onlyNode: inp.cluster.value.nodes.length === 1,
   };
 }
 

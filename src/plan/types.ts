@@ -90,6 +90,8 @@ export interface PlanNode {
   arch: Arch;
   /** first control plane: runs kubeadm init; others join */
   bootstrap: 'init' | 'join' | 'join-control-plane';
+  /** the cluster's only node: its control plane also runs workloads (the control-plane taint is removed) */
+  onlyNode: boolean;
 }
 
 export interface NodePlan {
