@@ -1,0 +1,58 @@
+// Lints: warnings about inputs that load fine but build a cluster that fails or misbehaves (codes W101-W111).
+// `--strict` turns them into errors via applyStrict(). Each lint is its own exported function so tests and
+// other stages can run one alone; lintInputs runs them all.
+
+import { sortDiagnostics, type Diagnostic } from '../diagnostics.js';
+import type { Cluster, Inputs, Located, Profile } from './types.js';
+import {
+  lintControlPlaneEndpoint,
+  lintNodeGateways,
+  lintNodeSubnets,
+  lintSubnetAlignment,
+  lintSubnetOverlap,
+} from './lint/network.js';
+import { lintIgnorePreflightAll, lintPackageNameTypos, lintPackageVersion, lintRepoExcludes } from './lint/packages.js';
+import { lintDockerCriDockerd, lintPauseImage } from './lint/runtime.js';
+
+export * from './lint/network.js';
+export * from './lint/packages.js';
+export * from './lint/runtime.js';
+
+export type ClusterLint = (cluster: Located<Cluster>) => Diagnostic[];
+export type ProfileLint = (profile: Located<Profile>, cluster: Located<Cluster>) => Diagnostic[];
+
+export const CLUSTER_LINTS: readonly ClusterLint[] = [
+  lintSubnetAlignment, // W103
+  lintSubnetOverlap, // W104
+  lintControlPlaneEndpoint, // W105
+  lintNodeSubnets, // W110
+  lintNodeGateways, // W111
+];
+
+export const PROFILE_LINTS: readonly ProfileLint[] = [
+  lintPackageVersion, // W101
+  lintDockerCriDockerd, // W102
+  lintIgnorePreflightAll, // W106
+  lintRepoExcludes, // W107
+  lintPackageNameTypos, // W108
+  lintPauseImage, // W109
+];
+
+/**
+ * Every lint over the cluster and each profile. Profiles that inherit the same value from one base file get
+ * one diagnostic for it, not one per profile. Sorted by file, line, column, code.
+ */
+export function lintInputs(inputs: Inputs): Diagnostic[] {
+  const all = CLUSTER_LINTS.flatMap((lint) => lint(inputs.cluster));
+  for (const profile of inputs.profiles.values()) {
+    for (const lint of PROFILE_LINTS) all.push(...lint(profile, inputs.cluster));
+  }
+  const seen = new Set<string>();
+  const unique = all.filter((d) => {
+    const key = JSON.stringify([d.code, d.file, d.line, d.col, d.message]);
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+  return sortDiagnostics(unique);
+}
