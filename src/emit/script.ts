@@ -1,0 +1,226 @@
+// Renders the bash script that applies one phase (bake | boot) of a NodePlan: repos, pinned and held
+// packages, artifacts, files, kernel settings, swap, SELinux, firewall, units, then the phase's commands.
+// The shell lives in templates/scripts/*.sh.mustache (one template per step); this module only decides
+// which steps a phase has and hands them shell-quoted values. Every step converges, so a second run of
+// the same script is harmless.
+
+import type { NodePlan, Phase, PlanArtifact, PlanFile, PlanPackage, PlanRepo, PlanUnit } from '../plan/types.js';
+import { header, renderTemplate } from '../template.js';
+
+export interface PhaseScriptOptions {
+  /** install: copy plan files from <stagedDir>/rootfs; skip: something else (cloud-init write_files) wrote them */
+  files: 'install' | 'skip';
+  /** staged: artifacts already fetched into <stagedDir>/artifacts/<name>; download: curl + sha256 on the node */
+  artifacts: 'staged' | 'download';
+  /** start the units marked start:true (never during an image bake) */
+  start: boolean;
+  /** where the Packer file provisioner put artifacts/ and rootfs/; default /tmp/mkimage */
+  stagedDir?: string;
+}
+
+export const DEFAULT_STAGED_DIR = '/tmp/mkimage';
+
+const SAFE_WORD = /^[A-Za-z0-9_@%+=:,./-]+$/;
+
+/**
+ * One shell word holding exactly `s`. Plain words stay bare; text with `$` goes in double quotes with
+ * `\ $ " \`` escaped (so shellcheck does not mistake a literal `$releasever` for a forgotten expansion);
+ * anything else goes in single quotes.
+ */
+export function shellQuote(s: string): string {
+  if (SAFE_WORD.test(s)) return s;
+  if (s.includes('$')) return `"${s.replace(/[\\$"`]/g, (c) => `\\${c}`)}"`;
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+const words = (xs: string[]) => xs.map(shellQuote).join(' ');
+
+/** Units whose file the plan writes (rather than a package shipping it). */
+export const writesUnitFile = (u: PlanUnit): u is PlanUnit & { path: string; content: string } =>
+  u.path !== undefined && u.content !== undefined;
+
+/** The files a phase installs from <stagedDir>/rootfs: plan files plus written unit files, in plan order. */
+export function phaseRootfsFiles(plan: NodePlan, phase: Phase): PlanFile[] {
+  const files = plan.files.filter((f) => f.phase === phase);
+  for (const u of plan.units) {
+    if (u.phase === phase && writesUnitFile(u)) {
+      files.push({ path: u.path, mode: '0644', owner: 'root:root', content: u.content, phase });
+    }
+  }
+  return files;
+}
+
+function repoBlock(plan: NodePlan, r: PlanRepo): string {
+  if (r.kind === 'rpm') {
+    const lines = [
+      `[${r.id}]`,
+      `name=${r.name}`,
+      `baseurl=${r.baseurl}`,
+      'enabled=1',
+      'gpgcheck=1',
+      `gpgkey=${r.gpgkey}`,
+    ];
+    if (r.exclude.length > 0) lines.push(`exclude=${r.exclude.join(' ')}`);
+    return renderTemplate('scripts/repo-rpm.sh.mustache', {
+      id: r.id,
+      path: shellQuote(`/etc/yum.repos.d/${r.id}.repo`),
+      content: shellQuote(`${lines.join('\n')}\n`),
+    });
+  }
+  const keyring = `/etc/apt/keyrings/${r.id}.gpg`;
+  // An empty suite means the release codename; "/" marks a flat repository.
+  const suite = [r.suite || plan.os.codename || '/', ...(r.components ?? [])].join(' ');
+  return renderTemplate('scripts/repo-deb.sh.mustache', {
+    id: r.id,
+    keyring: shellQuote(keyring),
+    gpgkey: shellQuote(r.gpgkey),
+    path: shellQuote(`/etc/apt/sources.list.d/${r.id}.list`),
+    content: shellQuote(`deb [signed-by=${keyring}] ${r.baseurl} ${suite}\n`),
+  });
+}
+
+/** dnf wants name-version, apt name=version. */
+const pinned = (plan: NodePlan, p: PlanPackage) =>
+  p.version === undefined ? p.name : plan.os.packageManager === 'dnf' ? `${p.name}-${p.version}` : `${p.name}=${p.version}`;
+
+function packageBlocks(plan: NodePlan): string[] {
+  if (plan.packages.length === 0) return [];
+  const blocks: string[] = [];
+  if (plan.os.packageManager === 'dnf') {
+    // One transaction per --disableexcludes repo, in first-appearance order.
+    const groups = new Map<string, PlanPackage[]>();
+    for (const p of plan.packages) {
+      const key = p.disableExcludes ?? '';
+      groups.set(key, [...(groups.get(key) ?? []), p]);
+    }
+    for (const [repo, pkgs] of groups) {
+      const args = [...(repo === '' ? [] : [`--disableexcludes=${repo}`]), ...pkgs.map((p) => pinned(plan, p))];
+      blocks.push(renderTemplate('scripts/install-dnf.sh.mustache', { args: words(args) }));
+    }
+    const held = plan.packages.filter((p) => p.hold);
+    if (held.length > 0) {
+      blocks.push(
+        renderTemplate('scripts/hold-dnf.sh.mustache', {
+          locks: held.map((p) => ({ name: shellQuote(p.name), spec: shellQuote(pinned(plan, p)) })),
+        }),
+      );
+    }
+  } else {
+    blocks.push(renderTemplate('scripts/install-apt.sh.mustache', { args: words(plan.packages.map((p) => pinned(plan, p))) }));
+    const held = plan.packages.filter((p) => p.hold).map((p) => p.name);
+    if (held.length > 0) blocks.push(renderTemplate('scripts/hold-apt.sh.mustache', { names: words(held) }));
+  }
+  return blocks;
+}
+
+function artifactBlock(a: PlanArtifact, opts: PhaseScriptOptions, staged: string): string {
+  if (opts.artifacts === 'staged') {
+    return renderTemplate('scripts/artifact-staged.sh.mustache', {
+      name: a.name,
+      version: a.version,
+      src: shellQuote(`${staged}/artifacts/${a.name}`),
+      dest: shellQuote(a.dest),
+      mode: shellQuote(a.mode),
+    });
+  }
+  if (a.sha256 === undefined) {
+    throw new Error(
+      `artifact ${a.name} ${a.version} has no sha256, so a node could not verify its download: ` +
+        'run `mkimage fetch` to record it in mkimage.lock, or stage the artifact instead',
+    );
+  }
+  return renderTemplate('scripts/artifact-download.sh.mustache', {
+    name: a.name,
+    version: a.version,
+    dest: shellQuote(a.dest),
+    mode: shellQuote(a.mode),
+    sha256: shellQuote(a.sha256),
+    member: shellQuote(a.member ?? ''),
+    urls: words(a.urls),
+  });
+}
+
+function fileBlock(f: PlanFile, staged: string, phase: Phase): string {
+  if (f.secret && phase === 'bake') {
+    throw new Error(`${f.path} holds cluster secrets and must never be baked into an image: give it phase boot`);
+  }
+  const [user = 'root', group = user] = f.owner.split(':');
+  return renderTemplate('scripts/file-install.sh.mustache', {
+    label: shellQuote(`file ${f.path}`),
+    src: shellQuote(`${staged}/rootfs${f.path}`),
+    dest: shellQuote(f.path),
+    mode: shellQuote(f.mode),
+    user: shellQuote(user),
+    group: shellQuote(group),
+  });
+}
+
+/** "2379-2380/tcp" in ufw's syntax: "2379:2380/tcp". */
+const ufwPort = (p: string) => p.replace(/^(\d+)-(\d+)/, '$1:$2');
+
+function hostBlocks(plan: NodePlan): string[] {
+  const blocks: string[] = [];
+  const el = plan.os.packageManager === 'dnf';
+  if (plan.modules.length > 0) {
+    blocks.push(renderTemplate('scripts/modules.sh.mustache', { modules: plan.modules.map(shellQuote) }));
+  }
+  if (plan.sysctls.length > 0) blocks.push(renderTemplate('scripts/sysctl.sh.mustache', {}));
+  if (plan.swapOff) blocks.push(renderTemplate('scripts/swap-off.sh.mustache', {}));
+  if (el && (plan.selinux === 'permissive' || plan.selinux === 'disabled')) {
+    blocks.push(renderTemplate('scripts/selinux.sh.mustache', { mode: plan.selinux }));
+  }
+  if (plan.firewall.enabled && plan.firewall.ports.length > 0) {
+    blocks.push(
+      el
+        ? renderTemplate('scripts/firewall-firewalld.sh.mustache', { ports: plan.firewall.ports.map((p) => shellQuote(`--add-port=${p}`)) })
+        : renderTemplate('scripts/firewall-ufw.sh.mustache', { ports: plan.firewall.ports.map((p) => shellQuote(ufwPort(p))) }),
+    );
+  }
+  return blocks;
+}
+
+function unitBlock(units: PlanUnit[], opts: PhaseScriptOptions): string {
+  const enabled = units.filter((u) => u.enable).map((u) => shellQuote(u.name));
+  const started = opts.start ? units.filter((u) => u.start).map((u) => shellQuote(u.name)) : [];
+  return renderTemplate('scripts/units.sh.mustache', {
+    enable: enabled.join(' '),
+    hasEnable: enabled.length > 0,
+    start: started.join(' '),
+    hasStart: started.length > 0,
+  });
+}
+
+/** The bash script for one phase of `plan`. Pure: same plan and options, same bytes. */
+export function renderPhaseScript(plan: NodePlan, phase: Phase, opts: PhaseScriptOptions): string {
+  const staged = opts.stagedDir ?? DEFAULT_STAGED_DIR;
+  const blocks: string[] = [];
+  const bake = phase === 'bake';
+  if (bake) {
+    if (plan.repos.length > 0) {
+      if (plan.os.packageManager === 'apt') blocks.push(renderTemplate('scripts/apt-prereqs.sh.mustache', {}));
+      for (const r of plan.repos) blocks.push(repoBlock(plan, r));
+      if (plan.os.packageManager === 'apt') blocks.push(renderTemplate('scripts/apt-update.sh.mustache', {}));
+    }
+    blocks.push(...packageBlocks(plan));
+    for (const a of plan.artifacts) blocks.push(artifactBlock(a, opts, staged));
+  }
+  if (opts.files === 'install') {
+    for (const f of phaseRootfsFiles(plan, phase)) blocks.push(fileBlock(f, staged, phase));
+  }
+  if (bake) blocks.push(...hostBlocks(plan));
+  const units = plan.units.filter((u) => u.phase === phase);
+  if (units.length > 0) blocks.push(unitBlock(units, opts));
+  for (const c of plan.commands) {
+    if (c.phase === phase) blocks.push(renderTemplate('scripts/command.sh.mustache', { label: shellQuote(`command ${c.name}`), run: c.run.replace(/\n+$/, '') }));
+  }
+  return renderTemplate('scripts/phase.sh.mustache', {
+    header: header('#'),
+    phase,
+    role: plan.role,
+    family: plan.os.family,
+    target: plan.node ? `node ${plan.node.name}` : `role ${plan.role}`,
+    apt: plan.os.packageManager === 'apt',
+    download: bake && opts.artifacts === 'download' && plan.artifacts.length > 0,
+    body: blocks.map((b) => `\n${b.replace(/\n+$/, '')}\n`).join(''),
+  });
+}
