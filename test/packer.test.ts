@@ -1,0 +1,422 @@
+// The Packer emitter and the --build runner. Every emitted directory goes through the real Packer 1.6.6
+// (`packer validate .` with every referenced file present, `packer fmt -check`), its scripts through
+// shellcheck, its seed through `cloud-init schema`, and every unit through systemd-analyze verify.
+
+import { execFile } from 'node:child_process';
+import { chmodSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DiagnosticError, type Diagnostic } from '../src/diagnostics.js';
+import {
+  BUILD_USER, hclString, packerAtLeast, renderBuildUserData, renderPackerDir, renderRemoveBuildUserUnit,
+} from '../src/emit/packer.js';
+import { writeTreeAtomic } from '../src/output.js';
+import { planRole } from '../src/plan/build.js';
+import type { NodePlan } from '../src/plan/types.js';
+import {
+  BUILD_KEY, generateSshKeyPair, packerVersion, phaseOf, prepareBuild, runPackerBuild,
+} from '../src/packer/run.js';
+import { loadInputs } from '../src/profile/load.js';
+import type { OsFamily } from '../src/profile/types.js';
+import { fixturePlan } from './fixtures/plan.js';
+import { startServer, type TestServer } from './helpers/http-server.js';
+import { verifyUnits } from './helpers/systemd-root.js';
+import { run, tool } from './helpers/tools.js';
+
+function runAsync(name: string, args: string[], cwd: string): Promise<{ status: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(tool(name), args, { cwd, env: { ...process.env, CHECKPOINT_DISABLE: '1' }, timeout: 120_000 }, (err, stdout, stderr) => {
+      const status = err === null ? 0 : typeof err.code === 'number' ? err.code : 1;
+      resolve({ status, stdout, stderr });
+    });
+  });
+}
+
+const FAMILIES: OsFamily[] = ['el9', 'ubuntu-22.04', 'ubuntu-24.04', 'debian-12'];
+const TOKEN = /[a-z0-9]{6}\.[a-z0-9]{16}/;
+const ZERO_SHA = '0'.repeat(64);
+
+/** The shipped profiles, planned for `family` (Docker 24 has no noble packages: 24.04 takes 26 + cri-dockerd 0.3.10). */
+function realPlan(family: OsFamily, role: 'control-plane' | 'worker'): NodePlan {
+  const loaded = loadInputs();
+  if (!loaded.inputs) throw new Error(`shipped profiles do not load: ${JSON.stringify(loaded.diagnostics)}`);
+  const { profiles, cluster } = loaded.inputs;
+  const profile = [...profiles.values()].find((p) => p.value.role === role);
+  if (!profile) throw new Error(`no shipped ${role} profile`);
+  const p = structuredClone(profile);
+  if (family === 'ubuntu-24.04') {
+    p.value.docker.version = '26.1.4';
+    p.value.criDockerd.version = '0.3.10';
+  }
+  const c = structuredClone(cluster);
+  c.value.osFamily = family;
+  const diags: Diagnostic[] = [];
+  const plan = planRole(p, c, diags);
+  expect(diags.filter((d) => d.severity === 'error')).toEqual([]);
+  return plan;
+}
+
+function tempDir(tag: string): string {
+  return mkdtempSync(join(tmpdir(), `mkimage-packer-${tag}-`));
+}
+
+function listFiles(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string) => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const full = join(d, e.name);
+      if (e.isDirectory()) walk(full);
+      else out.push(relative(dir, full));
+    }
+  };
+  walk(dir);
+  return out.sort();
+}
+
+let server: TestServer;
+const CHECKSUMS = new Map<string, string>();
+
+beforeAll(async () => {
+  // Packer validate downloads a "file:" checksum list: serve one on 127.0.0.1 for the image names used.
+  server = await startServer({
+    '/CHECKSUM': (_req, res) => {
+      const body = [...CHECKSUMS].map(([name, sum]) => `${sum}  ${name}\n`).join('');
+      res.writeHead(200, { 'content-type': 'text/plain' }).end(body);
+    },
+  });
+});
+afterAll(async () => server.close());
+
+/** Emit, add what the runner and fetcher would (key, user-data, artifacts), then `packer validate .`. */
+async function emitAndValidate(plan: NodePlan, tag: string, extraArgs: string[] = []) {
+  const dir = tempDir(tag);
+  await writeTreeAtomic(dir, renderPackerDir(plan, { packerVersion: '1.6.6' }));
+  await prepareBuild(dir);
+  for (const a of plan.artifacts) writeFileSync(join(dir, 'artifacts', a.name), `dummy ${a.name}\n`);
+  const image = plan.os.cloudImage.url.split('/').pop() ?? 'image.qcow2';
+  CHECKSUMS.set(image, ZERO_SHA);
+  // Asynchronously: the checksum server lives in this process, so a blocking spawnSync would deadlock.
+  const validate = await runAsync('packer', [
+    'validate',
+    `-var=cloud_image_url=${server.url(`/${image}`)}`,
+    `-var=cloud_image_checksum=file:${server.url('/CHECKSUM')}`,
+    ...extraArgs,
+    '.',
+  ], dir);
+  return { dir, validate };
+}
+
+describe('renderPackerDir on the shipped profiles, every OS family', () => {
+  const rows = FAMILIES.flatMap((family) => (['control-plane', 'worker'] as const).map((role) => ({ family, role })));
+
+  it.each(rows)('$family $role: packer validate, packer fmt -check, shellcheck, cloud-init schema', async ({ family, role }) => {
+    const plan = realPlan(family, role);
+    const { dir, validate } = await emitAndValidate(plan, `${family}-${role}`);
+    expect(validate.stderr + validate.stdout).toBe('');
+    expect(validate.status).toBe(0);
+    // validate fetched the checksum list from the local server, so the variables really were used
+    expect(server.hits('/CHECKSUM').length).toBeGreaterThan(0);
+
+    const fmt = run('packer', ['fmt', '-check', '.'], { cwd: dir });
+    expect(fmt.stdout).toBe('');
+    expect(fmt.status).toBe(0);
+
+    const scripts = readdirSync(join(dir, 'scripts')).sort();
+    expect(scripts).toEqual(['bake.sh', 'cleanup.sh', 'prepull.sh', 'selfcheck.sh']);
+    const sc = run('shellcheck', ['-f', 'gcc', ...scripts.map((s) => join(dir, 'scripts', s))]);
+    expect(sc.stdout).toBe('');
+    expect(sc.status).toBe(0);
+
+    const schema = run('cloud-init', ['schema', '-c', join(dir, 'seed/user-data')]);
+    expect(schema.status).toBe(0);
+
+    const hcl = readFileSync(join(dir, 'mkimage.pkr.hcl'), 'utf8');
+    expect(hcl).not.toContain('required_plugins');
+    expect(hcl).toContain(`default = ${hclString(plan.os.cloudImage.url)}`);
+    expect(existsSync(join(dir, 'images.yaml'))).toBe(role === 'control-plane');
+    // every bake file is staged at its path under rootfs/
+    for (const f of plan.files.filter((x) => x.phase === 'bake')) {
+      expect(readFileSync(join(dir, 'rootfs', f.path), 'utf8')).toBe(f.content);
+    }
+  });
+
+  it.each(FAMILIES)('%s: every unit in the plan, and the build-user removal unit, pass systemd-analyze verify', (family) => {
+    const plan = realPlan(family, 'control-plane');
+    const units = plan.units.filter((u) => u.path !== undefined && u.content !== undefined).map((u) => ({ path: u.path!, content: u.content! }));
+    expect(units.map((u) => u.path.split('/').pop())).toEqual(['cri-docker.service', 'cri-docker.socket']);
+    units.push({ path: '/etc/systemd/system/mkimage-remove-build-user.service', content: renderRemoveBuildUserUnit() });
+    const r = verifyUnits(units);
+    expect(r.warnings).toEqual([]);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+  });
+});
+
+describe('renderPackerDir contents (el9 fixture)', () => {
+  const plan = fixturePlan(false);
+  const files = renderPackerDir(plan, { packerVersion: '1.6.6', buildPublicKey: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGoldenGoldenGoldenGoldenGoldenGoldenGolden0 mkimage-build@mkimage' });
+  const text = (path: string) => {
+    const f = files.find((x) => x.path === path);
+    if (!f) throw new Error(`${path} not emitted`);
+    return String(f.content);
+  };
+
+  it.each(files.map((f) => f.path))('golden: %s', async (path) => {
+    await expect(text(path)).toMatchFileSnapshot(`golden/packer/el9/${path}`);
+  });
+
+  it('is deterministic: same plan, same bytes', () => {
+    const again = renderPackerDir(fixturePlan(false), { packerVersion: '1.6.6', buildPublicKey: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGoldenGoldenGoldenGoldenGoldenGoldenGolden0 mkimage-build@mkimage' });
+    expect(again).toEqual(files);
+  });
+
+  it('the qemu source boots the cloud image with the seed CD and the per-build key', () => {
+    const hcl = text('mkimage.pkr.hcl');
+    expect(hcl.split('\n')[0]).toBe('# generated by mkimage — do not edit');
+    for (const line of [
+      'disk_image           = true',
+      'iso_url              = var.cloud_image_url',
+      'iso_checksum         = var.cloud_image_checksum',
+      'accelerator          = var.accelerator',
+      'format               = "qcow2"',
+      'disk_compression     = true',
+      'cd_files             = ["./seed/user-data", "./seed/meta-data"]',
+      'cd_label             = "cidata"',
+      `ssh_username         = "${BUILD_USER}"`,
+      'ssh_private_key_file = var.ssh_private_key_file',
+      'shutdown_command     = "sudo shutdown -P now"',
+      'default = "kvm"',
+      'default = "./.build/id_ed25519"',
+      'default = "20G"',
+      'default = 4096',
+    ]) expect(hcl).toContain(line);
+  });
+
+  it('provisioners run in order: stage, bake, pre-pull, self-check, clean-up', () => {
+    const hcl = text('mkimage.pkr.hcl');
+    const order = ['"./artifacts"', '"./rootfs"', '"./images.yaml"', 'scripts/bake.sh', 'scripts/prepull.sh', 'scripts/selfcheck.sh', 'scripts/cleanup.sh'];
+    const at = order.map((s) => hcl.indexOf(s));
+    expect(at.every((i) => i > 0)).toBe(true);
+    expect([...at].sort((a, b) => a - b)).toEqual(at);
+    expect(hcl).toContain(`execute_command = "sudo bash '{{ .Path }}'"`);
+  });
+
+  it('the bake script installs staged artifacts and files, starts nothing', () => {
+    const bake = text('scripts/bake.sh');
+    expect(bake).toContain('install -D -m 0755 /tmp/mkimage/artifacts/cri-dockerd /usr/bin/cri-dockerd');
+    expect(bake).toContain('install -D -m 0644 -o root -g root /tmp/mkimage/rootfs/etc/docker/daemon.json /etc/docker/daemon.json');
+    expect(bake).not.toMatch(/systemctl start/);
+    expect(text('rootfs/usr/lib/systemd/system/cri-docker.socket')).toBe(plan.units[0]?.content);
+  });
+
+  it('pre-pull uses a v1beta3 config with the image repository, version and CRI socket, then docker pull', () => {
+    expect(text('images.yaml')).toBe(
+      '# generated by mkimage — do not edit\n' +
+        'apiVersion: kubeadm.k8s.io/v1beta3\nkind: InitConfiguration\nnodeRegistration:\n  criSocket: unix:///var/run/cri-dockerd.sock\n' +
+        '---\napiVersion: kubeadm.k8s.io/v1beta3\nkind: ClusterConfiguration\nkubernetesVersion: v1.29.2\n' +
+        'imageRepository: registry.aliyuncs.com/google_containers\n',
+    );
+    const pre = text('scripts/prepull.sh');
+    expect(pre).toContain('systemctl start docker.service cri-docker.socket');
+    expect(pre).toContain('kubeadm config images pull --config /tmp/mkimage/images.yaml');
+    for (const img of plan.images) expect(pre).toContain(`docker image inspect ${img} >/dev/null 2>&1 || docker pull ${img}`);
+    expect(pre).toContain('systemctl stop cri-docker.socket kubelet.service');
+  });
+
+  it('the self-check covers docker, units, pins, holds, sysctls, modules, images, pki and tokens', () => {
+    const check = text('scripts/selfcheck.sh');
+    for (const line of [
+      "check 'docker.service is active' systemctl is-active --quiet docker.service",
+      "check 'docker server is 24.0.x' docker_series 24.0",
+      "check 'cri-docker.socket is enabled' systemctl is-enabled --quiet cri-docker.socket",
+      "check 'kubelet.service is enabled' systemctl is-enabled --quiet kubelet.service",
+      "check 'kubelet.service is not active' not_active kubelet.service",
+      "check 'kubelet is 1.29.2-150500.1.1' pkg_is kubelet 1.29.2-150500.1.1",
+      "check 'kubelet is held' pkg_held kubelet",
+      "check 'sysctl net.ipv4.ip_forward = 1' sysctl_is net.ipv4.ip_forward 1",
+      "check 'module br_netfilter is loaded' module_loaded br_netfilter",
+      "check 'image registry.aliyuncs.com/google_containers/pause:3.9 is present' image_present registry.aliyuncs.com/google_containers/pause:3.9",
+      "check 'no file under /etc/kubernetes/pki' no_pki",
+      "check 'no bootstrap token on disk' no_bootstrap_token",
+      'exit 1',
+    ]) expect(check).toContain(line);
+    expect(check).toContain("rpm -q --qf '%{VERSION}-%{RELEASE}'");
+  });
+
+  it('clean-up resets cloud-init, machine-id, host keys, logs, and removes the build user at power-off', () => {
+    const clean = text('scripts/cleanup.sh');
+    for (const line of [
+      'cloud-init clean --logs --seed',
+      'truncate -s 0 /etc/machine-id',
+      'rm -f /var/lib/dbus/machine-id',
+      'rm -f /etc/ssh/ssh_host_*',
+      'systemctl start mkimage-remove-build-user.service',
+      `ExecStop=-/usr/sbin/userdel --force --remove ${BUILD_USER}`,
+    ]) expect(clean).toContain(line);
+    expect(clean).toContain(renderRemoveBuildUserUnit().trimEnd());
+  });
+
+  it('the seed creates only the temporary build user, with key login', () => {
+    const ud = text('seed/user-data');
+    expect(ud.startsWith('#cloud-config\n')).toBe(true);
+    expect(ud).toContain(`- name: ${BUILD_USER}`);
+    expect(ud).toContain('ssh_pwauth: false');
+    expect(ud).not.toContain(plan.admin.sshAuthorizedKeys[0]);
+    expect(text('seed/meta-data')).toContain('instance-id: mkimage-build-control-plane-el9');
+  });
+});
+
+describe('no secrets in the emitted directory', () => {
+  it('no private key and no bootstrap token in any emitted file, for any family', () => {
+    const plans = [fixturePlan(false), ...FAMILIES.map((f) => realPlan(f, 'control-plane'))];
+    for (const plan of plans) {
+      for (const f of renderPackerDir(plan, { packerVersion: '1.6.6' })) {
+        const s = String(f.content);
+        expect(s, f.path).not.toContain('PRIVATE KEY');
+        expect(s, f.path).not.toMatch(TOKEN);
+      }
+    }
+  });
+
+  it('a boot-phase secret file never reaches the directory; a bake-phase one is refused', () => {
+    const plan = fixturePlan(false);
+    plan.files.push({ path: '/etc/kubernetes/pki/ca.key', mode: '0600', owner: 'root:root', content: 'SECRET-CA-KEY abcdef.0123456789abcdef\n', phase: 'boot', secret: true });
+    const files = renderPackerDir(plan, { packerVersion: '1.6.6' });
+    for (const f of files) expect(String(f.content)).not.toContain('SECRET-CA-KEY');
+    const baked = fixturePlan(false);
+    baked.files.push({ path: '/etc/kubernetes/pki/ca.key', mode: '0600', owner: 'root:root', content: 'x', phase: 'bake', secret: true });
+    expect(() => renderPackerDir(baked, {})).toThrow(/never be baked/);
+  });
+});
+
+describe('Packer version awareness', () => {
+  it.each([
+    ['1.6.6', false],
+    ['1.7.0', true],
+    ['1.10.2', true],
+    [undefined, true],
+  ] as const)('packer %s: required_plugins %s', async (version, expected) => {
+    const plan = fixturePlan(false);
+    const hcl = String(renderPackerDir(plan, version === undefined ? {} : { packerVersion: version }).find((f) => f.path === 'mkimage.pkr.hcl')?.content);
+    expect(hcl.includes('required_plugins')).toBe(expected);
+    expect(packerAtLeast(version, 1, 7)).toBe(expected);
+    if (expected) expect(hcl).toMatch(/qemu = \{\n\s+source  = "github.com\/hashicorp\/qemu"/);
+    // fmt accepts both shapes
+    const dir = tempDir('fmt');
+    writeFileSync(join(dir, 'mkimage.pkr.hcl'), hcl);
+    const fmt = run('packer', ['fmt', '-check', '.'], { cwd: dir });
+    expect(fmt.status).toBe(0);
+  });
+
+  it('vsphere validates on 1.6.6; proxmox is emitted only for >= 1.7, with its plugin', async () => {
+    const plan = fixturePlan(false);
+    plan.image.sources = ['qemu', 'proxmox', 'vsphere'];
+    const old = String(renderPackerDir(plan, { packerVersion: '1.6.6' }).find((f) => f.path === 'mkimage.pkr.hcl')?.content);
+    expect(old).toContain('source "vsphere-clone" "golden"');
+    expect(old).not.toContain('proxmox-clone');
+    expect(old).toContain('The proxmox source is left out: it needs Packer >= 1.7');
+    const modern = String(renderPackerDir(plan, { packerVersion: '1.8.0' }).find((f) => f.path === 'mkimage.pkr.hcl')?.content);
+    expect(modern).toContain('source "proxmox-clone" "golden"');
+    expect(modern).toContain('source  = "github.com/hashicorp/proxmox"');
+    expect(modern).toContain('source  = "github.com/hashicorp/vsphere"');
+    expect(modern).toContain('sources = ["source.qemu.golden", "source.proxmox-clone.golden", "source.vsphere-clone.golden"]');
+
+    const varFile = join(tempDir('vars'), 'vsphere.pkrvars.hcl');
+    writeFileSync(varFile, 'vsphere_server   = "vcenter.example.test"\nvsphere_username = "builder"\nvsphere_password = "not-a-real-password"\nvsphere_cluster  = "cluster1"\nvsphere_template = "rocky9-cloud"\n');
+    const { validate } = await emitAndValidate(plan, 'vsphere', [`-var-file=${varFile}`]);
+    expect(validate.stderr + validate.stdout).toBe('');
+    expect(validate.status).toBe(0);
+  });
+});
+
+describe('--build runner', () => {
+  it('packerVersion() reads `packer version`', async () => {
+    expect(await packerVersion()).toBe(run('packer', ['version']).stdout.match(/v(\d+\.\d+\.\d+)/)?.[1]);
+  });
+
+  it('the per-build key is OpenSSH ed25519 that ssh-keygen reads back, written 0600 with the seed that authorises it', async () => {
+    const dir = tempDir('key');
+    const keys = await prepareBuild(dir);
+    expect(keys.privateKey.startsWith('-----BEGIN OPENSSH PRIVATE KEY-----\n')).toBe(true);
+    expect(statSync(join(dir, BUILD_KEY)).mode & 0o777).toBe(0o600);
+    const derived = run('ssh-keygen', ['-y', '-f', join(dir, BUILD_KEY)]);
+    expect(derived.status).toBe(0);
+    expect(derived.stdout.trim()).toBe(keys.publicKey);
+    expect(readFileSync(join(dir, 'seed/user-data'), 'utf8')).toBe(renderBuildUserData(keys.publicKey));
+    expect(generateSshKeyPair('x').publicKey).not.toBe(keys.publicKey);
+  });
+
+  it('with no packer on PATH: E016 naming the packages to install', async () => {
+    const saved = process.env.PATH;
+    process.env.PATH = tempDir('empty-path');
+    try {
+      expect(await packerVersion()).toBeUndefined();
+      const err = await runPackerBuild(tempDir('nobuild'), { onLine: () => {} }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(DiagnosticError);
+      const d = (err as DiagnosticError).diagnostics[0];
+      expect(d?.code).toBe('E016');
+      expect(d?.message).toContain('packer');
+      expect(d?.message).toContain('qemu-system-x86_64');
+      expect(d?.message).toContain('apt-get install packer qemu-system-x86 qemu-utils');
+      expect(d?.message).toContain('dnf install');
+    } finally {
+      process.env.PATH = saved;
+    }
+  });
+
+  it('streams output prefixed by phase and passes the exit code through (fake packer and qemu)', async () => {
+    const bin = tempDir('fakebin');
+    // A fake packer: prints what a real build prints around provisioners, records its arguments, exits 3.
+    writeFileSync(join(bin, 'packer'), [
+      '#!/bin/sh',
+      'echo "$@" > "$PWD/.build/fake-packer-args"',
+      'test -s "$PWD/.build/id_ed25519" || { echo "no key" >&2; exit 9; }',
+      "echo '==> qemu.golden: Waiting for SSH to become available...'",
+      "echo '==> qemu.golden: Uploading ./artifacts => /tmp/mkimage'",
+      "echo '==> qemu.golden: Provisioning with shell script: ./scripts/bake.sh'",
+      "echo '    qemu.golden: mkimage[bake]: packages'",
+      "echo '==> qemu.golden: Provisioning with shell script: ./scripts/selfcheck.sh'",
+      "echo '    qemu.golden: mkimage[selfcheck]: FAIL kubelet.service is not active' >&2",
+      'exit 3',
+      '',
+    ].join('\n'));
+    chmodSync(join(bin, 'packer'), 0o755);
+    for (const t of ['qemu-system-x86_64', 'xorriso']) {
+      writeFileSync(join(bin, t), '#!/bin/sh\nexit 0\n');
+      chmodSync(join(bin, t), 0o755);
+    }
+    const dir = tempDir('build');
+    await writeTreeAtomic(dir, renderPackerDir(fixturePlan(false), { packerVersion: '1.6.6' }));
+    const saved = process.env.PATH;
+    process.env.PATH = `${bin}:/usr/bin:/bin`;
+    const lines: string[] = [];
+    try {
+      const code = await runPackerBuild(dir, { onLine: (l) => lines.push(l) });
+      expect(code).toBe(3);
+    } finally {
+      process.env.PATH = saved;
+    }
+    const args = readFileSync(join(dir, '.build/fake-packer-args'), 'utf8').trim();
+    expect(args).toMatch(/^build -color=false -var=qemu_binary=\S+\/qemu-system-x86_64 .*\.$/);
+    const streamed = lines.filter((l) => !l.includes('/dev/kvm'));
+    expect(streamed).toEqual([
+      '[build] ==> qemu.golden: Waiting for SSH to become available...',
+      '[upload] ==> qemu.golden: Uploading ./artifacts => /tmp/mkimage',
+      '[bake] ==> qemu.golden: Provisioning with shell script: ./scripts/bake.sh',
+      '[bake]     qemu.golden: mkimage[bake]: packages',
+      '[selfcheck] ==> qemu.golden: Provisioning with shell script: ./scripts/selfcheck.sh',
+      '[selfcheck]     qemu.golden: mkimage[selfcheck]: FAIL kubelet.service is not active',
+    ]);
+    // the private key does not outlive the build; the seed authorised its public half
+    expect(existsSync(join(dir, BUILD_KEY))).toBe(false);
+    const pub = readFileSync(join(dir, `${BUILD_KEY}.pub`), 'utf8').trim();
+    expect(readFileSync(join(dir, 'seed/user-data'), 'utf8')).toContain(pub);
+  });
+
+  it('phaseOf keeps the current phase until a marker line', () => {
+    expect(phaseOf('==> qemu.golden: Provisioning with shell script: ./scripts/cleanup.sh', 'x')).toBe('cleanup');
+    expect(phaseOf('    qemu.golden: anything', 'bake')).toBe('bake');
+    expect(phaseOf('==> qemu.golden: Converting hard drive...', 'cleanup')).toBe('export');
+  });
+});
