@@ -1,0 +1,307 @@
+// Loading the profile language: shipped defaults, one position test per diagnostic code, extends/merge
+// positions, and the generated JSON Schemas (committed files equal the generator; they accept the shipped files).
+
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+import { describe, expect, it } from 'vitest';
+import type { Diagnostic } from '../src/diagnostics.js';
+import { jsonSchemaText } from '../src/profile/jsonschema.js';
+import { clusterJsonSchema, loadInputs, loadProfile, profileJsonSchema } from '../src/profile/load.js';
+import type { Cluster, Profile } from '../src/profile/types.js';
+import { PACKAGE_ROOT } from '../src/template.js';
+
+const cwd = PACKAGE_ROOT;
+const F = 'test/fixtures/profiles';
+
+/** "CODE file:line:col" of each diagnostic, for exact position assertions. */
+const where = (diags: Diagnostic[]) => diags.map((d) => `${d.code} ${d.file}:${d.line}:${d.col}`);
+
+describe('shipped profiles and example cluster', () => {
+  const r = loadInputs({ cwd });
+
+  it('load with no diagnostics', () => {
+    expect(r.diagnostics).toEqual([]);
+    expect(r.inputs).toBeDefined();
+    expect([...(r.inputs?.profiles.keys() ?? [])]).toEqual(['control-plane', 'ikuai-gateway', 'worker']);
+  });
+
+  it('give the control plane the seed guide values, corrected', () => {
+    const cp = r.inputs?.profiles.get('control-plane')?.value as Profile;
+    expect(cp.role).toBe('control-plane');
+    expect(cp.kubernetes).toEqual({
+      packages: ['kubelet', 'kubeadm', 'kubectl'],
+      repoExclude: ['kubelet', 'kubeadm', 'kubectl', 'cri-tools', 'kubernetes-cni'],
+      disableExcludes: true,
+      ignorePreflightErrors: [],
+    });
+    expect(cp.docker.version).toBe('24.0.7');
+    expect(cp.criDockerd).toEqual({ version: '0.3.9', pauseImage: 'pause:3.9' });
+    expect(cp.kernel).toEqual({
+      modules: ['overlay', 'br_netfilter'],
+      sysctls: { 'net.bridge.bridge-nf-call-iptables': '1', 'net.bridge.bridge-nf-call-ip6tables': '1', 'net.ipv4.ip_forward': '1' },
+    });
+    expect([cp.swap, cp.selinux]).toEqual(['off', 'permissive']);
+    expect(cp.firewall.ports).toEqual(['6443/tcp', '2379-2380/tcp', '10250/tcp', '10257/tcp', '10259/tcp', '179/tcp', '4789/udp']);
+    expect(cp.image).toEqual({ prepull: true, diskSize: '20G', memory: 4096, cpus: 2, sources: ['qemu'] });
+    expect(cp.gateway).toBeUndefined();
+    expect(r.inputs?.profiles.get('worker')?.value.firewall.ports).toEqual(['10250/tcp', '30000-32767/tcp', '179/tcp', '4789/udp']);
+  });
+
+  it('fill the iKuai gateway settings', () => {
+    const gw = r.inputs?.profiles.get('ikuai-gateway')?.value as Profile;
+    expect(gw.role).toBe('gateway');
+    expect(gw.gateway).toEqual({
+      vendor: 'ikuai',
+      lanInterface: 'lan1',
+      dhcp: { enabled: true, rangeStart: '192.168.66.100', rangeEnd: '192.168.66.200', leaseMinutes: 120 },
+      pxe: { enabled: false, bootFile: 'undionly.kpxe' },
+      dns: { records: [{ domain: 'k8s-api.homelab.lan', ip: '192.168.66.11' }] },
+      portMappings: [],
+    });
+  });
+
+  it('describe the homelab cluster', () => {
+    const c = r.inputs?.cluster.value as Cluster;
+    const { nodes, ...settings } = c;
+    expect(settings).toEqual({
+      name: 'homelab',
+      kubernetesVersion: '1.29.2',
+      controlPlaneEndpoint: '192.168.66.11:6443',
+      podSubnet: '10.244.0.0/16',
+      serviceSubnet: '10.96.0.0/12',
+      dnsDomain: 'cluster.local',
+      imageRepository: 'registry.aliyuncs.com/google_containers',
+      mirror: 'aliyun',
+      osFamily: 'el9',
+      containerRuntime: 'docker-ce',
+      cni: 'calico',
+      calicoVersion: 'v3.27.3',
+      controlPlaneHA: 'none',
+      bootstrapTokenTTL: '24h0m0s',
+      admin: { user: 'kube', sshAuthorizedKeys: [] },
+    });
+    expect(nodes.map((n) => [n.name, n.role, n.mac, n.ip, n.index])).toEqual([
+      ['cp1', 'control-plane', '52:54:00:66:00:11', '192.168.66.11/24', 0],
+      ['worker1', 'worker', '52:54:00:66:00:21', '192.168.66.21/24', 1],
+      ['worker2', 'worker', '52:54:00:66:00:22', '192.168.66.22/24', 2],
+    ]);
+    for (const n of nodes) expect([n.gateway, n.dns, n.arch]).toEqual(['192.168.66.1', ['192.168.66.1', '223.5.5.5'], 'amd64']);
+    expect(r.inputs?.cluster.positions.get('nodes.1.mac')).toEqual({ file: 'profiles/cluster.yaml', line: 46, col: 10 });
+  });
+
+  it('state every default: a bare worker profile equals the shipped one', () => {
+    const bare = loadProfile(`${F}/minimal-worker.yaml`, { cwd });
+    expect(bare.diagnostics).toEqual([]);
+    const shipped = r.inputs?.profiles.get('worker')?.value as Profile;
+    expect({ ...bare.profile?.value, name: 'worker', description: shipped.description }).toEqual(shipped);
+  });
+
+  it('default a cluster from its nodes and normalise MACs', () => {
+    const c = loadInputs({ cwd, clusterFile: `${F}/clusters/minimal.yaml` });
+    expect(c.diagnostics).toEqual([]);
+    const v = c.inputs?.cluster.value as Cluster;
+    expect(v.controlPlaneEndpoint).toBe('10.0.0.5:6443');
+    expect([v.serviceSubnet, v.mirror, v.bootstrapTokenTTL, v.admin]).toEqual(['10.96.0.0/12', 'aliyun', '24h0m0s', { user: 'kube', sshAuthorizedKeys: [] }]);
+    expect(v.nodes).toEqual([
+      { name: 'cp1', role: 'control-plane', mac: '52:54:00:ab:cd:ef', ip: '10.0.0.5/24', gateway: '10.0.0.1', dns: ['10.0.0.1'], arch: 'amd64', index: 0 },
+    ]);
+  });
+});
+
+describe('extends and merge', () => {
+  const r = loadProfile(`${F}/override.yaml`, { cwd });
+  const p = r.profile;
+
+  it('deep-merges maps and replaces scalars and lists', () => {
+    expect(r.diagnostics).toEqual([]);
+    expect(p?.value.docker.version).toBe('24.0.9');
+    expect(p?.value.docker.logMaxSize).toBe('100m');
+    expect(p?.value.kernel.modules).toEqual(['br_netfilter']);
+    expect(p?.value.kernel.sysctls['vm.max_map_count']).toBe('262144');
+    expect(p?.value.kernel.sysctls['net.ipv4.ip_forward']).toBe('1');
+    expect(p?.value.firewall.ports).toContain('30000-32767/tcp');
+  });
+
+  it('positions point at the child file for overridden keys, at the base for inherited ones', () => {
+    const at = (path: string) => p?.positions.get(path);
+    expect(at('docker.version')).toEqual({ file: `${F}/override.yaml`, line: 6, col: 12 });
+    expect(at('docker')).toEqual({ file: `${F}/override.yaml`, line: 5, col: 1 });
+    expect(at('kernel.modules.0')).toEqual({ file: `${F}/override.yaml`, line: 8, col: 13 });
+    expect(at('kernel.sysctls.vm.max_map_count')).toEqual({ file: `${F}/override.yaml`, line: 10, col: 23 });
+    expect(at('kernel.sysctls.net.ipv4.ip_forward')?.file).toBe('profiles/base.yaml');
+    expect(at('docker.logMaxSize')?.file).toBe('profiles/base.yaml');
+    expect(at('firewall.ports')?.file).toBe('profiles/worker.yaml');
+    expect(at('role')).toEqual({ file: 'profiles/worker.yaml', line: 9, col: 7 });
+    expect(at('')?.file).toBe(`${F}/override.yaml`);
+    expect([...(p?.sources.keys() ?? [])].sort()).toEqual(['profiles/base.yaml', 'profiles/worker.yaml', `${F}/override.yaml`]);
+  });
+
+  it('an abstract base is not a role', () => {
+    const base = loadProfile('base', { cwd });
+    expect(base.profile).toBeUndefined();
+    expect(base.diagnostics.map((d) => d.code)).toEqual(['E010']);
+  });
+});
+
+describe('one position per diagnostic code', () => {
+  const profile = (f: string) => loadProfile(`${F}/${f}.yaml`, { cwd });
+  const cluster = (f: string) => loadInputs({ cwd, clusterFile: `${F}/clusters/${f}.yaml` });
+
+  it.each([
+    ['broken-yaml', 'E002', '3:7', /Nested mappings/],
+    ['unknown-key', 'E003', '5:3', /unknown key "pakages" in kubernetes; did you mean "packages"\?/],
+    ['missing-role', 'E005', '2:1', /needs "role": add "role: control-plane" \(one of control-plane, worker, gateway\)/],
+    ['bad-enum', 'E006', '4:10', /use one of permissive, enforcing, disabled \(did you mean "permissive"\?\)/],
+    ['missing-base', 'E008', '2:10', /extends: "bsae" names no profile.*\bbase\b/],
+    ['duplicate-key', 'E009', '7:3', /key "version" is already set on line 5/],
+    ['gateway-on-worker', 'E018', '3:1', /remove "gateway:"/],
+  ])('%s -> %s at %s', (f, code, pos, message) => {
+    const r = profile(f);
+    expect(r.profile).toBeUndefined();
+    expect(where(r.diagnostics)).toEqual([`${code} ${F}/${f}.yaml:${pos}`]);
+    expect(r.diagnostics[0]?.message).toMatch(message);
+  });
+
+  it('E004 wrong type: a word for a number, an unquoted mode', () => {
+    const r = profile('wrong-type');
+    expect(where(r.diagnostics)).toEqual([`E004 ${F}/wrong-type.yaml:5:11`, `E004 ${F}/wrong-type.yaml:8:11`]);
+    expect(r.diagnostics[0]?.message).toBe('image.memory must be a whole number, not the text "lots"; e.g. memory: 4096');
+    expect(r.diagnostics[1]?.message).toBe('files[0].mode must be text, not number 0644; quote it: mode: "0644"');
+  });
+
+  it('E007 bad port, E004 port without protocol', () => {
+    const r = profile('bad-port');
+    expect(where(r.diagnostics)).toEqual([`E007 ${F}/bad-port.yaml:4:22`, `E004 ${F}/bad-port.yaml:4:33`]);
+    expect(r.diagnostics[0]?.message).toMatch(/"70000\/tcp", not PORT\/PROTOCOL .* write it like "6443\/tcp"/);
+  });
+
+  it('E008 extends cycle, at the extends that closes it', () => {
+    const r = profile('cycle-a');
+    expect(where(r.diagnostics)).toEqual([`E008 ${F}/cycle-b.yaml:2:10`]);
+    expect(r.diagnostics[0]?.message).toContain('cycle-a -> cycle-b -> cycle-a');
+  });
+
+  it('E001 missing cluster file and missing profile', () => {
+    const missing = cluster('none');
+    expect(missing.diagnostics.map((d) => [d.code, d.file, d.line])).toEqual([['E001', `${F}/clusters/none.yaml`, undefined]]);
+    expect(missing.inputs).toBeUndefined();
+    const r = loadProfile('no-such-role', { cwd });
+    expect(r.diagnostics.map((d) => [d.code, d.file])).toEqual([['E001', 'profiles/no-such-role.yaml']]);
+    expect(r.diagnostics[0]?.message).toContain('control-plane, ikuai-gateway, worker');
+  });
+
+  it('E007 bad CIDR', () => {
+    const r = cluster('bad-cidr');
+    expect(r.inputs).toBeUndefined();
+    expect(where(r.diagnostics)).toEqual([`E007 ${F}/clusters/bad-cidr.yaml:3:12`]);
+    expect(r.diagnostics[0]?.message).toMatch(/podSubnet is "10.244.0.0\/33", not a subnet ADDRESS\/PREFIX/);
+  });
+
+  it('E007 bad MAC', () => {
+    const r = cluster('bad-mac');
+    expect(where(r.diagnostics)).toEqual([`E007 ${F}/clusters/bad-mac.yaml:6:10`]);
+    expect(r.diagnostics[0]?.message).toContain('write it like "52:54:00:66:00:11"');
+  });
+
+  it('E005 missing node key, at the node', () => {
+    const r = cluster('missing-mac');
+    expect(where(r.diagnostics)).toEqual([`E005 ${F}/clusters/missing-mac.yaml:4:5`]);
+    expect(r.diagnostics[0]?.message).toMatch(/^nodes\[0\] needs "mac": add "mac: 52:54:00:66:00:11"/);
+  });
+
+  it('E011 E012 E013 duplicate name, MAC (after normalising) and IP, at the second use', () => {
+    const r = cluster('duplicates');
+    expect(where(r.diagnostics)).toEqual([
+      `E011 ${F}/clusters/duplicates.yaml:14:11`,
+      `E012 ${F}/clusters/duplicates.yaml:16:10`,
+      `E013 ${F}/clusters/duplicates.yaml:17:9`,
+    ]);
+    expect(r.diagnostics.map((d) => d.message)).toEqual([
+      expect.stringMatching(/^node name "worker1" is already used by nodes\[1\] \(line 9\)/),
+      expect.stringMatching(/^MAC 52:54:00:66:00:11 is already used by node "cp1" \(line 6\)/),
+      expect.stringMatching(/^IP address 192.168.66.21 is already used by node "worker1" \(line 12\)/),
+    ]);
+  });
+
+  it('E010 a node whose role has no profile', () => {
+    const r = loadInputs({ cwd, profilesDir: `${F}/only-worker`, clusterFile: 'profiles/cluster.yaml' });
+    expect(where(r.diagnostics)).toEqual(['E010 profiles/cluster.yaml:39:11']);
+    expect(r.diagnostics[0]?.message).toMatch(/node "cp1" has role control-plane, but no profile/);
+  });
+
+  it('a profile that fails to load is not also reported as a missing role', () => {
+    const r = loadInputs({ cwd, profilesDir: F, clusterFile: 'profiles/cluster.yaml' });
+    const codes = new Set(r.diagnostics.map((d) => d.code));
+    expect(codes).toContain('E002');
+    expect(codes).not.toContain('E010');
+    expect(r.inputs).toBeUndefined();
+  });
+
+  it('absolute paths outside cwd stay absolute; every file read is in sources', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mkimage-profile-'));
+    const file = join(dir, 'cluster.yaml');
+    writeFileSync(file, 'version: 1\nname: lab\nnodes: []\npodSubnet: 10.0.0.0/8\nmirrors: aliyun\n');
+    const r = loadInputs({ cwd, clusterFile: file });
+    expect(where(r.diagnostics)).toEqual([`E003 ${file}:5:1`]);
+    expect(r.diagnostics[0]?.message).toContain('did you mean "mirror"?');
+    expect(r.sources.get(file)).toContain('mirrors: aliyun');
+  });
+});
+
+// ---- JSON Schema ------------------------------------------------------------------------------------------
+
+/** The draft-07 subset the generator emits, enough to check documents against the committed schemas. */
+function schemaErrors(schema: Record<string, unknown>, value: unknown, path = '$'): string[] {
+  const errs: string[] = [];
+  const types = ([] as string[]).concat((schema.type as string | string[] | undefined) ?? []);
+  const typeOf = (v: unknown) => (Array.isArray(v) ? 'array' : v === null ? 'null' : Number.isInteger(v) ? 'integer' : typeof v);
+  const t = typeOf(value);
+  if (types.length > 0 && !types.some((ty) => ty === t || (ty === 'number' && t === 'integer'))) return [`${path}: ${t} is not ${types.join('|')}`];
+  if (Array.isArray(schema.enum) && !schema.enum.includes(value)) errs.push(`${path}: not in enum`);
+  if (typeof schema.pattern === 'string' && typeof value === 'string' && !new RegExp(schema.pattern).test(value)) errs.push(`${path}: ${value} !~ ${schema.pattern}`);
+  if (typeof schema.minimum === 'number' && typeof value === 'number' && value < schema.minimum) errs.push(`${path}: below minimum`);
+  if (t === 'array' && schema.items) (value as unknown[]).forEach((v, i) => errs.push(...schemaErrors(schema.items as Record<string, unknown>, v, `${path}[${i}]`)));
+  if (t === 'object') {
+    const obj = value as Record<string, unknown>;
+    const props = (schema.properties ?? {}) as Record<string, Record<string, unknown>>;
+    for (const k of (schema.required ?? []) as string[]) if (!(k in obj)) errs.push(`${path}: missing ${k}`);
+    for (const [k, v] of Object.entries(obj)) {
+      const names = schema.propertyNames as { pattern: string } | undefined;
+      if (names && !new RegExp(names.pattern).test(k)) errs.push(`${path}: bad key ${k}`);
+      if (props[k]) errs.push(...schemaErrors(props[k], v, `${path}.${k}`));
+      else if (schema.additionalProperties === false) errs.push(`${path}: unknown ${k}`);
+      else if (typeof schema.additionalProperties === 'object') errs.push(...schemaErrors(schema.additionalProperties as Record<string, unknown>, v, `${path}.${k}`));
+    }
+  }
+  return errs;
+}
+
+describe('JSON Schemas', () => {
+  const profileSchema = profileJsonSchema() as Record<string, unknown>;
+  const clusterSchema = clusterJsonSchema() as Record<string, unknown>;
+  const read = (rel: string) => readFileSync(join(PACKAGE_ROOT, rel), 'utf8');
+
+  it('committed schema files equal the generated output', () => {
+    expect(read('schema/profile.schema.json')).toBe(jsonSchemaText(profileSchema));
+    expect(read('schema/cluster.schema.json')).toBe(jsonSchemaText(clusterSchema));
+  });
+
+  it.each(['base', 'control-plane', 'worker', 'ikuai-gateway'])('accepts profiles/%s.yaml', (name) => {
+    const src = read(`profiles/${name}.yaml`);
+    expect(src.split('\n')[0]).toBe('# yaml-language-server: $schema=../schema/profile.schema.json');
+    expect(schemaErrors(profileSchema, parse(src))).toEqual([]);
+  });
+
+  it('accepts profiles/cluster.yaml', () => {
+    expect(schemaErrors(clusterSchema, parse(read('profiles/cluster.yaml')))).toEqual([]);
+  });
+
+  it('rejects what the loader rejects', () => {
+    expect(schemaErrors(profileSchema, { version: 1, kubernetes: { pakages: [] } })).toEqual(['$.kubernetes: unknown pakages']);
+    expect(schemaErrors(profileSchema, { version: 1, files: [{ path: '/x', content: '', mode: 644 }] })).toEqual(['$.files[0].mode: integer is not string']);
+    expect(schemaErrors(clusterSchema, { version: 1, name: 'lab', nodes: [], serviceSubnet: '10.96.0.0/33' })).toHaveLength(1);
+    expect(schemaErrors(clusterSchema, { version: 2, name: 'lab' })).toEqual(['$: missing nodes', '$.version: not in enum']);
+  });
+});
