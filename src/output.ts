@@ -30,15 +30,20 @@ export async function writeTreeAtomic(dest: string, files: FileTree): Promise<vo
   await mkdir(parent, { recursive: true });
   const tmp = await mkdtemp(join(parent, `.${basename(target)}.tmp-`));
   try {
-    // Sorted, so directories and files are created in the same order every time.
-    const sorted = [...files].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-    for (const f of sorted) {
-      const rel = checkRelative(f.path);
-      const full = join(tmp, rel);
-      await mkdir(dirname(full), { recursive: true, mode: 0o755 });
-      const mode = f.mode ?? 0o644;
-      await writeFile(full, f.content, { mode });
-      await chmod(full, mode); // umask must not widen or narrow what the plan says
+    const entries = files.map((f) => ({ ...f, full: join(tmp, checkRelative(f.path)) }));
+    // Directories first (sorted, once each), then the files with bounded parallelism.
+    for (const dir of [...new Set(entries.map((e) => dirname(e.full)))].sort()) {
+      await mkdir(dir, { recursive: true, mode: 0o755 });
+    }
+    const PARALLEL = 32;
+    for (let i = 0; i < entries.length; i += PARALLEL) {
+      await Promise.all(
+        entries.slice(i, i + PARALLEL).map(async (e) => {
+          const mode = e.mode ?? 0o644;
+          await writeFile(e.full, e.content, { mode });
+          await chmod(e.full, mode); // umask must not widen or narrow what the plan says
+        }),
+      );
     }
     await chmod(tmp, 0o755);
     let old: string | undefined;

@@ -68,10 +68,21 @@ export function renderString(template: string, view: object, name = '<inline>'):
   return Mustache.render(template, view, {}, { escape: (s: string) => String(s) });
 }
 
+const templateTexts = new Map<string, string>();
+
+/** The text of templates/<rel> (or packer/<rel> when rel starts with "packer/"), read once per process. */
+export function templateText(rel: string): string {
+  let text = templateTexts.get(rel);
+  if (text === undefined) {
+    text = readFileSync(join(PACKAGE_ROOT, rel.startsWith('packer/') ? '' : 'templates', rel), 'utf8');
+    templateTexts.set(rel, text);
+  }
+  return text;
+}
+
 /** Render templates/<rel> (or packer/<rel> when rel starts with "packer/") from the package root. */
 export function renderTemplate(rel: string, view: object): string {
-  const path = join(PACKAGE_ROOT, rel.startsWith('packer/') ? '' : 'templates', rel);
-  return renderString(readFileSync(path, 'utf8'), view, rel);
+  return renderString(templateText(rel), view, rel);
 }
 
 /** The generated-file header line in the given comment style. */

@@ -17,6 +17,7 @@ import {
   renderSeed,
   renderUserData,
   unknownTopLevelKeys,
+  unknownRenderedKeys,
   type CloudInitMode,
 } from '../src/emit/cloud-init.js';
 import { LAN_INTERFACE } from '../src/emit/netplan.js';
@@ -355,6 +356,13 @@ describe('unknown top-level keys', () => {
     expect(schemaCheck(bad).status).toBe(0);
     expect(unknownTopLevelKeys(bad)).toEqual(['write_file', 'bogus_key']);
     expect(unknownTopLevelKeys(renderUserData(fixturePlan(), 'full'))).toEqual([]);
+    // the parse-free check the pipeline runs on every rendered seed agrees
+    expect(unknownRenderedKeys(bad)).toEqual(['write_file', 'bogus_key']);
+    for (const mode of ['baked', 'full'] as const) {
+      const ud = renderUserData(fixturePlan(), mode);
+      expect(unknownRenderedKeys(ud)).toEqual([]);
+      expect(ud.match(/^[A-Za-z_][\w-]*(?=:)/gm)).toEqual(Object.keys(doc(ud)));
+    }
   });
 });
 

@@ -84,10 +84,17 @@ export async function createServiceAccountKey(): Promise<{ key: string; pub: str
  * the certificate's own SPKI bytes exactly as kubeadm's pubkeypin.Hash does.
  */
 export function discoveryHash(caCertPem: string): string {
-  const cert = new x509.X509Certificate(caCertPem);
-  const spki = Buffer.from(cert.publicKey.rawData);
-  return `sha256:${createHash('sha256').update(spki).digest('hex')}`;
+  let hash = hashes.get(caCertPem);
+  if (hash === undefined) {
+    const cert = new x509.X509Certificate(caCertPem);
+    const spki = Buffer.from(cert.publicKey.rawData);
+    hash = `sha256:${createHash('sha256').update(spki).digest('hex')}`;
+    hashes.set(caCertPem, hash);
+  }
+  return hash;
 }
+/** One parse per CA, not one per joining node. */
+const hashes = new Map<string, string>();
 
 /** Why a CA pair is unusable, or undefined when it is fine (parses, is a CA, key matches, not expired). */
 export function checkCaPair(pair: PemPair, now: Date = new Date()): string | undefined {

@@ -68,6 +68,15 @@ export function unknownTopLevelKeys(userData: string): string[] {
   return Object.keys(doc).filter((k) => !KNOWN_KEYS.has(k));
 }
 
+/**
+ * The same check for user-data this module rendered, without parsing it again: the serialiser puts every
+ * top-level key at column 0 and indents everything else, so a column-0 `key:` line is a top-level key.
+ */
+export function unknownRenderedKeys(userData: string): string[] {
+  const keys = userData.match(/^[A-Za-z_][\w-]*(?=:)/gm) ?? [];
+  return keys.filter((k) => !KNOWN_KEYS.has(k));
+}
+
 export interface WriteFile {
   path: string;
   owner: string;

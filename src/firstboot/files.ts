@@ -1,9 +1,7 @@
 // The first-boot unit and script: baked into every golden image (phase bake, no secrets), driven at boot by the
 // per-node seed files that src/cluster/ writes (bootstrap.env + kubeadm.yaml).
 
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { PACKAGE_ROOT } from '../template.js';
+import { templateText } from '../template.js';
 import type { PlanFile, PlanUnit } from '../plan/types.js';
 
 export const FIRSTBOOT_SCRIPT = '/usr/local/libexec/mkimage/firstboot.sh';
@@ -12,7 +10,7 @@ export const FIRSTBOOT_DONE = '/var/lib/mkimage/firstboot.done';
 export const FIRSTBOOT_FAILED = '/var/lib/mkimage/firstboot.failed';
 export const FIRSTBOOT_LOG = '/var/log/mkimage-firstboot.log';
 
-const read = (name: string) => readFileSync(join(PACKAGE_ROOT, 'templates', 'firstboot', name), 'utf8');
+const read = (name: string) => templateText(`firstboot/${name}`);
 
 export function firstbootScript(): string {
   return read('firstboot.sh');
