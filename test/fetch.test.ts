@@ -73,7 +73,7 @@ describe('fetchArtifact / materialise over HTTP on 127.0.0.1', () => {
     const a = criDockerd({ sha256: sha(tgz) });
 
     const out = await materialise(a, opts, join(dir, 'stage'));
-    expect(out).toBe(join(dir, 'stage', 'usr/local/bin/cri-dockerd'));
+    expect(out).toBe(join(dir, 'stage', 'cri-dockerd'));
     expect(await readFile(out)).toEqual(BINARY);
     expect((await stat(out)).mode & 0o7777).toBe(0o755);
     expect(await casListing()).toEqual([sha(tgz)]);

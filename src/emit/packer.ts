@@ -163,7 +163,7 @@ function renderCleanup(plan: NodePlan): string {
 function artifactsReadme(plan: NodePlan): string {
   const lines = [
     header('#').trimEnd(),
-    '# `mkimage fetch` (or `mkimage build --build`) fills this directory: one file per artifact, named as below,',
+    '# `mkimage <role> --build` fills this directory: one file per artifact, named as below,',
     '# already extracted and sha256-checked. The Packer file provisioner uploads it to /tmp/mkimage/artifacts/.',
     '',
   ];

@@ -126,7 +126,7 @@ function artifactBlock(a: PlanArtifact, opts: PhaseScriptOptions, staged: string
   if (a.sha256 === undefined) {
     throw new Error(
       `artifact ${a.name} ${a.version} has no sha256, so a node could not verify its download: ` +
-        'run `mkimage fetch` to record it in mkimage.lock, or stage the artifact instead',
+        'record it in mkimage.lock first (`mkimage fetch`), or stage the artifact instead',
     );
   }
   return renderTemplate('scripts/artifact-download.sh.mustache', {

@@ -166,8 +166,8 @@ function parseMode(a: PlanArtifact): number {
 }
 
 /**
- * Fetch `a` and write it (or its tar member) to destDir + a.dest (the image path mirrored under destDir) with a.mode.
- * Returns the written path.
+ * Fetch `a` and write it (or its tar member) to destDir/<a.name> with a.mode: the flat staging layout the bake
+ * script installs from (it copies each to a.dest inside the image). Returns the written path.
  */
 export async function materialise(a: PlanArtifact, opts: FetchOptions, destDir: string): Promise<string> {
   const rel = posix.normalize(a.dest);
@@ -176,7 +176,7 @@ export async function materialise(a: PlanArtifact, opts: FetchOptions, destDir: 
   }
   const mode = parseMode(a);
   const fetched = await fetchArtifact(a, opts);
-  const target = join(resolve(destDir), rel);
+  const target = join(resolve(destDir), a.name);
   try {
     await mkdir(dirname(target), { recursive: true, mode: 0o755 });
   } catch (e) {
