@@ -1,0 +1,246 @@
+// One function per CLI command. Each returns an Outcome (diagnostics, result, exit code) and is callable from
+// tests without a subprocess.
+
+import { readFileSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { error, hasErrors, type Diagnostic } from '../diagnostics.js';
+import {
+  ensureSecrets,
+  loadAndLint,
+  nodePlans,
+  planFileJson,
+  profileFor,
+  redactSecrets,
+  renderRole,
+  rolePlan,
+  secretsDirFor,
+  lockPathFor,
+  type CommonOptions,
+} from '../pipeline.js';
+import { profileJsonSchema, clusterJsonSchema } from '../profile/load.js';
+import { initSecrets, loadSecrets, rotateToken, discoveryHash, joinCommand as classicJoin } from '../cluster/secrets.js';
+import { PACKAGE_ROOT } from '../template.js';
+import { EXIT, EnvironmentError, type Io, type Outcome } from './run.js';
+import { FIRSTBOOT_DONE, FIRSTBOOT_FAILED } from '../firstboot/files.js';
+import { buildGoldenImage } from './build.js';
+import { fetchArtifact, writeBundle } from '../fetch/index.js';
+import type { PlanArtifact } from '../plan/types.js';
+
+export const VERSION: string = JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')).version;
+
+interface CommonFlags {
+  profiles?: string;
+  cluster?: string;
+  secrets?: string;
+  strict?: boolean;
+  json?: boolean;
+}
+
+function common(io: Io, o: CommonFlags): CommonOptions {
+  return {
+    profilesDir: o.profiles,
+    clusterFile: o.cluster,
+    secretsDir: o.secrets,
+    strict: o.strict,
+    cwd: io.cwd,
+    log: (line) => io.err(`${line}\n`),
+  };
+}
+
+const shown = (io: Io, p: string) => relative(io.cwd, p) || '.';
+
+export interface RenderFlags extends CommonFlags {
+  out?: string;
+  mode?: 'baked' | 'full';
+  build?: boolean;
+  packerVersion?: string;
+  accelerator?: 'kvm' | 'tcg';
+  offline?: boolean;
+  bundle?: string;
+}
+
+export async function render(io: Io, role: string, o: RenderFlags): Promise<Outcome> {
+  // Emit for the Packer that will run it: the installed one, unless told otherwise.
+  const packerVersion = o.packerVersion ?? detectPackerVersion();
+  const r = await renderRole({ ...common(io, o), role, out: o.out, mode: o.mode, packerVersion, accelerator: o.accelerator });
+  if (!r.outDir || !r.nodePlans || !r.rolePlan) return { diagnostics: r.diagnostics, sources: r.sources };
+  const gateway = r.rolePlan.gateway;
+  if (gateway !== undefined) {
+    // A gateway profile renders router settings, not node seeds; there is no golden image to --build.
+    if (!o.json) {
+      io.err(`wrote ${shown(io, r.outDir)}/: iKuai router settings (${gateway.staticLeases.length} static lease(s), ` +
+        `${gateway.dnsRecords.length} DNS record(s), ${gateway.portMappings.length} port mapping(s)): ikuai-settings.md, ikuai-api.json, leases.csv, plan.json\n`);
+      if (o.build) io.err('note: --build does nothing for a gateway profile: it configures the router, there is no image to build\n');
+    }
+    return { diagnostics: r.diagnostics, sources: r.sources, result: { out: r.outDir, nodes: [] } };
+  }
+  const names = r.nodePlans.map((p) => p.node!.name);
+  if (!o.json) {
+    io.err(`wrote ${shown(io, r.outDir)}/: ${names.length} node seed(s)${names.length ? ` (${names.join(', ')})` : ''}, plan.json, packer/\n`);
+    if (names.length === 0) io.err(`note: the cluster has no ${role} nodes; only the golden-image build was rendered\n`);
+  }
+  const result = { out: r.outDir, nodes: names };
+  if (!o.build) return { diagnostics: r.diagnostics, sources: r.sources, result };
+  const c = common(io, o);
+  const code = await buildGoldenImage(io, r.rolePlan, join(r.outDir, 'packer'), fetchOptions(io, c, o));
+  return { diagnostics: r.diagnostics, sources: r.sources, result, exitCode: code };
+}
+
+function detectPackerVersion(): string | undefined {
+  const r = spawnSync('packer', ['version'], { encoding: 'utf8' });
+  return r.status === 0 ? /(\d+\.\d+\.\d+)/.exec(r.stdout)?.[1] : undefined;
+}
+
+export async function validate(io: Io, o: CommonFlags): Promise<Outcome> {
+  const r = loadAndLint(common(io, o));
+  if (r.inputs && !o.json) {
+    const { cluster, profiles } = r.inputs;
+    const warnings = r.diagnostics.length;
+    io.err(`ok: cluster ${cluster.value.name} (${cluster.value.nodes.length} nodes), profiles ${[...profiles.keys()].sort().join(', ')}${warnings ? `; ${warnings} warning(s)` : ''}\n`);
+  }
+  return { diagnostics: r.diagnostics, sources: r.sources };
+}
+
+export async function plan(io: Io, role: string, o: CommonFlags & { node?: string }): Promise<Outcome> {
+  const c = common(io, o);
+  const r = loadAndLint(c);
+  const diags: Diagnostic[] = [...r.diagnostics];
+  if (!r.inputs) return { diagnostics: diags, sources: r.sources };
+  const profile = profileFor(r.inputs, role, diags);
+  if (!profile) return { diagnostics: diags, sources: r.sources };
+  let out: ReturnType<typeof rolePlan>;
+  if (o.node === undefined) {
+    out = rolePlan(r.inputs, profile, diags);
+  } else {
+    const node = r.inputs.cluster.value.nodes.find((n) => n.name === o.node);
+    if (!node || node.role !== profile.value.role) {
+      const names = r.inputs.cluster.value.nodes.filter((n) => n.role === profile.value.role).map((n) => n.name);
+      diags.push(error('E010', `there is no ${role} node "${o.node}": use one of ${names.join(', ') || '(none)'}`));
+      return { diagnostics: diags, sources: r.sources };
+    }
+    const secrets = await ensureSecrets(r.inputs, c);
+    const plans = nodePlans(r.inputs, profile, secrets, diags, o.node);
+    out = plans[0]!;
+  }
+  if (hasErrors(diags)) return { diagnostics: diags, sources: r.sources };
+  if (o.json) return { diagnostics: diags, sources: r.sources, result: { plan: redactSecrets(out) } };
+  io.out(planFileJson(redactSecrets(out)));
+  return { diagnostics: diags, sources: r.sources };
+}
+
+export async function schema(io: Io, kind: 'profile' | 'cluster'): Promise<Outcome> {
+  io.out(`${JSON.stringify(kind === 'cluster' ? clusterJsonSchema() : profileJsonSchema(), null, 2)}\n`);
+  return {};
+}
+
+function loadedOrFail(io: Io, o: CommonFlags) {
+  const c = common(io, o);
+  const r = loadAndLint(c);
+  return { c, r };
+}
+
+export async function clusterInit(io: Io, o: CommonFlags & { force?: boolean }): Promise<Outcome> {
+  const { c, r } = loadedOrFail(io, o);
+  if (!r.inputs) return { diagnostics: r.diagnostics, sources: r.sources };
+  const dir = secretsDirFor(r.inputs, c);
+  const s = await initSecrets(dir, { ttl: r.inputs.cluster.value.bootstrapTokenTTL, force: o.force });
+  const hash = discoveryHash(s.ca.cert);
+  if (!o.json) {
+    io.err(`wrote ${shown(io, dir)}/ (dir 0700, files 0600): cluster, front-proxy and etcd CAs, service-account keys, bootstrap token\n`);
+    io.err(`discovery hash ${hash}; token ttl ${s.token.ttl}\n`);
+    io.err(`keep this directory safe and out of git; render the seeds with \`mkimage control-plane\` and \`mkimage worker\`\n`);
+  }
+  return { diagnostics: r.diagnostics, result: { secrets: dir, caCertHash: hash, tokenId: s.token.id } };
+}
+
+export async function clusterToken(io: Io, o: CommonFlags & { ttl?: string }): Promise<Outcome> {
+  const { c, r } = loadedOrFail(io, o);
+  if (!r.inputs) return { diagnostics: r.diagnostics, sources: r.sources };
+  const dir = secretsDirFor(r.inputs, c);
+  const t = await rotateToken(dir, o.ttl ?? r.inputs.cluster.value.bootstrapTokenTTL);
+  if (!o.json) io.err(`rotated the bootstrap token (id ${t.id}, ttl ${t.ttl}); render the seeds again so new nodes get it\n`);
+  return { diagnostics: r.diagnostics, result: { tokenId: t.id, ttl: t.ttl } };
+}
+
+export async function joinCommand(io: Io, o: CommonFlags): Promise<Outcome> {
+  const { c, r } = loadedOrFail(io, o);
+  if (!r.inputs) return { diagnostics: r.diagnostics, sources: r.sources };
+  const s = await loadSecrets(secretsDirFor(r.inputs, c));
+  const line = classicJoin(r.inputs.cluster.value.controlPlaneEndpoint, `${s.token.id}.${s.token.secret}`, discoveryHash(s.ca.cert), 'unix:///var/run/cri-dockerd.sock');
+  if (o.json) return { result: { command: line } };
+  io.out(`${line}\n`);
+  return { diagnostics: r.diagnostics };
+}
+
+export async function clusterStatus(io: Io, nodeName: string, o: CommonFlags & { user?: string; identity?: string }): Promise<Outcome> {
+  const { r } = loadedOrFail(io, o);
+  if (!r.inputs) return { diagnostics: r.diagnostics, sources: r.sources };
+  const node = r.inputs.cluster.value.nodes.find((n) => n.name === nodeName);
+  if (!node) {
+    const names = r.inputs.cluster.value.nodes.map((n) => n.name).join(', ');
+    return { diagnostics: [error('E010', `there is no node "${nodeName}" in the cluster: use one of ${names}`)] };
+  }
+  const user = o.user ?? r.inputs.cluster.value.admin.user;
+  const host = node.ip.split('/')[0]!;
+  const remote = `sudo cat ${FIRSTBOOT_DONE} 2>/dev/null && echo '@@done' || { sudo cat ${FIRSTBOOT_FAILED} 2>/dev/null && echo '@@failed' || echo '@@pending'; }`;
+  const args = ['-o', 'BatchMode=yes', '-o', 'ConnectTimeout=10', ...(o.identity ? ['-i', o.identity] : []), `${user}@${host}`, remote];
+  const ssh = spawnSync('ssh', args, { encoding: 'utf8' });
+  if (ssh.error) throw new EnvironmentError('ssh is not installed: apt-get install openssh-client (or dnf install openssh-clients)');
+  if (ssh.status === 255) throw new EnvironmentError(`cannot reach ${user}@${host} over SSH: ${ssh.stderr.trim()} — check the address and that your key is in the cluster's admin.sshAuthorizedKeys`);
+  const out = ssh.stdout;
+  const state = out.includes('@@done') ? 'joined' : out.includes('@@failed') ? 'failed' : 'pending';
+  const detail = out.replace(/@@(done|failed|pending)\s*$/, '').trim();
+  if (o.json) return { result: { node: nodeName, state, detail }, exitCode: state === 'failed' ? EXIT.environment : EXIT.ok };
+  io.out(`${nodeName}: ${state === 'joined' ? 'first boot done' : state === 'failed' ? 'first boot FAILED' : 'first boot still running (no marker yet)'}\n${detail ? `${detail}\n` : ''}`);
+  return { exitCode: state === 'failed' ? EXIT.environment : EXIT.ok };
+}
+
+/** Every artifact any role's golden image needs, once each, in a fixed order. */
+function allArtifacts(inputs: NonNullable<ReturnType<typeof loadAndLint>['inputs']>, diags: Diagnostic[]): PlanArtifact[] {
+  const artifacts = new Map<string, PlanArtifact>();
+  const add = (a: PlanArtifact) => artifacts.set(`${a.name}@${a.version}/${a.arch}`, a);
+  for (const [name, profile] of inputs.profiles) {
+    if (name === 'base' || profile.value.role === 'gateway') continue;
+    rolePlan(inputs, profile, diags).artifacts.forEach(add);
+    for (const p of nodePlans(inputs, profile, undefined, diags)) p.artifacts.forEach(add);
+  }
+  return [...artifacts.keys()].sort().map((k) => artifacts.get(k)!);
+}
+
+function fetchOptions(io: Io, c: CommonOptions, o: { offline?: boolean; json?: boolean; bundle?: string }) {
+  return {
+    offline: o.offline,
+    bundle: o.bundle,
+    lockFile: lockPathFor(c),
+    progress: io.tty && !o.json ? ('auto' as const) : ('never' as const),
+    json: o.json,
+    log: (l: string) => io.err(`${l}\n`),
+  };
+}
+
+export async function fetch(io: Io, o: CommonFlags & { offline?: boolean; bundle?: string }): Promise<Outcome> {
+  const { c, r } = loadedOrFail(io, o);
+  if (!r.inputs) return { diagnostics: r.diagnostics, sources: r.sources };
+  const diags: Diagnostic[] = [...r.diagnostics];
+  const list = allArtifacts(r.inputs, diags);
+  if (hasErrors(diags)) return { diagnostics: diags, sources: r.sources };
+  const fetched = [];
+  for (const a of list) {
+    const f = await fetchArtifact(a, fetchOptions(io, c, o));
+    fetched.push({ name: a.name, version: a.version, arch: a.arch, sha256: f.sha256, size: f.size, source: f.source });
+    if (!o.json) io.err(`${a.name} ${a.version} ${a.arch}: sha256 ${f.sha256} (${f.source})\n`);
+  }
+  return { diagnostics: diags, result: { artifacts: fetched } };
+}
+
+export async function bundle(io: Io, o: CommonFlags & { out: string; offline?: boolean }): Promise<Outcome> {
+  const { c, r } = loadedOrFail(io, o);
+  if (!r.inputs) return { diagnostics: r.diagnostics, sources: r.sources };
+  const diags: Diagnostic[] = [...r.diagnostics];
+  const list = allArtifacts(r.inputs, diags);
+  if (hasErrors(diags)) return { diagnostics: diags, sources: r.sources };
+  await writeBundle(list, resolve(io.cwd, o.out), fetchOptions(io, c, o));
+  if (!o.json) io.err(`wrote ${o.out}: ${list.map((a) => `${a.name} ${a.version} ${a.arch}`).join(', ')} and mkimage.lock\n`);
+  return { diagnostics: diags, result: { bundle: o.out, artifacts: list.map((a) => a.name) } };
+}

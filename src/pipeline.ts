@@ -1,0 +1,242 @@
+// The stages, in order: load -> lint -> plan -> emit -> check -> write. A stage with a fatal diagnostic stops
+// the pipeline before anything is written. Every command of the CLI is a thin call into this module.
+
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
+import { applyStrict, error, hasErrors, sortDiagnostics, type Diagnostic } from './diagnostics.js';
+import { loadInputs, type LoadOptions } from './profile/load.js';
+import { lintInputs } from './profile/lint.js';
+import type { Inputs, Located, Profile } from './profile/types.js';
+import { planNode, planRole } from './plan/build.js';
+import type { NodePlan } from './plan/types.js';
+import { firstbootBakeItems } from './firstboot/files.js';
+import { bootstrapBootFiles } from './cluster/bootstrap-files.js';
+import { initSecrets, loadSecrets, type ClusterSecrets } from './cluster/secrets.js';
+import { renderSeed, unknownRenderedKeys, type CloudInitMode } from './emit/cloud-init.js';
+import { renderPackerDir } from './emit/packer.js';
+import { renderIkuaiSettings } from './emit/ikuai.js';
+import { writeSeedIso } from './iso/iso9660.js';
+import { writeTreeAtomic, type OutFile } from './output.js';
+import { GENERATED } from './template.js';
+import { findEntry, readLock, LOCK_FILE_NAME } from './fetch/lock.js';
+
+/** Marks a directory as mkimage output, so a re-render may replace it and nothing else is ever replaced. */
+export const OUTPUT_MARKER = '.mkimage-output';
+
+function checkReplaceable(dir: string): Diagnostic | undefined {
+  if (!existsSync(dir)) return undefined;
+  if (!statSync(dir).isDirectory()) return error('E017', `--out ${dir} is a file: name a new or empty directory`);
+  const entries = readdirSync(dir);
+  if (entries.length === 0 || entries.includes(OUTPUT_MARKER)) return undefined;
+  return error('E017', `--out ${dir} holds files mkimage did not write, and a render replaces the whole directory: name a new or empty directory`);
+}
+
+export interface CommonOptions extends LoadOptions {
+  strict?: boolean;
+  /** where cluster secrets live; default clusters/<cluster name>/secrets under cwd */
+  secretsDir?: string;
+  log?: (line: string) => void;
+}
+
+export interface Loaded {
+  inputs?: Inputs;
+  diagnostics: Diagnostic[];
+  /** source texts for caret lines */
+  sources: Map<string, string>;
+}
+
+/** load + lint; `inputs` is undefined when anything is an error (after --strict). */
+export function loadAndLint(opts: CommonOptions): Loaded {
+  const loaded = loadInputs(opts);
+  const sources = loaded.sources;
+  let diagnostics = loaded.diagnostics;
+  if (loaded.inputs) diagnostics = [...diagnostics, ...lintInputs(loaded.inputs)];
+  diagnostics = sortDiagnostics(applyStrict(diagnostics, opts.strict ?? false));
+  return { inputs: hasErrors(diagnostics) ? undefined : loaded.inputs, diagnostics, sources };
+}
+
+export function profileFor(inputs: Inputs, role: string, diags: Diagnostic[]): Located<Profile> | undefined {
+  const p = inputs.profiles.get(role);
+  if (!p) {
+    const names = [...inputs.profiles.keys()].filter((n) => n !== 'base').sort();
+    diags.push(error('E010', `there is no profile "${role}": use one of ${names.join(', ')} (or add profiles/${role}.yaml)`));
+  }
+  return p;
+}
+
+export function secretsDirFor(inputs: Inputs, opts: CommonOptions): string {
+  return resolve(opts.cwd ?? process.cwd(), opts.secretsDir ?? join('clusters', inputs.cluster.value.name, 'secrets'));
+}
+
+/** Load the cluster's secrets, generating them on first use (never overwriting). */
+export async function ensureSecrets(inputs: Inputs, opts: CommonOptions): Promise<ClusterSecrets> {
+  const dir = secretsDirFor(inputs, opts);
+  if (existsSync(dir)) return loadSecrets(dir);
+  const s = await initSecrets(dir, { ttl: inputs.cluster.value.bootstrapTokenTTL });
+  const shown = relative(opts.cwd ?? process.cwd(), dir) || dir;
+  opts.log?.(`note: generated the cluster's CAs, service-account keys and bootstrap token in ${shown} (0600; keep them, never commit them)`);
+  return s;
+}
+
+/** The role plan (no node), with the first-boot unit baked in. */
+export function rolePlan(inputs: Inputs, profile: Located<Profile>, diags: Diagnostic[]): NodePlan {
+  return withFirstboot(planRole(profile, inputs.cluster, diags));
+}
+
+/** One plan per node of the profile's role, with that node's seed files (PKI, kubeadm config). */
+export function nodePlans(
+  inputs: Inputs,
+  profile: Located<Profile>,
+  secrets: ClusterSecrets | undefined,
+  diags: Diagnostic[],
+  only?: string,
+): NodePlan[] {
+  const nodes = inputs.cluster.value.nodes.filter((n) => n.role === profile.value.role && (only === undefined || n.name === only));
+  return nodes.map((n) => {
+    const plan = withFirstboot(planNode(profile, inputs.cluster, n, diags));
+    if (secrets) plan.files.push(...bootstrapBootFiles(plan, secrets));
+    return plan;
+  });
+}
+
+function withFirstboot(plan: NodePlan): NodePlan {
+  if (plan.role === 'gateway') return plan;
+  const fb = firstbootBakeItems();
+  plan.files.push(...fb.files);
+  plan.units.push(...fb.units);
+  return plan;
+}
+
+/** A copy of the plan that is safe to print: secret file contents are replaced by a note. */
+export function redactSecrets(plan: NodePlan): NodePlan {
+  return {
+    ...plan,
+    files: plan.files.map((f) =>
+      f.secret ? { ...f, content: `<secret: ${Buffer.byteLength(f.content)} bytes, written only to the seed>` } : f,
+    ),
+  };
+}
+
+export function planFileJson(plan: NodePlan): string {
+  return `${JSON.stringify(plan, null, 2)}\n`;
+}
+
+export function lockPathFor(opts: CommonOptions): string {
+  return resolve(opts.cwd ?? process.cwd(), LOCK_FILE_NAME);
+}
+
+/** Fill the sha256 of unpinned artifacts from the lock; an artifact the lock lacks is an E015 with the fix. */
+async function pinFromLock(plans: NodePlan[], lockFile: string, diags: Diagnostic[]): Promise<void> {
+  const lock = await readLock(lockFile);
+  const missing = new Set<string>();
+  for (const p of plans) {
+    for (const a of p.artifacts) {
+      if (a.sha256 !== undefined) continue;
+      const entry = findEntry(lock, a);
+      if (entry) a.sha256 = entry.sha256;
+      else missing.add(`${a.name} ${a.version}`);
+    }
+  }
+  for (const m of [...missing].sort()) {
+    diags.push(
+      error('E015', `--mode full: nodes download ${m} at first boot and must verify it, but no sha256 is known: run \`mkimage fetch\` once to record it in ${LOCK_FILE_NAME}, then render again`),
+    );
+  }
+}
+
+export interface RenderOptions extends CommonOptions {
+  role: string;
+  /** the role's output directory; default out/<role> under cwd */
+  out?: string;
+  mode?: CloudInitMode;
+  packerVersion?: string;
+  accelerator?: 'kvm' | 'tcg';
+}
+
+export interface RenderResult extends Loaded {
+  outDir?: string;
+  files?: OutFile[];
+  rolePlan?: NodePlan;
+  nodePlans?: NodePlan[];
+}
+
+/**
+ * A role: gateway profile configures the LAN router, not VMs: no secrets, node seeds or Packer build, only plan.json
+ * and the router settings (src/emit/ikuai.ts), written atomically to out/<role>/.
+ */
+async function renderGateway(opts: RenderOptions, loaded: Loaded, diags: Diagnostic[], plan: NodePlan): Promise<RenderResult> {
+  const outDir = resolve(opts.cwd ?? process.cwd(), opts.out ?? join('out', opts.role));
+  const refusal = checkReplaceable(outDir);
+  if (refusal) return { ...loaded, diagnostics: sortDiagnostics([...diags, refusal]) };
+  const files: OutFile[] = [
+    { path: 'plan.json', content: planFileJson(plan) },
+    ...renderIkuaiSettings(plan),
+    { path: OUTPUT_MARKER, content: `${GENERATED}\nrole: ${opts.role}\n` },
+  ];
+  await writeTreeAtomic(outDir, files);
+  return { ...loaded, diagnostics: sortDiagnostics(diags), outDir, files, rolePlan: plan, nodePlans: [] };
+}
+
+/** `mkimage <role>`: everything the role's VMs need, written atomically to out/<role>/. */
+export async function renderRole(opts: RenderOptions): Promise<RenderResult> {
+  const loaded = loadAndLint(opts);
+  const diags = [...loaded.diagnostics];
+  const fail = (): RenderResult => ({ ...loaded, diagnostics: sortDiagnostics(diags) });
+  if (!loaded.inputs) return fail();
+  const inputs = loaded.inputs;
+  const profile = profileFor(inputs, opts.role, diags);
+  if (!profile) return fail();
+
+  const plan = rolePlan(inputs, profile, diags);
+  if (hasErrors(diags)) return fail();
+  if (plan.role === 'gateway') return renderGateway(opts, loaded, diags, plan);
+  const secrets = await ensureSecrets(inputs, opts);
+  const plans = nodePlans(inputs, profile, secrets, diags);
+  if (hasErrors(diags)) return fail();
+
+  const mode = opts.mode ?? 'baked';
+  // Full mode: nodes download the artifacts themselves at first boot and verify them, so every sha256 must be
+  // known now — pinned in the plan, or recorded in mkimage.lock by `mkimage fetch`.
+  if (mode === 'full') {
+    await pinFromLock(plans, lockPathFor(opts), diags);
+    if (hasErrors(diags)) return fail();
+  }
+  const files: OutFile[] = [{ path: 'plan.json', content: planFileJson(redactSecrets(plan)) }];
+  for (const p of plans) {
+    const node = p.node!;
+    const seed = renderSeed(p, mode);
+    const bogus = unknownRenderedKeys(seed.userData);
+    if (bogus.length > 0) throw new Error(`internal: user-data for ${node.name} has unknown keys ${bogus.join(', ')}`);
+    const dir = `seeds/${node.name}`;
+    // user-data carries the bootstrap token (and on control planes the CA keys): owner-only.
+    files.push(
+      { path: `${dir}/user-data`, content: seed.userData, mode: 0o600 },
+      { path: `${dir}/meta-data`, content: seed.metaData },
+      { path: `${dir}/network-config`, content: seed.networkConfig },
+      {
+        path: `${dir}/seed.iso`,
+        mode: 0o600,
+        content: writeSeedIso([
+          { name: 'user-data', content: seed.userData },
+          { name: 'meta-data', content: seed.metaData },
+          { name: 'network-config', content: seed.networkConfig },
+        ]),
+      },
+      { path: `plans/${node.name}.json`, content: planFileJson(redactSecrets(p)) },
+    );
+  }
+  if (profile.value.role !== 'gateway') {
+    for (const f of renderPackerDir(plan, { packerVersion: opts.packerVersion, accelerator: opts.accelerator })) {
+      files.push({ ...f, path: `packer/${f.path}` });
+    }
+  }
+  const outDir = resolve(opts.cwd ?? process.cwd(), opts.out ?? join('out', opts.role));
+  const refusal = checkReplaceable(outDir);
+  if (refusal) {
+    diags.push(refusal);
+    return fail();
+  }
+  files.push({ path: OUTPUT_MARKER, content: `${GENERATED}\nrole: ${opts.role}\n` });
+  await writeTreeAtomic(outDir, files);
+  return { ...loaded, diagnostics: sortDiagnostics(diags), outDir, files, rolePlan: plan, nodePlans: plans };
+}

@@ -1,0 +1,310 @@
+// End to end through the CLI's own entry point (in-process, with a temp cwd), plus one subprocess smoke test of
+// the built binary. Outputs are checked with the real consumers: isoinfo, blkid, cloud-init, openssl.
+
+import { describe, it, expect, beforeAll } from 'vitest';
+import { mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync, existsSync, mkdirSync, cpSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { main } from '../src/cli.js';
+import type { Io } from '../src/cli/run.js';
+import { PACKAGE_ROOT } from '../src/template.js';
+import { discoveryHash } from '../src/cluster/pki.js';
+import { run } from './helpers/tools.js';
+
+interface Ran {
+  code: number;
+  out: string;
+  err: string;
+}
+
+async function mkimage(cwd: string, ...argv: string[]): Promise<Ran> {
+  let out = '';
+  let err = '';
+  const io: Io = { out: (s) => void (out += s), err: (s) => void (err += s), color: false, tty: false, cwd, exitCode: 0 };
+  const code = await main(argv, io);
+  return { code, out, err };
+}
+
+const tmp = (p = 'mkimage-cli-') => mkdtempSync(join(tmpdir(), p));
+
+function tree(dir: string): Map<string, Buffer> {
+  const files = new Map<string, Buffer>();
+  const walk = (d: string) => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else files.set(relative(dir, p), readFileSync(p));
+    }
+  };
+  walk(dir);
+  return files;
+}
+
+const mode = (p: string) => statSync(p).mode & 0o777;
+const TOKEN_RE = /\b[a-z0-9]{6}\.[a-z0-9]{16}\b/;
+
+describe('mkimage control-plane on the embedded defaults', () => {
+  let cwd: string;
+  let first: Ran;
+  beforeAll(async () => {
+    cwd = tmp();
+    first = await mkimage(cwd, 'control-plane');
+  });
+
+  it('writes the seeds, the plans and the Packer build, and says so', () => {
+    expect(first.code, first.err).toBe(0);
+    expect(first.err).toContain('wrote out/control-plane/: 1 node seed(s) (cp1)');
+    const out = join(cwd, 'out/control-plane');
+    for (const f of ['plan.json', 'plans/cp1.json', 'seeds/cp1/user-data', 'seeds/cp1/meta-data', 'seeds/cp1/network-config', 'seeds/cp1/seed.iso', 'packer/mkimage.pkr.hcl']) {
+      expect(existsSync(join(out, f)), f).toBe(true);
+    }
+  });
+
+  it('generates the secrets on first use, owner-only', () => {
+    const dir = join(cwd, 'clusters/homelab/secrets');
+    expect(first.err).toContain('generated the cluster');
+    expect(mode(dir)).toBe(0o700);
+    for (const f of readdirSync(dir)) expect(mode(join(dir, f)), f).toBe(0o600);
+  });
+
+  it('writes seeds that hold secrets as 0600', () => {
+    const seed = join(cwd, 'out/control-plane/seeds/cp1');
+    expect(mode(join(seed, 'user-data'))).toBe(0o600);
+    expect(mode(join(seed, 'seed.iso'))).toBe(0o600);
+    expect(readFileSync(join(seed, 'user-data'), 'utf8')).toContain('BEGIN PRIVATE KEY');
+  });
+
+  it('puts a seed ISO that reads back through isoinfo and blkid', () => {
+    const seed = join(cwd, 'out/control-plane/seeds/cp1');
+    const iso = join(seed, 'seed.iso');
+    const d = run('isoinfo', ['-d', '-i', iso]);
+    expect(d.stdout).toMatch(/Volume id: cidata/);
+    expect(d.stdout).toMatch(/Joliet/);
+    expect(d.stdout).toMatch(/Rock Ridge/);
+    for (const name of ['user-data', 'meta-data', 'network-config']) {
+      const x = spawnSync('isoinfo', ['-R', '-x', `/${name}`, '-i', iso]);
+      expect(Buffer.compare(x.stdout, readFileSync(join(seed, name))), name).toBe(0);
+    }
+    const b = run('blkid', ['-p', '-o', 'export', iso]);
+    expect(b.stdout).toMatch(/^LABEL=cidata$/m);
+    expect(b.stdout).toMatch(/^TYPE=iso9660$/m);
+  });
+
+  it('emits user-data the real cloud-init accepts', () => {
+    const r = run('cloud-init', ['schema', '-c', join(cwd, 'out/control-plane/seeds/cp1/user-data')]);
+    expect(r.status, r.stdout + r.stderr).toBe(0);
+  });
+
+  it('is byte-identical when rendered again, and keeps the secrets', async () => {
+    const before = tree(join(cwd, 'out/control-plane'));
+    const secrets = tree(join(cwd, 'clusters'));
+    const again = await mkimage(cwd, 'control-plane');
+    expect(again.code, again.err).toBe(0);
+    expect(again.err).not.toContain('generated');
+    const after = tree(join(cwd, 'out/control-plane'));
+    expect([...after.keys()].sort()).toEqual([...before.keys()].sort());
+    for (const [k, v] of before) expect(Buffer.compare(v, after.get(k)!), k).toBe(0);
+    expect(tree(join(cwd, 'clusters'))).toEqual(secrets);
+  });
+
+  it('keeps every secret out of the golden image build and the printed plans', () => {
+    const files = tree(join(cwd, 'out/control-plane'));
+    const token = JSON.parse(readFileSync(join(cwd, 'clusters/homelab/secrets/token.json'), 'utf8'));
+    for (const [k, v] of files) {
+      if (k.startsWith('seeds/')) continue;
+      const text = v.toString('latin1');
+      expect(text, k).not.toContain('PRIVATE KEY');
+      expect(text, k).not.toContain(token.secret);
+    }
+  });
+});
+
+describe('mkimage worker', () => {
+  it('renders every worker, and no worker receives a private key', async () => {
+    const cwd = tmp();
+    const r = await mkimage(cwd, 'worker');
+    expect(r.code, r.err).toBe(0);
+    const seeds = join(cwd, 'out/worker/seeds');
+    expect(readdirSync(seeds).sort()).toEqual(['worker1', 'worker2']);
+    const ca = readFileSync(join(cwd, 'clusters/homelab/secrets/ca.crt'), 'utf8');
+    for (const w of ['worker1', 'worker2']) {
+      const ud = readFileSync(join(seeds, w, 'user-data'), 'utf8');
+      expect(ud).not.toContain('PRIVATE KEY');
+      expect(ud).not.toContain('/etc/kubernetes/pki/');
+      expect(ud).toMatch(TOKEN_RE); // the join config: the token is how a worker joins
+      expect(ud).toContain(discoveryHash(ca));
+      expect(mode(join(seeds, w, 'user-data'))).toBe(0o600);
+      expect(run('cloud-init', ['schema', '-c', join(seeds, w, 'user-data')]).status).toBe(0);
+    }
+  });
+});
+
+describe('bad input: exit 2, a positioned message worded as the fix, and no output', () => {
+  const cases: Array<{ name: string; file: string; text?: string; code: string; at: RegExp }> = [
+    { name: 'broken YAML', file: 'cluster.yaml', text: 'version: 1\nname: [homelab\n', code: 'E002', at: /cluster\.yaml:\d+:\d+/ },
+    { name: 'unknown key', file: 'cluster.yaml', code: 'E003', at: /cluster\.yaml:8:1/ },
+    { name: 'wrong type', file: 'cluster.yaml', code: 'E004', at: /cluster\.yaml:8:\d+/ },
+    { name: 'missing file', file: 'nope.yaml', code: 'E001', at: /nope\.yaml/ },
+    { name: 'duplicate MAC', file: 'cluster.yaml', code: 'E012', at: /cluster\.yaml:\d+:\d+/ },
+  ];
+  const base = readFileSync(join(PACKAGE_ROOT, 'profiles/cluster.yaml'), 'utf8');
+  const edit: Record<string, (s: string) => string> = {
+    'unknown key': (s) => s.replace(/^name: homelab/m, 'nmae: homelab'),
+    'wrong type': (s) => s.replace(/^name: homelab/m, 'name: [homelab]'),
+    'duplicate MAC': (s) => s.replace('52:54:00:66:00:22', '52:54:00:66:00:21'),
+  };
+
+  it.each(cases)('$name', async ({ name, file, text, code, at }) => {
+    const cwd = tmp();
+    const body = text ?? edit[name]?.(base);
+    if (body !== undefined) writeFileSync(join(cwd, file), body);
+    const r = await mkimage(cwd, 'control-plane', '--cluster', file);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain(`error[${code}]`);
+    expect(r.err).toMatch(new RegExp(`--> ${at.source}`));
+    expect(r.err).not.toMatch(/\n\s+at .*\.(js|ts):\d+/); // no stack trace
+    expect(existsSync(join(cwd, 'out'))).toBe(false);
+    expect(existsSync(join(cwd, 'clusters'))).toBe(false);
+  });
+
+  it('--json gives the same diagnostics for machines', async () => {
+    const cwd = tmp();
+    writeFileSync(join(cwd, 'c.yaml'), edit['unknown key']!(base));
+    const r = await mkimage(cwd, 'validate', '--cluster', 'c.yaml', '--json');
+    expect(r.code).toBe(2);
+    const j = JSON.parse(r.out);
+    expect(j.ok).toBe(false);
+    expect(j.diagnostics).toContainEqual(expect.objectContaining({ severity: 'error', code: 'E003', file: 'c.yaml', line: 8, col: 1 }));
+  });
+
+  it('refuses to replace a directory it did not write', async () => {
+    const cwd = tmp();
+    mkdirSync(join(cwd, 'mine'));
+    writeFileSync(join(cwd, 'mine/notes.txt'), 'keep me');
+    const r = await mkimage(cwd, 'control-plane', '--out', 'mine');
+    expect(r.code).toBe(2);
+    expect(r.err).toContain('E017');
+    expect(readFileSync(join(cwd, 'mine/notes.txt'), 'utf8')).toBe('keep me');
+  });
+});
+
+describe('lints and --strict', () => {
+  it('warns on the seed guide values, and --strict makes the warnings fatal', async () => {
+    const cwd = tmp();
+    const base = readFileSync(join(PACKAGE_ROOT, 'profiles/cluster.yaml'), 'utf8');
+    writeFileSync(join(cwd, 'c.yaml'), base.replace('serviceSubnet: 10.96.0.0/12', 'serviceSubnet: 10.10.0.0/12'));
+    const warn = await mkimage(cwd, 'validate', '--cluster', 'c.yaml');
+    expect(warn.code).toBe(0);
+    expect(warn.err).toContain('warning[W103]');
+    expect(warn.err).toContain('10.0.0.0/12');
+    const strict = await mkimage(cwd, 'validate', '--cluster', 'c.yaml', '--strict');
+    expect(strict.code).toBe(2);
+    expect(strict.err).toContain('error[W103]');
+  });
+});
+
+describe('other commands', () => {
+  it('plan --node prints the node plan with secret contents redacted', async () => {
+    const cwd = tmp();
+    const r = await mkimage(cwd, 'plan', 'control-plane', '--node', 'cp1');
+    expect(r.code, r.err).toBe(0);
+    const plan = JSON.parse(r.out);
+    expect(plan.node.name).toBe('cp1');
+    const key = plan.files.find((f: { path: string }) => f.path === '/etc/kubernetes/pki/ca.key');
+    expect(key.content).toMatch(/^<secret: \d+ bytes/);
+    expect(r.out).not.toContain('PRIVATE KEY');
+  });
+
+  it('plan names the nodes it has when asked for one it does not', async () => {
+    const r = await mkimage(tmp(), 'plan', 'worker', '--node', 'cp1');
+    expect(r.code).toBe(2);
+    expect(r.err).toContain('use one of worker1, worker2');
+  });
+
+  it('schema prints the committed JSON Schema', async () => {
+    for (const kind of ['profile', 'cluster']) {
+      const r = await mkimage(tmp(), 'schema', kind);
+      expect(r.code).toBe(0);
+      expect(r.out).toBe(readFileSync(join(PACKAGE_ROOT, `schema/${kind}.schema.json`), 'utf8'));
+    }
+  });
+
+  it('cluster init refuses to overwrite; join-command matches the secrets; token rotates', async () => {
+    const cwd = tmp();
+    expect((await mkimage(cwd, 'cluster', 'init')).code).toBe(0);
+    const again = await mkimage(cwd, 'cluster', 'init');
+    expect(again.code).toBe(2);
+    const join1 = await mkimage(cwd, 'cluster', 'join-command');
+    expect(join1.code).toBe(0);
+    const ca = readFileSync(join(cwd, 'clusters/homelab/secrets/ca.crt'), 'utf8');
+    const token = JSON.parse(readFileSync(join(cwd, 'clusters/homelab/secrets/token.json'), 'utf8'));
+    expect(join1.out.trim()).toBe(
+      `kubeadm join 192.168.66.11:6443 --token ${token.id}.${token.secret} --discovery-token-ca-cert-hash ${discoveryHash(ca)} --cri-socket unix:///var/run/cri-dockerd.sock`,
+    );
+    expect((await mkimage(cwd, 'cluster', 'token')).code).toBe(0);
+    const join2 = await mkimage(cwd, 'cluster', 'join-command');
+    expect(join2.out).not.toBe(join1.out);
+    expect(join2.out).toContain(discoveryHash(ca));
+  });
+
+  it('an unknown profile names the ones there are', async () => {
+    const r = await mkimage(tmp(), 'render', 'gpu-worker');
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/there is no profile "gpu-worker": use one of control-plane, ikuai-gateway, worker/);
+  });
+
+  it('--profiles replaces the embedded profiles', async () => {
+    const cwd = tmp();
+    cpSync(join(PACKAGE_ROOT, 'profiles'), join(cwd, 'p'), { recursive: true });
+    const wp = join(cwd, 'p/worker.yaml');
+    writeFileSync(wp, readFileSync(wp, 'utf8').replace(/^extends: base$/m, 'extends: base\nextraPackages: [htop]'));
+    const r = await mkimage(cwd, 'plan', 'worker', '--profiles', 'p');
+    expect(r.code, r.err).toBe(0);
+    expect(JSON.parse(r.out).packages.map((p: { name: string }) => p.name)).toContain('htop');
+  });
+});
+
+describe('the built binary', () => {
+  const cli = join(PACKAGE_ROOT, 'dist/src/cli.js');
+  it('runs as a subprocess: help exits 0, a user mistake exits 2 without a stack trace', () => {
+    expect(existsSync(cli), 'run `npm run build` (npm test does) before this test').toBe(true);
+    const help = spawnSync(process.execPath, [cli, '--help'], { encoding: 'utf8' });
+    expect(help.status).toBe(0);
+    expect(help.stdout).toContain('mkimage control-plane');
+    const cwd = tmp();
+    const bad = spawnSync(process.execPath, [cli, 'control-plane', '--cluster', 'missing.yaml'], { encoding: 'utf8', cwd });
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toContain('error[E001]');
+    expect(bad.stderr).not.toContain('    at ');
+  });
+});
+
+describe('--mode full', () => {
+  it('needs the sha256 of every unpinned artifact, and says how to record it', async () => {
+    const cwd = tmp();
+    const r = await mkimage(cwd, 'control-plane', '--mode', 'full');
+    expect(r.code).toBe(2);
+    expect(r.err).toContain('error[E015]');
+    expect(r.err).toContain('calico-manifest v3.27.3');
+    expect(r.err).toContain('mkimage fetch');
+    expect(existsSync(join(cwd, 'out'))).toBe(false);
+  });
+
+  it('with the lock filled, renders user-data that installs everything and passes cloud-init schema', async () => {
+    const cwd = tmp();
+    const sum = 'ab'.repeat(32);
+    writeFileSync(
+      join(cwd, 'mkimage.lock'),
+      `${JSON.stringify({ lockVersion: 1, artifacts: [{ name: 'calico-manifest', url: 'https://raw.githubusercontent.com/projectcalico/calico/v3.27.3/manifests/calico.yaml', size: 1, sha256: sum }] }, null, 2)}\n`,
+    );
+    const r = await mkimage(cwd, 'control-plane', '--mode', 'full');
+    expect(r.code, r.err).toBe(0);
+    const ud = join(cwd, 'out/control-plane/seeds/cp1/user-data');
+    expect(run('cloud-init', ['schema', '-c', ud]).status).toBe(0);
+    const text = readFileSync(ud, 'utf8');
+    expect(text).toContain(sum);
+    expect(text).toContain('/etc/docker/daemon.json');
+    expect(text).toContain('kubelet-1.29.2-150500.1.1');
+  });
+});
