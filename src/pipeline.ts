@@ -125,7 +125,7 @@ export function lockPathFor(opts: CommonOptions): string {
   return resolve(opts.cwd ?? process.cwd(), LOCK_FILE_NAME);
 }
 
-/** Fill the sha256 of unpinned artifacts from the lock; an artifact the lock lacks is an E015 with the fix. */
+/** Fill the sha256 of unpinned artifacts from the lock; an artifact the lock lacks is an E019 with the fix. */
 async function pinFromLock(plans: NodePlan[], lockFile: string, diags: Diagnostic[]): Promise<void> {
   const lock = await readLock(lockFile);
   const missing = new Set<string>();
@@ -139,7 +139,7 @@ async function pinFromLock(plans: NodePlan[], lockFile: string, diags: Diagnosti
   }
   for (const m of [...missing].sort()) {
     diags.push(
-      error('E015', `--mode full: nodes download ${m} at first boot and must verify it, but no sha256 is known: run \`mkimage fetch\` once to record it in ${LOCK_FILE_NAME}, then render again`),
+      error('E019', `--mode full: nodes download ${m} at first boot and must verify it, but no sha256 is known: run \`mkimage fetch\` once to record it in ${LOCK_FILE_NAME}, then render again`),
     );
   }
 }
@@ -160,21 +160,21 @@ export interface RenderResult extends Loaded {
   nodePlans?: NodePlan[];
 }
 
+/** Where a render goes (default out/<role>), and the atomic write with the marker that allows the next replace. */
+function outDirFor(opts: RenderOptions): string {
+  return resolve(opts.cwd ?? process.cwd(), opts.out ?? join('out', opts.role));
+}
+
+async function writeOutput(outDir: string, role: string, files: OutFile[]): Promise<void> {
+  await writeTreeAtomic(outDir, [...files, { path: OUTPUT_MARKER, content: `${GENERATED}\nrole: ${role}\n` }]);
+}
+
 /**
  * A role: gateway profile configures the LAN router, not VMs: no secrets, node seeds or Packer build, only plan.json
- * and the router settings (src/emit/ikuai.ts), written atomically to out/<role>/.
+ * and the router settings (src/emit/ikuai.ts).
  */
-async function renderGateway(opts: RenderOptions, loaded: Loaded, diags: Diagnostic[], plan: NodePlan): Promise<RenderResult> {
-  const outDir = resolve(opts.cwd ?? process.cwd(), opts.out ?? join('out', opts.role));
-  const refusal = checkReplaceable(outDir);
-  if (refusal) return { ...loaded, diagnostics: sortDiagnostics([...diags, refusal]) };
-  const files: OutFile[] = [
-    { path: 'plan.json', content: planFileJson(plan) },
-    ...renderIkuaiSettings(plan),
-    { path: OUTPUT_MARKER, content: `${GENERATED}\nrole: ${opts.role}\n` },
-  ];
-  await writeTreeAtomic(outDir, files);
-  return { ...loaded, diagnostics: sortDiagnostics(diags), outDir, files, rolePlan: plan, nodePlans: [] };
+function gatewayFiles(plan: NodePlan): OutFile[] {
+  return [{ path: 'plan.json', content: planFileJson(plan) }, ...renderIkuaiSettings(plan)];
 }
 
 /** `mkimage <role>`: everything the role's VMs need, written atomically to out/<role>/. */
@@ -187,9 +187,17 @@ export async function renderRole(opts: RenderOptions): Promise<RenderResult> {
   const profile = profileFor(inputs, opts.role, diags);
   if (!profile) return fail();
 
+  const outDir = outDirFor(opts);
+  const refusal = checkReplaceable(outDir);
+  if (refusal) diags.push(refusal);
   const plan = rolePlan(inputs, profile, diags);
   if (hasErrors(diags)) return fail();
-  if (plan.role === 'gateway') return renderGateway(opts, loaded, diags, plan);
+  const done = async (files: OutFile[], plans: NodePlan[]): Promise<RenderResult> => {
+    await writeOutput(outDir, opts.role, files);
+    return { ...loaded, diagnostics: sortDiagnostics(diags), outDir, files, rolePlan: plan, nodePlans: plans };
+  };
+  if (plan.role === 'gateway') return done(gatewayFiles(plan), []);
+
   const secrets = await ensureSecrets(inputs, opts);
   const plans = nodePlans(inputs, profile, secrets, diags);
   if (hasErrors(diags)) return fail();
@@ -225,18 +233,8 @@ export async function renderRole(opts: RenderOptions): Promise<RenderResult> {
       { path: `plans/${node.name}.json`, content: planFileJson(redactSecrets(p)) },
     );
   }
-  if (profile.value.role !== 'gateway') {
-    for (const f of renderPackerDir(plan, { packerVersion: opts.packerVersion, accelerator: opts.accelerator })) {
-      files.push({ ...f, path: `packer/${f.path}` });
-    }
+  for (const f of renderPackerDir(plan, { packerVersion: opts.packerVersion, accelerator: opts.accelerator })) {
+    files.push({ ...f, path: `packer/${f.path}` });
   }
-  const outDir = resolve(opts.cwd ?? process.cwd(), opts.out ?? join('out', opts.role));
-  const refusal = checkReplaceable(outDir);
-  if (refusal) {
-    diags.push(refusal);
-    return fail();
-  }
-  files.push({ path: OUTPUT_MARKER, content: `${GENERATED}\nrole: ${opts.role}\n` });
-  await writeTreeAtomic(outDir, files);
-  return { ...loaded, diagnostics: sortDiagnostics(diags), outDir, files, rolePlan: plan, nodePlans: plans };
+  return done(files, plans);
 }

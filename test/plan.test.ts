@@ -320,6 +320,76 @@ describe('planRole over OS family x role x mirror', () => {
 
 // ---------------------------------------------------------------------------------------------------------
 
+function gatewayProfile(patch: (g: NonNullable<Profile['gateway']>) => void = () => {}): Located<Profile> {
+  return profileOf('gateway', (p) => {
+    p.gateway = {
+      vendor: 'ikuai',
+      lanInterface: 'lan1',
+      dhcp: { enabled: true, rangeStart: '192.168.66.100', rangeEnd: '192.168.66.200', leaseMinutes: 120 },
+      pxe: { enabled: false, bootFile: 'undionly.kpxe' },
+      dns: { records: [{ domain: 'k8s-api.homelab.lan', ip: '192.168.66.11' }] },
+      portMappings: [],
+    };
+    patch(p.gateway);
+  });
+}
+
+describe('gateway role plans', () => {
+  it('carry the router settings and nothing a node image needs', () => {
+    const diags: Diagnostic[] = [];
+    const cluster = clusterOf((c) => {
+      c.nodes[2] = nodeOf('w1', 'worker', 2, 21, { mac: '52:54:00:66:00:21', dns: ['192.168.66.1'] });
+    });
+    const plan = planRole(gatewayProfile(), cluster, diags);
+    expect(diags).toEqual([]);
+    expect([plan.repos, plan.packages, plan.units, plan.images, plan.artifacts]).toEqual([[], [], [], [], []]);
+    const comment = 'mkimage homelab/gateway';
+    expect(plan.gateway).toEqual({
+      vendor: 'ikuai',
+      lanInterface: 'lan1',
+      dhcp: { enabled: true, range: { start: '192.168.66.100', end: '192.168.66.200' }, leaseMinutes: 120 },
+      staticLeases: [
+        { hostname: 'cp1', mac: '52:54:00:66:00:11', ip: '192.168.66.11', gateway: '192.168.66.1', dns1: '192.168.66.1', dns2: '223.5.5.5', comment },
+        { hostname: 'cp2', mac: '52:54:00:66:00:12', ip: '192.168.66.12', gateway: '192.168.66.1', dns1: '192.168.66.1', dns2: '223.5.5.5', comment },
+        { hostname: 'w1', mac: '52:54:00:66:00:21', ip: '192.168.66.21', gateway: '192.168.66.1', dns1: '192.168.66.1', dns2: '', comment },
+      ],
+      pxe: { enabled: false, bootFile: 'undionly.kpxe' },
+      dnsRecords: [{ domain: 'k8s-api.homelab.lan', ip: '192.168.66.11', comment }],
+      portMappings: [],
+    });
+  });
+
+  it('have no static leases when the profile leaves DHCP alone', () => {
+    const plan = planRole(gatewayProfile((g) => (g.dhcp.enabled = false)), clusterOf(), []);
+    expect(plan.gateway?.staticLeases).toEqual([]);
+  });
+
+  it('E005 at gateway.pxe when PXE is enabled without a next server', () => {
+    const diags: Diagnostic[] = [];
+    const profile = gatewayProfile((g) => (g.pxe.enabled = true));
+    planRole(profile, clusterOf(), diags);
+    expect(diags).toHaveLength(1);
+    expect(diags[0]).toMatchObject({ severity: 'error', code: 'E005', ...profile.positions.get('gateway.pxe') });
+    expect(diags[0]?.message).toContain('add nextServer:');
+  });
+
+  it('E005 at the given end of a half-set dynamic pool', () => {
+    const diags: Diagnostic[] = [];
+    const profile = gatewayProfile((g) => delete g.dhcp.rangeEnd);
+    const plan = planRole(profile, clusterOf(), diags);
+    expect(diags[0]).toMatchObject({ code: 'E005', ...profile.positions.get('gateway.dhcp.rangeStart') });
+    expect(plan.gateway?.dhcp.range).toBeUndefined();
+  });
+
+  it('E005 at role when a gateway profile has no gateway section', () => {
+    const diags: Diagnostic[] = [];
+    const profile = profileOf('gateway');
+    const plan = planRole(profile, clusterOf(), diags);
+    expect(diags[0]).toMatchObject({ code: 'E005', ...profile.positions.get('role') });
+    expect(plan.gateway).toBeUndefined();
+  });
+});
+
 describe('unsupported combinations (E018)', () => {
   it('docker.io on el9 is an error at containerRuntime', () => {
     const diags: Diagnostic[] = [];
@@ -385,12 +455,11 @@ describe('unsupported combinations (E018)', () => {
     expect(diags[0]?.message).toContain('use a 1.29 release');
   });
 
-  it('a gateway profile has no node plan', () => {
+  it('a gateway profile has no node plan: there are no gateway nodes (E018 at the node\'s role)', () => {
     const diags: Diagnostic[] = [];
-    const profile = profileOf('gateway');
-    const plan = planRole(profile, clusterOf(), diags);
-    expect(diags[0]).toMatchObject({ code: 'E018', ...profile.positions.get('role') });
-    expect(plan.packages).toEqual([]);
+    const cluster = clusterOf();
+    planNode(gatewayProfile(), cluster, cluster.value.nodes[0] as NodeSpec, diags);
+    expect(errors(diags)[0]).toMatchObject({ code: 'E018', ...cluster.positions.get('nodes.0.role') });
   });
 
   it('a node planned with the other role\'s profile is an error at its role', () => {

@@ -6,6 +6,7 @@ import { error, type Diagnostic, type Position } from '../diagnostics.js';
 import type { Arch, Cluster, Located, NodeRole, NodeSpec, OsFamily, Profile } from '../profile/types.js';
 import { CALICO_MANIFEST_DEST, planArtifacts } from './artifacts.js';
 import { baseFiles, DAEMON_JSON, MODULES_CONF, NODE_ENV, nodeEnvFile, profileFiles, sortFiles, SYSCTL_CONF } from './files.js';
+import { planGateway } from './gateway.js';
 import { planImages, podInfraImage } from './images.js';
 import { isRpmFamily, planOs } from './os.js';
 import { planPackages } from './packages.js';
@@ -151,13 +152,12 @@ function buildPlan(inp: Inputs, target: Target): NodePlan {
   const bootFiles = target.node !== undefined ? [nodeEnvFile(target.node, cluster.name)] : [];
 
   if (profile.role === 'gateway') {
-    report(inp, 'profile', 'role',
-      `profile ${profile.name} has role gateway: it configures the LAN router, not a node image; ` +
-        'plan a control-plane or worker profile instead', 'E018');
+    // The LAN router, not a node image: no packages or units, only the router settings (src/plan/gateway.ts).
+    const gateway = planGateway(inp.profile, inp.cluster, inp.diags);
     return {
       ...base, repos: [], packages: [], files: sortFiles([...profileFiles(profile), ...bootFiles]), units: [],
       sysctls: [], modules: [], swapOff: false, firewall: { enabled: false, ports: [] }, commands: commands(profile),
-      images: [], artifacts: [], image,
+      images: [], artifacts: [], image, ...(gateway !== undefined && { gateway }),
     };
   }
   const role: NodeRole = profile.role;

@@ -94,6 +94,38 @@ export interface PlanNode {
   onlyNode: boolean;
 }
 
+/** A static DHCP lease on the router: one per cluster node, MAC -> address (no prefix). */
+export interface GatewayLease {
+  /** the node name */
+  hostname: string;
+  /** lower-case colon form */
+  mac: string;
+  ip: string;
+  gateway: string;
+  /** the node's first and second name server; "" when it has none */
+  dns1: string;
+  dns2: string;
+  /** "mkimage <cluster>/<profile>" */
+  comment: string;
+}
+
+/** What a role: gateway profile configures on the LAN router (role plans of gateway profiles only). */
+export interface GatewayPlan {
+  vendor: 'ikuai';
+  lanInterface: string;
+  dhcp: {
+    enabled: boolean;
+    /** the dynamic pool, when the profile sets one */
+    range?: { start: string; end: string };
+    leaseMinutes: number;
+  };
+  /** in inventory order; empty when dhcp is not enabled */
+  staticLeases: GatewayLease[];
+  pxe: { enabled: boolean; nextServer?: string; bootFile: string };
+  dnsRecords: Array<{ domain: string; ip: string; comment: string }>;
+  portMappings: Array<{ name: string; wanPort: string; lanAddr: string; lanPort: string; protocol: 'tcp' | 'udp' | 'tcp+udp' }>;
+}
+
 export interface NodePlan {
   planVersion: 1;
   role: Role;
@@ -140,4 +172,6 @@ export interface NodePlan {
   artifacts: PlanArtifact[];
   /** build settings for the golden image */
   image: { diskSize: string; memory: number; cpus: number; sources: Array<'qemu' | 'proxmox' | 'vsphere'> };
+  /** role: gateway only — the router settings; such a plan has no repos, packages, units, images or artifacts */
+  gateway?: GatewayPlan;
 }
