@@ -39,6 +39,7 @@ export const CODES = {
   E016: 'external tool missing',
   E017: 'output path not usable',
   E018: 'unsupported combination',
+  E019: 'artifact checksum unknown',
   // lints
   W101: 'package version differs from kubernetesVersion',
   W102: 'Docker Engine 25+ with cri-dockerd 0.3.9',

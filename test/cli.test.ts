@@ -186,6 +186,7 @@ describe('bad input: exit 2, a positioned message worded as the fix, and no outp
     expect(r.code).toBe(2);
     expect(r.err).toContain('E017');
     expect(readFileSync(join(cwd, 'mine/notes.txt'), 'utf8')).toBe('keep me');
+    expect(existsSync(join(cwd, 'clusters')), 'no secrets generated for a render that cannot be written').toBe(false);
   });
 });
 
@@ -285,7 +286,7 @@ describe('--mode full', () => {
     const cwd = tmp();
     const r = await mkimage(cwd, 'control-plane', '--mode', 'full');
     expect(r.code).toBe(2);
-    expect(r.err).toContain('error[E015]');
+    expect(r.err).toContain('error[E019]');
     expect(r.err).toContain('calico-manifest v3.27.3');
     expect(r.err).toContain('mkimage fetch');
     expect(existsSync(join(cwd, 'out'))).toBe(false);

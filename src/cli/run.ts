@@ -1,7 +1,7 @@
 // How a command's outcome reaches the user: diagnostics (text with carets, or --json), and the exit code.
 // A user's mistake never prints a stack trace; only a bug in mkimage does.
 
-import { DiagnosticError, formatDiagnostics, hasErrors, type Diagnostic } from '../diagnostics.js';
+import { DiagnosticError, formatDiagnostics, type Diagnostic } from '../diagnostics.js';
 
 export const EXIT = { ok: 0, bug: 1, input: 2, environment: 3 } as const;
 
@@ -35,10 +35,18 @@ export interface Outcome {
   exitCode?: number;
 }
 
+/** Codes about the machine (a missing tool, a failed download), not the input: exit 3 when they are all there is. */
+const ENVIRONMENT_CODES: ReadonlySet<string> = new Set(['E015', 'E016']);
+
+function exitFor(diags: Diagnostic[]): number {
+  const errors = diags.filter((d) => d.severity === 'error');
+  if (errors.length === 0) return EXIT.ok;
+  return errors.every((d) => ENVIRONMENT_CODES.has(d.code)) ? EXIT.environment : EXIT.input;
+}
+
 export function report(io: Io, json: boolean, o: Outcome): number {
   const diags = o.diagnostics ?? [];
-  const failed = hasErrors(diags);
-  const code = o.exitCode ?? (failed ? EXIT.input : EXIT.ok);
+  const code = o.exitCode ?? exitFor(diags);
   if (json) {
     io.out(`${JSON.stringify({ ok: code === EXIT.ok, diagnostics: diags, ...(o.result ?? {}) }, null, 2)}\n`);
   } else if (diags.length > 0) {
@@ -55,10 +63,9 @@ export async function runCommand(io: Io, opts: { json?: boolean }, fn: () => Pro
     if (e instanceof DiagnosticError) {
       io.exitCode = report(io, json, { diagnostics: e.diagnostics });
     } else if (e instanceof EnvironmentError || (e instanceof Error && /^E0\d\d$/.test((e as { code?: string }).code ?? ''))) {
+      // EnvironmentError, FetchError: typed errors with a code and a message worded as the fix
       const code = (e as { code?: string }).code ?? 'E016';
-      if (json) io.out(`${JSON.stringify({ ok: false, diagnostics: [{ severity: 'error', code, message: e.message }] }, null, 2)}\n`);
-      else io.err(`error[${code}]: ${e.message}\n`);
-      io.exitCode = code === 'E014' ? EXIT.input : EXIT.environment;
+      io.exitCode = report(io, json, { diagnostics: [{ severity: 'error', code, message: e.message }] });
     } else {
       throw e;
     }
