@@ -545,6 +545,7 @@ function realCluster(family: OsFamily): Located<Cluster> {
     calicoVersion: 'v3.27.3',
     controlPlaneHA: 'none',
     bootstrapTokenTTL: '24h0m0s',
+    artifactMirrors: [],
     admin: { user: 'kube', sshAuthorizedKeys: [fixturePlan().admin.sshAuthorizedKeys[0] ?? ''] },
     nodes: REAL_NODES,
   }, 'cluster.yaml');

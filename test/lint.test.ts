@@ -97,6 +97,7 @@ function cluster(over: Partial<Cluster> = {}): Located<Cluster> {
     calicoVersion: 'v3.27.3',
     controlPlaneHA: 'none',
     bootstrapTokenTTL: '24h0m0s',
+    artifactMirrors: [],
     admin: { user: 'kube', sshAuthorizedKeys: [] },
     nodes: [
       node(0, 'cp1', 'control-plane', '192.168.66.11/24', '192.168.66.1'),

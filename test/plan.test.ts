@@ -97,6 +97,7 @@ function clusterOf(patch: (c: Cluster) => void = () => {}): Located<Cluster> {
     calicoVersion: 'v3.27.3',
     controlPlaneHA: 'none',
     bootstrapTokenTTL: '24h0m0s',
+    artifactMirrors: [],
     admin: { user: 'kube', sshAuthorizedKeys: [KEY] },
     nodes: [
       nodeOf('cp1', 'control-plane', 0, 11),
@@ -734,5 +735,25 @@ describe('plans from loaded YAML', () => {
       expect(diags).toHaveLength(1);
       expect(diags[0]).toMatchObject({ code: 'E018', file: 'cluster.yaml', line: 3, col: 11 });
     });
+  });
+});
+
+describe('artifact mirrors', () => {
+  it('tries the upstream URL first, then each mirror: {url} prefix proxies and plain directories', () => {
+    const diags: Diagnostic[] = [];
+    const mirrors = ['https://ghproxy.example.com/{url}', 'http://192.168.66.5/mkimage/', 'http://files.lan/k8s'];
+    const plan = planRole(profileOf('control-plane'), clusterOf((c) => void (c.artifactMirrors = mirrors)), diags);
+    expect(errors(diags)).toEqual([]);
+    const cri = plan.artifacts.find((a) => a.name === 'cri-dockerd')!;
+    const up = 'https://github.com/Mirantis/cri-dockerd/releases/download/v0.3.9/cri-dockerd-0.3.9.amd64.tgz';
+    expect(cri.urls).toEqual([
+      up,
+      `https://ghproxy.example.com/${up}`,
+      'http://192.168.66.5/mkimage/cri-dockerd-0.3.9.amd64.tgz',
+      'http://files.lan/k8s/cri-dockerd-0.3.9.amd64.tgz',
+    ]);
+    const calico = plan.artifacts.find((a) => a.name === 'calico-manifest')!;
+    expect(calico.urls[2]).toBe('http://192.168.66.5/mkimage/calico.yaml');
+    expect(planRole(profileOf('control-plane'), clusterOf(), []).artifacts[0]!.urls).toEqual([up]);
   });
 });

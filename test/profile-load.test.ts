@@ -16,6 +16,9 @@ const cwd = PACKAGE_ROOT;
 const F = 'test/fixtures/profiles';
 
 /** "CODE file:line:col" of each diagnostic, for exact position assertions. */
+/** 1-based line of the first line of the shipped cluster file that contains `needle`. */
+const shippedLine = (needle: string) =>
+  readFileSync(join(PACKAGE_ROOT, 'profiles/cluster.yaml'), 'utf8').split('\n').findIndex((l) => l.includes(needle)) + 1;
 const where = (diags: Diagnostic[]) => diags.map((d) => `${d.code} ${d.file}:${d.line}:${d.col}`);
 
 describe('shipped profiles and example cluster', () => {
@@ -80,6 +83,7 @@ describe('shipped profiles and example cluster', () => {
       calicoVersion: 'v3.27.3',
       controlPlaneHA: 'none',
       bootstrapTokenTTL: '24h0m0s',
+      artifactMirrors: [],
       admin: { user: 'kube', sshAuthorizedKeys: [] },
     });
     expect(nodes.map((n) => [n.name, n.role, n.mac, n.ip, n.index])).toEqual([
@@ -88,7 +92,7 @@ describe('shipped profiles and example cluster', () => {
       ['worker2', 'worker', '52:54:00:66:00:22', '192.168.66.22/24', 2],
     ]);
     for (const n of nodes) expect([n.gateway, n.dns, n.arch]).toEqual(['192.168.66.1', ['192.168.66.1', '223.5.5.5'], 'amd64']);
-    expect(r.inputs?.cluster.positions.get('nodes.1.mac')).toEqual({ file: 'profiles/cluster.yaml', line: 46, col: 10 });
+    expect(r.inputs?.cluster.positions.get('nodes.1.mac')).toEqual({ file: 'profiles/cluster.yaml', line: shippedLine('"52:54:00:66:00:21"'), col: 10 });
   });
 
   it('state every default: a bare worker profile equals the shipped one', () => {
@@ -227,7 +231,7 @@ describe('one position per diagnostic code', () => {
 
   it('E010 a node whose role has no profile', () => {
     const r = loadInputs({ cwd, profilesDir: `${F}/only-worker`, clusterFile: 'profiles/cluster.yaml' });
-    expect(where(r.diagnostics)).toEqual(['E010 profiles/cluster.yaml:39:11']);
+    expect(where(r.diagnostics)).toEqual([`E010 profiles/cluster.yaml:${shippedLine('role: control-plane')}:11`]);
     expect(r.diagnostics[0]?.message).toMatch(/node "cp1" has role control-plane, but no profile/);
   });
 

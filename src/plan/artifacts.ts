@@ -12,13 +12,22 @@ const CRI_DOCKERD_SHA256: Record<string, Partial<Record<Arch, string>>> = {
   },
 };
 
-export function criDockerdArtifact(version: string, arch: Arch): PlanArtifact {
+/**
+ * The upstream URL first, then each mirror: an entry with "{url}" is a prefix proxy that takes the whole upstream
+ * URL; any other entry is a directory that holds the file under its upstream name.
+ */
+export function withMirrors(upstream: string, mirrors: readonly string[]): string[] {
+  const file = upstream.slice(upstream.lastIndexOf('/') + 1);
+  return [upstream, ...mirrors.map((m) => (m.includes('{url}') ? m.replace('{url}', upstream) : `${m.replace(/\/*$/, '')}/${file}`))];
+}
+
+export function criDockerdArtifact(version: string, arch: Arch, mirrors: readonly string[] = []): PlanArtifact {
   const sha256 = CRI_DOCKERD_SHA256[version]?.[arch];
   return {
     name: 'cri-dockerd',
     version,
     arch,
-    urls: [`https://github.com/Mirantis/cri-dockerd/releases/download/v${version}/cri-dockerd-${version}.${arch}.tgz`],
+    urls: withMirrors(`https://github.com/Mirantis/cri-dockerd/releases/download/v${version}/cri-dockerd-${version}.${arch}.tgz`, mirrors),
     ...(sha256 !== undefined && { sha256 }),
     member: 'cri-dockerd/cri-dockerd',
     dest: '/usr/bin/cri-dockerd',
@@ -28,19 +37,25 @@ export function criDockerdArtifact(version: string, arch: Arch): PlanArtifact {
 
 export const CALICO_MANIFEST_DEST = '/usr/share/mkimage/calico.yaml';
 
-export function calicoManifestArtifact(calicoVersion: string, arch: Arch): PlanArtifact {
+export function calicoManifestArtifact(calicoVersion: string, arch: Arch, mirrors: readonly string[] = []): PlanArtifact {
   return {
     name: 'calico-manifest',
     version: calicoVersion,
     arch,
-    urls: [`https://raw.githubusercontent.com/projectcalico/calico/${calicoVersion}/manifests/calico.yaml`],
+    urls: withMirrors(`https://raw.githubusercontent.com/projectcalico/calico/${calicoVersion}/manifests/calico.yaml`, mirrors),
     dest: CALICO_MANIFEST_DEST,
     mode: '0644',
   };
 }
 
-export function planArtifacts(criDockerdVersion: string, calicoVersion: string, arch: Arch, role: NodeRole): PlanArtifact[] {
-  const list = [criDockerdArtifact(criDockerdVersion, arch)];
-  if (role === 'control-plane') list.push(calicoManifestArtifact(calicoVersion, arch));
+export function planArtifacts(
+  criDockerdVersion: string,
+  calicoVersion: string,
+  arch: Arch,
+  role: NodeRole,
+  mirrors: readonly string[] = [],
+): PlanArtifact[] {
+  const list = [criDockerdArtifact(criDockerdVersion, arch, mirrors)];
+  if (role === 'control-plane') list.push(calicoManifestArtifact(calicoVersion, arch, mirrors));
   return list;
 }

@@ -200,9 +200,9 @@ function buildPlan(inp: Inputs, target: Target): NodePlan {
     firewall: { enabled: profile.firewall.enabled, ports: [...profile.firewall.ports] },
     commands: commands(profile),
     images: profile.image.prepull
-      ? planImages(repo, k8s, release, role, profile.criDockerd.pauseImage, base.cluster.calicoVersion)
+      ? planImages(repo, k8s, release, role, profile.criDockerd.pauseImage, base.cluster.calicoVersion, cluster.controlPlaneHA)
       : [],
-    artifacts: planArtifacts(profile.criDockerd.version, base.cluster.calicoVersion, target.arch, role),
+    artifacts: planArtifacts(profile.criDockerd.version, base.cluster.calicoVersion, target.arch, role, cluster.artifactMirrors),
     image,
   };
 }

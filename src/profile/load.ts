@@ -194,6 +194,7 @@ class Loader {
       calicoVersion: raw.calicoVersion,
       controlPlaneHA: raw.controlPlaneHA,
       bootstrapTokenTTL: raw.bootstrapTokenTTL,
+      artifactMirrors: raw.artifactMirrors,
       admin: raw.admin,
       nodes,
     };

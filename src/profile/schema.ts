@@ -299,6 +299,11 @@ export const CLUSTER_SCHEMA: ObjectSchema = obj(
     calicoVersion: str('Calico release tag (v3.27.x supports Kubernetes 1.27-1.29).', { format: 'vVersion', default: 'v3.27.3' }),
     controlPlaneHA: oneOf('none, kube-vip (a static pod holds the endpoint VIP) or external (your load balancer).', ['none', 'kube-vip', 'external'], 'none'),
     bootstrapTokenTTL: str('Lifetime of the join token; long enough for slow bare-metal boots.', { format: 'duration', default: '24h0m0s' }),
+    artifactMirrors: list(
+      'Where mkimage fetches artifacts (cri-dockerd, the Calico manifest) after the upstream URL fails. An entry with {url} is a prefix proxy ("https://proxy.example/{url}"); any other entry is a directory holding the files by name ("http://192.168.66.5/mkimage/").',
+      str('Mirror URL.', { format: 'url' }),
+      { default: [] },
+    ),
     admin: obj('Operator login made by cloud-init (keys only, no password).', {
       user: str('User name.', { format: 'user', default: 'kube' }),
       sshAuthorizedKeys: list('Public keys.', str('Key.', { format: 'sshKey' }), { default: [] }),

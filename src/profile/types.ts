@@ -123,6 +123,8 @@ export interface Cluster {
   /** HA: "kube-vip" (static pod holding the endpoint VIP) or "external" (a load balancer you run) */
   controlPlaneHA: 'none' | 'kube-vip' | 'external';
   bootstrapTokenTTL: string; // "24h0m0s"
+  /** artifact mirrors tried after the upstream URL: "{url}" prefix proxies or directories of files by name */
+  artifactMirrors: string[];
   /** login for operators: cloud-init creates this user with these keys (and no password) */
   admin: { user: string; sshAuthorizedKeys: string[] };
   nodes: NodeSpec[];
