@@ -309,3 +309,60 @@ describe('--mode full', () => {
     expect(text).toContain('kubelet-1.29.2-150500.1.1');
   });
 });
+
+describe('mkimage cluster status (ssh is a FAKE on PATH: no node to log in to exists here)', () => {
+  const FAKE_SSH = `#!/bin/bash
+# FAKE ssh: records argv, runs the remote command against marker files under $FAKE_NODE_ROOT.
+echo "$*" >> "$FAKE_NODE_ROOT/ssh.log"
+[ -n "\${FAKE_SSH_DOWN:-}" ] && { echo "ssh: connect to host \${@: -2:1}: No route to host" >&2; exit 255; }
+cmd="\${@: -1}"
+cmd="\${cmd//\\/var\\/lib\\/mkimage/$FAKE_NODE_ROOT}"
+sudo() { "$@"; }
+export -f sudo
+bash -c "$cmd"
+`;
+  async function status(state: 'done' | 'failed' | 'pending' | 'down') {
+    const root = tmp('mkimage-fake-node-');
+    const bin = join(root, 'bin');
+    mkdirSync(bin);
+    writeFileSync(join(bin, 'ssh'), FAKE_SSH, { mode: 0o755 });
+    if (state === 'done') writeFileSync(join(root, 'firstboot.done'), 'node: worker1\nbootstrap: join\n');
+    if (state === 'failed') writeFileSync(join(root, 'firstboot.failed'), 'reason: kubeadm join failed (exit 1)\nnode: worker1\n');
+    const saved = { PATH: process.env.PATH, FAKE_NODE_ROOT: process.env.FAKE_NODE_ROOT, FAKE_SSH_DOWN: process.env.FAKE_SSH_DOWN };
+    Object.assign(process.env, { PATH: `${bin}:${process.env.PATH}`, FAKE_NODE_ROOT: root });
+    if (state === 'down') process.env.FAKE_SSH_DOWN = '1';
+    try {
+      const r = await mkimage(tmp(), 'cluster', 'status', 'worker1', '-i', '/keys/ops');
+      return { ...r, log: readFileSync(join(root, 'ssh.log'), 'utf8') };
+    } finally {
+      for (const [k, v] of Object.entries(saved)) if (v === undefined) delete process.env[k]; else process.env[k] = v;
+    }
+  }
+
+  it('logs in as the admin user at the node address and reports success', async () => {
+    const r = await status('done');
+    expect(r.code, r.err).toBe(0);
+    expect(r.log).toMatch(/-i \/keys\/ops kube@192\.168\.66\.21 /);
+    expect(r.out).toContain('worker1: first boot done');
+  });
+
+  it('reports a failed first boot with its reason, exit 3', async () => {
+    const r = await status('failed');
+    expect(r.code).toBe(3);
+    expect(r.out).toContain('first boot FAILED');
+    expect(r.out).toContain('reason: kubeadm join failed');
+  });
+
+  it('reports a node still booting', async () => {
+    const r = await status('pending');
+    expect(r.code).toBe(0);
+    expect(r.out).toContain('still running');
+  });
+
+  it('an unreachable node is an environment error naming the fix', async () => {
+    const r = await status('down');
+    expect(r.code).toBe(3);
+    expect(r.err).toContain('cannot reach kube@192.168.66.21');
+    expect(r.err).toContain('sshAuthorizedKeys');
+  });
+});
