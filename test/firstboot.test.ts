@@ -3,11 +3,14 @@
 // creates and removes the files the real one does (admin.conf, kubelet.conf, manifests, and pki on reset).
 
 import { describe, it, expect, beforeEach } from 'vitest';
-import { mkdtempSync, mkdirSync, writeFileSync, readFileSync, existsSync, chmodSync, statSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, writeFileSync, readFileSync, readdirSync, existsSync, chmodSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { firstbootScript, firstbootBakeItems, FIRSTBOOT_SCRIPT } from '../src/firstboot/files.js';
+import { kubeVipManifest } from '../src/cluster/kube-vip.js';
+import type { NodePlan } from '../src/plan/types.js';
+import { fixturePlan } from './fixtures/plan.js';
 import { run, tool } from './helpers/tools.js';
 
 const FAKE_KUBEADM = `#!/bin/bash
@@ -100,6 +103,21 @@ function boot(n: Node, env: Record<string, string> = {}) {
 
 const done = (n: Node) => join(n.root, 'var/lib/mkimage/firstboot.done');
 const failed = (n: Node) => join(n.root, 'var/lib/mkimage/firstboot.failed');
+
+/** The kube-vip manifest mkimage seeds on a control plane of a kube-vip cluster (init: super-admin.conf). */
+function kubeVipSeed(bootstrap: 'init' | 'join-control-plane'): string {
+  const plan: NodePlan = fixturePlan(true);
+  plan.cluster.controlPlaneHA = 'kube-vip';
+  plan.cluster.controlPlaneEndpoint = '192.168.66.10:6443';
+  return kubeVipManifest(plan, { ...plan.node!, bootstrap });
+}
+
+function seedKubeVip(n: Node, bootstrap: 'init' | 'join-control-plane'): string {
+  const path = join(n.root, 'etc/kubernetes/manifests/kube-vip.yaml');
+  mkdirSync(join(n.root, 'etc/kubernetes/manifests'), { recursive: true });
+  writeFileSync(path, kubeVipSeed(bootstrap), { mode: 0o600 });
+  return path;
+}
 
 describe('first-boot script', () => {
   it('is shellcheck-clean', () => {
@@ -211,5 +229,42 @@ describe('first-boot script', () => {
     expect(r.status).toBe(1);
     expect(r.out).toContain('attach this node');
     expect(readFileSync(failed(n), 'utf8')).toMatch(/^reason: read .*bootstrap.env failed/);
+  });
+
+  it('kube-vip init: a seeded kube-vip manifest is no partial state; after init it switches to admin.conf', () => {
+    const n = makeNode('init');
+    const manifest = seedKubeVip(n, 'init');
+    expect(readFileSync(manifest, 'utf8')).toContain('path: /etc/kubernetes/super-admin.conf\n');
+    const r = boot(n);
+    expect(r.status, r.out).toBe(0);
+    expect(r.calls.some((c) => c.includes('reset'))).toBe(false);
+    expect(r.calls[0]).toMatch(/^kubeadm init /);
+    // now exactly what a joining control plane is seeded with: the same pod on admin.conf
+    expect(readFileSync(manifest, 'utf8')).toBe(kubeVipSeed('join-control-plane'));
+    expect(statSync(manifest).mode & 0o777).toBe(0o600);
+    expect(readdirSync(join(n.root, 'etc/kubernetes/manifests')).sort()).toEqual(['kube-apiserver.yaml', 'kube-vip.yaml']);
+    expect(readFileSync(join(n.root, 'var/log/mkimage-firstboot.log'), 'utf8')).toContain('kube-vip now uses /etc/kubernetes/admin.conf');
+    expect(existsSync(join(n.root, 'var/lib/mkimage/kube-vip-seed.yaml'))).toBe(false);
+    expect(existsSync(done(n))).toBe(true);
+  });
+
+  it('kube-vip join-control-plane: joins without a reset and leaves its admin.conf manifest alone', () => {
+    const n = makeNode('join-control-plane');
+    const manifest = seedKubeVip(n, 'join-control-plane');
+    const r = boot(n);
+    expect(r.status, r.out).toBe(0);
+    expect(r.calls.some((c) => c.includes('reset'))).toBe(false);
+    expect(r.calls.at(-1)).toBe(`kubeadm join --config ${n.root}/etc/kubernetes/mkimage/kubeadm.yaml`);
+    expect(readFileSync(manifest, 'utf8')).toBe(kubeVipSeed('join-control-plane'));
+  });
+
+  it('kube-vip: a rerun after a half-done init restores the seeded manifest that kubeadm reset removed', () => {
+    const n = makeNode('init');
+    const manifest = seedKubeVip(n, 'init');
+    expect(boot(n, { FAKE_FAIL: 'init' }).status).toBe(1);
+    const r = boot(n);
+    expect(r.status, r.out).toBe(0);
+    expect(r.calls).toContain('kubeadm reset --force --cri-socket unix:///var/run/cri-dockerd.sock');
+    expect(readFileSync(manifest, 'utf8')).toBe(kubeVipSeed('join-control-plane'));
   });
 });

@@ -1,9 +1,8 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { chmod, copyFile, mkdtemp, mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdtemp, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseAllDocuments } from 'yaml';
 import { loadSecrets, discoveryHash, type ClusterSecrets } from '../src/cluster/secrets.js';
 import { initConfig, joinConfig, imagesConfig } from '../src/cluster/kubeadm.js';
 import {
@@ -14,18 +13,10 @@ import {
 } from '../src/cluster/bootstrap-files.js';
 import type { NodePlan, PlanNode } from '../src/plan/types.js';
 import { fixturePlan } from './fixtures/plan.js';
+import { FIELDS, get, kubeadmDocs as docs, walk } from './helpers/kubeadm-fields.js';
 import { run, tool } from './helpers/tools.js';
 
-type FieldSpec = true | 'map' | 'any' | { [k: string]: FieldSpec };
-interface KindSpec {
-  apiVersion: string;
-  fields: Record<string, FieldSpec>;
-}
-
 const FIXTURE_SECRETS = fileURLToPath(new URL('./fixtures/secrets/', import.meta.url));
-const FIELDS: Record<string, KindSpec> = JSON.parse(
-  await readFile(fileURLToPath(new URL('./fixtures/kubeadm-v1beta3-fields.json', import.meta.url)), 'utf8'),
-).kinds;
 const TOKEN = 'tstfix.testonlyfixture0';
 
 let tmp: string;
@@ -53,47 +44,6 @@ const cp1 = () => fixturePlan(true);
 const cp2 = () => nodePlan({ name: 'cp2', role: 'control-plane', ip: '192.168.66.12', bootstrap: 'join-control-plane' });
 const workers = () =>
   [21, 22, 23].map((n) => nodePlan({ name: `w${n - 20}`, role: 'worker', ip: `192.168.66.${n}`, bootstrap: 'join' }));
-
-/** Walk one YAML value against a field spec; returns "path: problem" strings. */
-function walk(value: unknown, spec: FieldSpec, path: string): string[] {
-  if (spec === 'any') return [];
-  if (spec === true) {
-    const bad = Array.isArray(value) ? value.some((v) => v !== null && typeof v === 'object') : value !== null && typeof value === 'object';
-    return bad ? [`${path}: expected a scalar or a list of scalars`] : [];
-  }
-  if (spec === 'map') {
-    if (value === null || typeof value !== 'object' || Array.isArray(value)) return [`${path}: expected a map`];
-    return Object.entries(value).flatMap(([k, v]) => (v !== null && typeof v === 'object' && !Array.isArray(v) ? [`${path}.${k}: nested value in a map`] : []));
-  }
-  if (Array.isArray(value)) return value.flatMap((v, i) => walk(v, spec, `${path}[${i}]`));
-  if (value === null || typeof value !== 'object') return [`${path}: expected an object`];
-  return Object.entries(value).flatMap(([k, v]) => {
-    const sub = spec[k];
-    return sub === undefined ? [`${path}.${k}: not a field of this kind`] : walk(v, sub, `${path}.${k}`);
-  });
-}
-
-/** Parse a multi-document kubeadm file (YAML 1.1, as kubeadm reads it) and check every document's fields. */
-function docs(text: string): Array<Record<string, unknown>> {
-  const parsed = parseAllDocuments(text, { version: '1.1' });
-  if (!Array.isArray(parsed)) throw new Error('not a document stream');
-  return parsed.map((d) => {
-    expect(d.errors).toEqual([]);
-    const obj = d.toJS() as Record<string, unknown>;
-    const kind = String(obj.kind);
-    const spec = FIELDS[kind];
-    expect(spec, `unknown kind ${kind}`).toBeDefined();
-    expect(obj.apiVersion).toBe(spec?.apiVersion);
-    expect(walk(obj, spec?.fields ?? {}, kind)).toEqual([]);
-    return obj;
-  });
-}
-
-function get(obj: unknown, path: string): unknown {
-  let cur: unknown = obj;
-  for (const p of path.split('.')) cur = (cur as Record<string, unknown> | undefined)?.[p];
-  return cur;
-}
 
 function opensslHash(caCrt: string): string {
   tool('openssl');

@@ -1,12 +1,14 @@
 // The per-node first-boot files that carry the cluster's secrets: the shared CAs and service-account keys for
 // control planes (so every control plane holds the same PKI and extra ones join without --upload-certs), the
-// kubeadm config (init or join), and bootstrap.env for the first-boot script. All phase 'boot': nothing here
+// kubeadm config (init or join), bootstrap.env for the first-boot script, and with controlPlaneHA kube-vip the
+// kube-vip static pod on control planes (src/cluster/kube-vip.ts). All phase 'boot': nothing here
 // may ever be baked into an image. Workers get no private key at all (kubeadm's worker preflight even refuses
 // an existing /etc/kubernetes/pki/ca.crt).
 
 import type { NodePlan, PlanFile, PlanNode } from '../plan/types.js';
 import { header } from '../template.js';
 import { initConfig, joinConfig } from './kubeadm.js';
+import { KUBE_VIP_JOIN_PREFLIGHT_IGNORES, kubeVipBootFiles } from './kube-vip.js';
 import type { ClusterSecrets } from './secrets.js';
 
 export const PKI_DIR = '/etc/kubernetes/pki';
@@ -66,11 +68,19 @@ export function bootstrapBootFiles(plan: NodePlan, secrets: ClusterSecrets): Pla
     throw new Error(`node ${node.name}: a ${node.role} cannot bootstrap with "${node.bootstrap}"`);
   }
   const files: PlanFile[] = [];
+  // controlPlaneHA kube-vip: the static pod that holds the VIP (control planes only; none otherwise)
+  const kubeVip = kubeVipBootFiles(plan);
   let config: string;
   if (node.bootstrap === 'init') config = initConfig(plan, secrets);
-  else config = joinConfig(plan, secrets, { controlPlane: node.bootstrap === 'join-control-plane' });
+  else {
+    config = joinConfig(plan, secrets, {
+      controlPlane: node.bootstrap === 'join-control-plane',
+      ...(kubeVip.length > 0 && { ignorePreflightErrors: KUBE_VIP_JOIN_PREFLIGHT_IGNORES }),
+    });
+  }
   if (node.role === 'control-plane') files.push(...controlPlanePki(secrets));
   files.push(file(KUBEADM_CONFIG_PATH, KEY_MODE, config, true));
   files.push(file(BOOTSTRAP_ENV_PATH, KEY_MODE, bootstrapEnv(plan, node), false));
+  files.push(...kubeVip);
   return files;
 }

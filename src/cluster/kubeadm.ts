@@ -85,16 +85,21 @@ export function initConfig(plan: NodePlan, secrets: Pick<ClusterSecrets, 'token'
   return serialise([init, clusterConfiguration(plan), kubeletConfiguration()]);
 }
 
-/** `kubeadm join --config` for a worker, or (controlPlane) for an extra control plane holding the shared CAs. */
+/**
+ * `kubeadm join --config` for a worker, or (controlPlane) for an extra control plane holding the shared CAs.
+ * ignorePreflightErrors names single checks only (never "all"), e.g. the manifests-directory check a pre-placed
+ * static pod trips.
+ */
 export function joinConfig(
   plan: NodePlan,
   secrets: Pick<ClusterSecrets, 'token' | 'ca'>,
-  opts: { controlPlane: boolean },
+  opts: { controlPlane: boolean; ignorePreflightErrors?: readonly string[] },
 ): string {
   const node = requireNode(plan, 'joinConfig');
   if (opts.controlPlane && node.role !== 'control-plane') {
     throw new Error(`joinConfig: node ${node.name} is a ${node.role}; only control planes join with controlPlane`);
   }
+  const ignored = opts.ignorePreflightErrors ?? [];
   const join: Doc = {
     apiVersion: KUBEADM_API_VERSION,
     kind: 'JoinConfiguration',
@@ -105,7 +110,10 @@ export function joinConfig(
         caCertHashes: [discoveryHash(secrets.ca.cert)],
       },
     },
-    nodeRegistration: nodeRegistration(plan, node),
+    nodeRegistration: {
+      ...nodeRegistration(plan, node),
+      ...(ignored.length > 0 && { ignorePreflightErrors: [...ignored] }),
+    },
   };
   if (opts.controlPlane) {
     join.controlPlane = { localAPIEndpoint: { advertiseAddress: node.ip, bindPort: API_BIND_PORT } };

@@ -16,10 +16,11 @@
 
 import { stringify } from 'yaml';
 import type { NodePlan, PlanNode } from '../plan/types.js';
+import { LAN_INTERFACE } from '../plan/network.js';
 import { header } from '../template.js';
 
-/** The stable name the node's LAN interface gets on every OS family. */
-export const LAN_INTERFACE = 'lan0';
+/** The stable name the node's LAN interface gets on every OS family (defined in the plan layer). */
+export { LAN_INTERFACE };
 
 export interface NetplanEthernet {
   match: { macaddress: string };

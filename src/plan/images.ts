@@ -32,6 +32,14 @@ export function calicoImages(calicoVersion: string): string[] {
   return ['cni', 'node', 'kube-controllers'].map((c) => `docker.io/calico/${c}:${calicoVersion}`);
 }
 
+/**
+ * kube-vip, the static pod that holds a control-plane VIP (cluster controlPlaneHA: kube-vip). v0.8.x runs with
+ * Kubernetes 1.29 (Cluster API providers and kubespray shipped v0.8.x with 1.29/1.30) and still reads `vip_cidr`
+ * (v0.9.0 renamed it to `vip_subnet`).
+ */
+export const KUBE_VIP_VERSION = 'v0.8.2';
+export const KUBE_VIP_IMAGE = `ghcr.io/kube-vip/kube-vip:${KUBE_VIP_VERSION}`;
+
 /** Pod infra image cri-dockerd is told to use (--pod-infra-container-image). */
 export const podInfraImage = (repo: string, pauseImage: string) => `${repo}/${pauseImage}`;
 
@@ -42,11 +50,14 @@ export function planImages(
   role: NodeRole,
   pauseImage: string,
   calicoVersion: string,
+  controlPlaneHA: 'none' | 'kube-vip' | 'external' = 'none',
 ): string[] {
   const all = [
     ...(release ? kubeadmImages(repo, version, release, role) : []),
     podInfraImage(repo, pauseImage),
     ...calicoImages(calicoVersion),
+    // the static pod starts before the API (and the VIP) exist: its image must already be on the node
+    ...(role === 'control-plane' && controlPlaneHA === 'kube-vip' ? [KUBE_VIP_IMAGE] : []),
   ];
   return all.filter((x, i) => all.indexOf(x) === i);
 }

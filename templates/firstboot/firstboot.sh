@@ -16,6 +16,9 @@ FAILED="$STATE/firstboot.failed"
 LOG="$ROOT/var/log/mkimage-firstboot.log"
 K8S="$ROOT/etc/kubernetes"
 PKI_BACKUP="$STATE/pki-seed"
+# controlPlaneHA kube-vip: the seeded static pod that holds the API VIP (absent otherwise)
+KUBE_VIP="$K8S/manifests/kube-vip.yaml"
+KUBE_VIP_BACKUP="$STATE/kube-vip-seed.yaml"
 CALICO_MANIFEST="$ROOT/usr/share/mkimage/calico.yaml"
 
 mkdir -p "$STATE" "$(dirname "$LOG")"
@@ -48,17 +51,25 @@ main() {
   rm -f "$FAILED"
   log "node $NODE_NAME: $BOOTSTRAP via $API_ENDPOINT"
 
-  # The seed's CA files are the cluster's identity; `kubeadm reset` deletes /etc/kubernetes/pki, so keep a copy.
+  # The seed's CA files are the cluster's identity; `kubeadm reset` deletes /etc/kubernetes/pki and empties
+  # /etc/kubernetes/manifests, so keep a copy of both seeded items.
   step "keep the seeded PKI"
   if [[ -d "$K8S/pki" && ! -d "$PKI_BACKUP" ]]; then
     cp -a "$K8S/pki" "$PKI_BACKUP"
     chmod 0700 "$PKI_BACKUP"
   fi
+  if [[ -f "$KUBE_VIP" && ! -f "$KUBE_VIP_BACKUP" ]]; then
+    cp -a "$KUBE_VIP" "$KUBE_VIP_BACKUP"
+  fi
 
-  # A power loss mid-run leaves a half-made node: reset only then, and put the seeded PKI back.
+  # A power loss mid-run leaves a half-made node: reset only then, and put the seeded files back. Only files
+  # kubeadm writes count: the seeded kube-vip manifest is there from the start.
   partial_state() {
     [[ -e "$K8S/admin.conf" || -e "$K8S/kubelet.conf" ]] && return 0
-    compgen -G "$K8S/manifests/*.yaml" > /dev/null && return 0
+    local m
+    for m in etcd kube-apiserver kube-controller-manager kube-scheduler; do
+      [[ -e "$K8S/manifests/$m.yaml" ]] && return 0
+    done
     return 1
   }
   if partial_state; then
@@ -69,7 +80,25 @@ main() {
       mkdir -p "$K8S/pki"
       cp -a "$PKI_BACKUP/." "$K8S/pki/"
     fi
+    if [[ -f "$KUBE_VIP_BACKUP" ]]; then
+      mkdir -p "$K8S/manifests"
+      cp -a "$KUBE_VIP_BACKUP" "$KUBE_VIP"
+    fi
   fi
+
+  # kube-vip on the init node runs on super-admin.conf while `kubeadm init` runs: since Kubernetes 1.29 admin.conf
+  # gets its rights only at the end of init (kube-vip/kube-vip#684). Afterwards it switches to admin.conf; kubelet
+  # restarts the static pod. The new file is written beside it under a dot name (kubelet ignores those), then
+  # renamed over it in one step.
+  use_admin_conf_for_kube_vip() {
+    [[ -f "$KUBE_VIP" ]] || return 0
+    grep -q 'path: /etc/kubernetes/super-admin.conf$' "$KUBE_VIP" || return 0
+    local tmp="$K8S/manifests/.kube-vip.yaml.tmp"
+    sed 's#path: /etc/kubernetes/super-admin.conf$#path: /etc/kubernetes/admin.conf#' "$KUBE_VIP" > "$tmp"
+    chmod 0600 "$tmp"
+    mv -f "$tmp" "$KUBE_VIP"
+    log "kube-vip now uses /etc/kubernetes/admin.conf"
+  }
 
   wait_for_api() {
     local deadline=$((SECONDS + WAIT_SECONDS)) delay=2
@@ -107,6 +136,9 @@ main() {
         step "remove the control-plane taint (one-node cluster)"
         kubectl taint nodes "$NODE_NAME" node-role.kubernetes.io/control-plane:NoSchedule- || true
       fi
+
+      step "switch kube-vip to admin.conf"
+      use_admin_conf_for_kube_vip
       ;;
     join | join-control-plane)
       step "wait for the API server"
@@ -123,7 +155,7 @@ main() {
 
   step "write the success marker"
   printf 'node: %s\nbootstrap: %s\n' "$NODE_NAME" "$BOOTSTRAP" > "$DONE"
-  rm -rf "$PKI_BACKUP"
+  rm -rf "$PKI_BACKUP" "$KUBE_VIP_BACKUP"
   log "done"
 }
 

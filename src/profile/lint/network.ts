@@ -152,6 +152,19 @@ export function lintControlPlaneEndpoint(cluster: Located<Cluster>): Diagnostic[
       ),
     ];
   }
+  // kube-vip (control-plane mode, no load balancer) only moves the address: clients reach the leader's own
+  // kube-apiserver, which listens on 6443.
+  if (c.controlPlaneHA === 'kube-vip' && port !== undefined && port !== '6443') {
+    return [
+      warning(
+        'W105',
+        `controlPlaneEndpoint ${ep} uses port ${port}, but kube-vip only moves the address and kube-apiserver ` +
+          `listens on 6443: set controlPlaneEndpoint to ${formatIPv4(host)}:6443, or use controlPlaneHA external ` +
+          `with a load balancer that forwards port ${port} to 6443`,
+        at,
+      ),
+    ];
+  }
   return [];
 }
 
