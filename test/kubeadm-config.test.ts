@@ -154,6 +154,17 @@ describe('joinConfig', () => {
     expect(get(join, 'controlPlane')).toEqual({ localAPIEndpoint: { advertiseAddress: '192.168.66.12', bindPort: 6443 } });
     expect(() => joinConfig(workers()[0]!, secrets, { controlPlane: true })).toThrow(/only control planes/);
   });
+
+  it("carries the profile's ignorePreflightErrors into init and join, each check once", () => {
+    const init = cp1();
+    init.kubeadm.ignorePreflightErrors = ['NumCPU', 'Mem'];
+    expect(get(docs(initConfig(init, secrets))[0], 'nodeRegistration.ignorePreflightErrors')).toEqual(['NumCPU', 'Mem']);
+    const joiner = cp2();
+    joiner.kubeadm.ignorePreflightErrors = ['NumCPU'];
+    const [join] = docs(joinConfig(joiner, secrets, { controlPlane: true, ignorePreflightErrors: ['NumCPU', 'DirAvailable--etc-kubernetes-manifests'] }));
+    expect(get(join, 'nodeRegistration.ignorePreflightErrors')).toEqual(['NumCPU', 'DirAvailable--etc-kubernetes-manifests']);
+    expect(get(docs(joinConfig(workers()[0]!, secrets, { controlPlane: false }))[0], 'nodeRegistration.ignorePreflightErrors')).toBeUndefined();
+  });
 });
 
 describe('imagesConfig', () => {

@@ -37,12 +37,15 @@ function requireNode(plan: NodePlan, what: string): PlanNode {
   return plan.node;
 }
 
-function nodeRegistration(plan: NodePlan, node: PlanNode): Doc {
+/** The profile's preflight ignores, then any the caller adds, each once. */
+function nodeRegistration(plan: NodePlan, node: PlanNode, extraIgnores: readonly string[] = []): Doc {
+  const ignored = [...new Set([...plan.kubeadm.ignorePreflightErrors, ...extraIgnores])];
   return {
     name: node.name,
     criSocket: plan.cluster.criSocket,
     // the address kubelet reports; on multi-NIC machines the default route's NIC may be the wrong one
     kubeletExtraArgs: { 'node-ip': node.ip },
+    ...(ignored.length > 0 && { ignorePreflightErrors: ignored }),
   };
 }
 
@@ -99,7 +102,6 @@ export function joinConfig(
   if (opts.controlPlane && node.role !== 'control-plane') {
     throw new Error(`joinConfig: node ${node.name} is a ${node.role}; only control planes join with controlPlane`);
   }
-  const ignored = opts.ignorePreflightErrors ?? [];
   const join: Doc = {
     apiVersion: KUBEADM_API_VERSION,
     kind: 'JoinConfiguration',
@@ -110,10 +112,7 @@ export function joinConfig(
         caCertHashes: [discoveryHash(secrets.ca.cert)],
       },
     },
-    nodeRegistration: {
-      ...nodeRegistration(plan, node),
-      ...(ignored.length > 0 && { ignorePreflightErrors: [...ignored] }),
-    },
+    nodeRegistration: nodeRegistration(plan, node, opts.ignorePreflightErrors),
   };
   if (opts.controlPlane) {
     join.controlPlane = { localAPIEndpoint: { advertiseAddress: node.ip, bindPort: API_BIND_PORT } };

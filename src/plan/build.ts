@@ -140,6 +140,7 @@ function buildPlan(inp: Inputs, target: Target): NodePlan {
       controlPlaneHA: cluster.controlPlaneHA,
     },
     os: { family: os.family, packageManager: os.packageManager, ...(os.codename !== undefined && { codename: os.codename }), cloudImage: os.cloudImage },
+    kubeadm: { ignorePreflightErrors: [...profile.kubernetes.ignorePreflightErrors] },
     admin: { user: cluster.admin.user, sshAuthorizedKeys: [...cluster.admin.sshAuthorizedKeys] },
     ...(target.node !== undefined && { node: target.node }),
   };

@@ -153,6 +153,11 @@ export interface NodePlan {
     /** the cloud image Packer starts from */
     cloudImage: { url: string; checksum: string };
   };
+  /** kubeadm settings that come from the profile */
+  kubeadm: {
+    /** preflight checks kubeadm skips, by name (never "all"; W106 warns) */
+    ignorePreflightErrors: string[];
+  };
   admin: { user: string; sshAuthorizedKeys: string[] };
   /** absent on a role plan; present on a per-node plan */
   node?: PlanNode;
