@@ -366,3 +366,24 @@ bash -c "$cmd"
     expect(r.err).toContain('sshAuthorizedKeys');
   });
 });
+
+describe('mkimage <role> --build', () => {
+  it('offline with an empty cache stops before Packer with exit 3, naming the artifact and `mkimage bundle`', async () => {
+    const cwd = tmp();
+    const saved = process.env.XDG_CACHE_HOME;
+    process.env.XDG_CACHE_HOME = join(cwd, 'cache');
+    try {
+      const r = await mkimage(cwd, 'worker', '--build', '--offline', '--packer-version', '1.6.6');
+      expect(r.code).toBe(3);
+      expect(r.err).toContain('error[E015]');
+      expect(r.err).toContain('cri-dockerd');
+      expect(r.err).toContain('mkimage bundle');
+      expect(r.err).not.toContain('==> packer build');
+      // the render itself was written before the build started
+      expect(existsSync(join(cwd, 'out/worker/packer/mkimage.pkr.hcl'))).toBe(true);
+    } finally {
+      if (saved === undefined) delete process.env.XDG_CACHE_HOME;
+      else process.env.XDG_CACHE_HOME = saved;
+    }
+  });
+});
