@@ -24,7 +24,7 @@ Examples:
   mkimage validate --strict              load and lint; warnings fail too
   mkimage plan worker --node worker1     print one node's plan (secrets redacted)
   mkimage cluster init                   generate the CAs and bootstrap token up front
-  mkimage --profiles ./profiles --cluster ./cluster.yaml control-plane
+  mkimage control-plane --profiles ./my-profiles --cluster ./my-cluster.yaml
 
 Exit codes: 0 ok, 2 bad input, 3 missing tool or download, packer's own code on a failed build.`,
   );
@@ -37,18 +37,22 @@ Exit codes: 0 ok, 2 bad input, 3 missing tool or download, packer's own code on 
       .option('--strict', 'treat lint warnings as errors')
       .option('--json', 'machine-readable output on stdout');
 
-  for (const role of ['control-plane', 'worker', 'ikuai-gateway']) {
+  for (const role of ['control-plane', 'worker']) {
     common(program.command(role))
-      .description(`render out/${role}/: per-node seeds (user-data, meta-data, network-config, seed.iso), plans${role === 'ikuai-gateway' ? ' and router settings' : ' and the Packer build'}`)
+      .description(`render out/${role}/: per-node seeds (user-data, meta-data, network-config, seed.iso), plans and the Packer build`)
       .option('--out <dir>', `output directory (default: out/${role})`)
       .addOption(new Option('--mode <mode>', 'baked: seeds for the golden image; full: seeds that install everything on a stock cloud image').choices(['baked', 'full']).default('baked'))
       .option('--build', 'fetch the artifacts and run packer build after rendering')
-      .option('--packer-version <v>', 'target Packer version (default: detected from `packer version`, else 1.6.6)')
+      .option('--packer-version <v>', 'target Packer version (default: the installed packer; without one, 1.7+ is assumed)')
       .addOption(new Option('--accelerator <a>', 'QEMU accelerator for the build').choices(['kvm', 'tcg']))
       .option('--offline', 'use only the cache or a bundle for artifacts')
       .option('--bundle <file>', 'read artifacts from a bundle made by `mkimage bundle`')
       .action((o) => runCommand(io, o, () => cmd.render(io, role, o)));
   }
+  common(program.command('ikuai-gateway'))
+    .description('render out/ikuai-gateway/: the router settings (static DHCP leases, DNS, port mappings, PXE)')
+    .option('--out <dir>', 'output directory (default: out/ikuai-gateway)')
+    .action((o) => runCommand(io, o, () => cmd.render(io, 'ikuai-gateway', o)));
   common(program.command('render'))
     .description('render any profile by name (for custom profiles in --profiles)')
     .argument('<profile>')
