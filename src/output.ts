@@ -15,6 +15,11 @@ export interface OutFile {
 
 export type FileTree = OutFile[];
 
+export interface TreeOptions {
+  /** mode of the tree's root and every directory in it, default 0o755 (0o700 for a secrets directory) */
+  dirMode?: number;
+}
+
 function checkRelative(p: string): string {
   const n = normalize(p);
   if (isAbsolute(n) || n === '..' || n.startsWith('../') || n.includes('/../')) {
@@ -24,7 +29,8 @@ function checkRelative(p: string): string {
 }
 
 /** Write `files` as the complete content of directory `dest`, replacing whatever was there. */
-export async function writeTreeAtomic(dest: string, files: FileTree): Promise<void> {
+export async function writeTreeAtomic(dest: string, files: FileTree, opts: TreeOptions = {}): Promise<void> {
+  const dirMode = opts.dirMode ?? 0o755;
   const target = resolve(dest);
   const parent = dirname(target);
   await mkdir(parent, { recursive: true });
@@ -33,7 +39,7 @@ export async function writeTreeAtomic(dest: string, files: FileTree): Promise<vo
     const entries = files.map((f) => ({ ...f, full: join(tmp, checkRelative(f.path)) }));
     // Directories first (sorted, once each), then the files with bounded parallelism.
     for (const dir of [...new Set(entries.map((e) => dirname(e.full)))].sort()) {
-      await mkdir(dir, { recursive: true, mode: 0o755 });
+      await mkdir(dir, { recursive: true, mode: dirMode });
     }
     const PARALLEL = 32;
     for (let i = 0; i < entries.length; i += PARALLEL) {
@@ -45,7 +51,7 @@ export async function writeTreeAtomic(dest: string, files: FileTree): Promise<vo
         }),
       );
     }
-    await chmod(tmp, 0o755);
+    await chmod(tmp, dirMode);
     let old: string | undefined;
     if (await exists(target)) {
       old = `${tmp}.old`;
@@ -74,7 +80,8 @@ export async function writeFileAtomic(path: string, content: string | Uint8Array
   }
 }
 
-async function exists(p: string): Promise<boolean> {
+/** Whether anything (file, directory, link target) exists at `p`. */
+export async function exists(p: string): Promise<boolean> {
   try {
     await stat(p);
     return true;

@@ -4,8 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import tar from 'tar-stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { fetchArtifact, FetchError, materialise, writeBundle, type FetchOptions } from '../src/fetch/index.js';
+import { fetchArtifact, materialise, writeBundle, type FetchOptions } from '../src/fetch/index.js';
 import type { PlanArtifact } from '../src/plan/types.js';
+import { rejection } from './helpers/fetch-rejection.js';
 import { serveBytes, startServer, type TestServer } from './helpers/http-server.js';
 import { makeTgz } from './helpers/tgz.js';
 import { run } from './helpers/tools.js';
@@ -58,15 +59,6 @@ const airGapped = (bundle: string): FetchOptions => ({
   progress: 'never',
   log: (l) => logs.push(l),
 });
-
-async function rejection(p: Promise<unknown>): Promise<FetchError> {
-  const e = await p.then(
-    () => undefined,
-    (err: unknown) => err,
-  );
-  expect(e).toBeInstanceOf(FetchError);
-  return e as FetchError;
-}
 
 describe('mkimage bundle', () => {
   it('round-trips: write the bundle online, then fetch offline from it into an empty cache', async () => {

@@ -26,6 +26,7 @@ import { planNode } from '../src/plan/build.js';
 import type { NodePlan } from '../src/plan/types.js';
 import type { Cluster, Located, NodeRole, NodeSpec, OsFamily, Profile } from '../src/profile/types.js';
 import { fixturePlan } from './fixtures/plan.js';
+import { located, testCluster, testNode, testProfile, TEST_SSH_KEY } from './helpers/inputs.js';
 import { run, tool } from './helpers/tools.js';
 
 const MODES: CloudInitMode[] = ['baked', 'full'];
@@ -496,59 +497,20 @@ describe('determinism and goldens', () => {
 // ---------------------------------------------------------------------------------------------------------
 // Real per-node plans from the planner (inputs built by hand: no loader involved), every family x mode.
 
-const located = <T>(value: T, file: string): Located<T> => ({ value, positions: new Map(), sources: new Map([[file, '']]) });
-
 function realProfile(role: NodeRole, docker: string, criDockerd: string): Located<Profile> {
-  return located<Profile>({
-    name: role,
-    role,
-    kubernetes: {
-      packages: ['kubelet', 'kubeadm', 'kubectl'],
-      repoExclude: ['kubelet', 'kubeadm', 'kubectl', 'cri-tools', 'kubernetes-cni'],
-      disableExcludes: true,
-      ignorePreflightErrors: [],
-    },
-    docker: { version: docker, registryMirrors: [], logMaxSize: '100m', logMaxFile: 3, insecureRegistries: [] },
-    criDockerd: { version: criDockerd, pauseImage: 'pause:3.9' },
-    kernel: {
-      modules: ['overlay', 'br_netfilter'],
-      sysctls: { 'net.bridge.bridge-nf-call-iptables': '1', 'net.bridge.bridge-nf-call-ip6tables': '1', 'net.ipv4.ip_forward': '1' },
-    },
-    swap: 'off',
-    selinux: 'permissive',
-    firewall: { enabled: true, ports: role === 'control-plane' ? ['6443/tcp', '2379-2380/tcp', '10250/tcp'] : ['10250/tcp', '30000-32767/tcp'] },
-    image: { prepull: true, diskSize: '20G', memory: 4096, cpus: 2, sources: ['qemu'] },
-    extraPackages: [],
+  return located(testProfile(role, {
+    docker: { version: docker },
+    criDockerd: { version: criDockerd },
     files: [{ path: '/etc/motd', mode: '0644', owner: 'root:root', content: 'managed by mkimage\n', phase: 'boot' }],
     commands: [{ phase: 'boot', run: 'echo first boot' }],
-  }, `profiles/${role}.yaml`);
+  }), `profiles/${role}.yaml`);
 }
 
-const REAL_NODES: NodeSpec[] = [
-  { name: 'cp1', role: 'control-plane', index: 0, mac: '52:54:00:12:34:11', ip: '192.168.66.11/24', gateway: '192.168.66.1', dns: ['192.168.66.1'], arch: 'amd64' },
-  { name: 'w1', role: 'worker', index: 1, mac: '52:54:00:12:34:21', ip: '192.168.66.21/24', gateway: '192.168.66.1', dns: ['192.168.66.1'], arch: 'amd64' },
-];
+const REAL_NODES: NodeSpec[] = [testNode('cp1', 'control-plane', 0, 11), testNode('w1', 'worker', 1, 21)];
 
 function realCluster(family: OsFamily): Located<Cluster> {
-  return located<Cluster>({
-    name: 'homelab',
-    kubernetesVersion: '1.29.2',
-    controlPlaneEndpoint: '192.168.66.11:6443',
-    podSubnet: '10.244.0.0/16',
-    serviceSubnet: '10.96.0.0/12',
-    dnsDomain: 'cluster.local',
-    imageRepository: 'registry.aliyuncs.com/google_containers',
-    mirror: 'aliyun',
-    osFamily: family,
-    containerRuntime: 'docker-ce',
-    cni: 'calico',
-    calicoVersion: 'v3.27.3',
-    controlPlaneHA: 'none',
-    bootstrapTokenTTL: '24h0m0s',
-    artifactMirrors: [],
-    admin: { user: 'kube', sshAuthorizedKeys: [fixturePlan().admin.sshAuthorizedKeys[0] ?? ''] },
-    nodes: REAL_NODES,
-  }, 'cluster.yaml');
+  const admin = { user: 'kube', sshAuthorizedKeys: [TEST_SSH_KEY] };
+  return located(testCluster({ osFamily: family, admin, nodes: REAL_NODES }), 'cluster.yaml');
 }
 
 const REAL_CASES = FAMILIES.flatMap((f) =>

@@ -2,7 +2,6 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { mkdtemp, readFile, readdir, rm, stat, writeFile, chmod, mkdir, unlink, copyFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { DiagnosticError } from '../src/diagnostics.js';
 import {
   initSecrets,
@@ -14,7 +13,8 @@ import {
   type ClusterSecrets,
 } from '../src/cluster/secrets.js';
 import { TOKEN_PATTERN, tokenString } from '../src/cluster/token.js';
-import { run, tool } from './helpers/tools.js';
+import { FIXTURE_SECRETS, opensslHash, privateSecretsCopy } from './helpers/secrets.js';
+import { run } from './helpers/tools.js';
 
 const NOW = new Date('2024-03-01T00:00:00Z');
 const ALL_FILES = Object.values(SECRET_FILES).sort();
@@ -22,21 +22,6 @@ const ALL_FILES = Object.values(SECRET_FILES).sort();
 let root: string;
 let dir: string;
 let secrets: ClusterSecrets;
-
-/** The discovery hash as the kubeadm docs compute it with openssl. */
-function opensslHash(caCrt: string): string {
-  tool('openssl');
-  const r = run('bash', [
-    '-c',
-    'set -o pipefail; openssl x509 -pubkey -in "$1" | openssl pkey -pubin -outform der | openssl dgst -sha256 -hex',
-    'hash',
-    caCrt,
-  ]);
-  expect(r.status, r.stderr).toBe(0);
-  const hex = r.stdout.trim().split(/\s+/).pop() ?? '';
-  expect(hex).toMatch(/^[0-9a-f]{64}$/);
-  return `sha256:${hex}`;
-}
 
 function codes(e: unknown): string[] {
   expect(e).toBeInstanceOf(DiagnosticError);
@@ -182,7 +167,7 @@ describe('discoveryHash and joinCommand', () => {
   });
 
   it('matches openssl for the committed test fixture CA too', async () => {
-    const crt = fileURLToPath(new URL('./fixtures/secrets/ca.crt', import.meta.url));
+    const crt = join(FIXTURE_SECRETS, 'ca.crt');
     expect(discoveryHash(await readFile(crt, 'utf8'))).toBe(opensslHash(crt));
   });
 
@@ -227,15 +212,7 @@ describe('rotateToken', () => {
 });
 
 describe('loadSecrets', () => {
-  async function copyOf(name: string): Promise<string> {
-    const d = join(root, name);
-    await mkdir(d, { mode: 0o700 });
-    for (const f of ALL_FILES) {
-      await copyFile(join(dir, f), join(d, f));
-      await chmod(join(d, f), 0o600);
-    }
-    return d;
-  }
+  const copyOf = (name: string): Promise<string> => privateSecretsCopy(dir, join(root, name), ALL_FILES);
 
   it('round-trips what initSecrets wrote', async () => {
     expect(await loadSecrets(dir)).toEqual(secrets);

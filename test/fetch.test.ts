@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { cacheRoot, fetchArtifact, FetchError, materialise, type FetchOptions } from '../src/fetch/index.js';
 import type { PlanArtifact } from '../src/plan/types.js';
+import { rejection } from './helpers/fetch-rejection.js';
 import { redirect, reset, serveBytes, startServer, status, truncated, type TestServer } from './helpers/http-server.js';
 import { makeTgz, type TarMember } from './helpers/tgz.js';
 
@@ -55,15 +56,6 @@ function criDockerd(over: Partial<PlanArtifact> = {}): PlanArtifact {
 /** Every name under cas/ (temp files included), or [] when the directory does not exist. */
 async function casListing(): Promise<string[]> {
   return readdir(join(dir, 'cache', 'cas')).catch(() => []);
-}
-
-async function rejection(p: Promise<unknown>): Promise<FetchError> {
-  const e = await p.then(
-    () => undefined,
-    (err: unknown) => err,
-  );
-  expect(e).toBeInstanceOf(FetchError);
-  return e as FetchError;
 }
 
 describe('fetchArtifact / materialise over HTTP on 127.0.0.1', () => {

@@ -2,7 +2,7 @@
 // kubeadm binary or API server can exist here): each records its argv and fails on demand, and the kubeadm fake
 // creates and removes the files the real one does (admin.conf, kubelet.conf, manifests, and pki on reset).
 
-import { describe, it, expect, beforeEach } from 'vitest';
+import { describe, it, expect } from 'vitest';
 import { mkdtempSync, mkdirSync, writeFileSync, readFileSync, readdirSync, existsSync, chmodSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

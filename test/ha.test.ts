@@ -3,7 +3,7 @@
 // (load -> lint -> plan with the TEST-ONLY fixture secrets); user-data is checked with the real cloud-init.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,9 +18,9 @@ import type { NodePlan, PlanFile } from '../src/plan/types.js';
 import type { Diagnostic } from '../src/diagnostics.js';
 import { get, kubeadmDocs } from './helpers/kubeadm-fields.js';
 import { run, tool } from './helpers/tools.js';
+import { FIXTURE_SECRETS, privateSecretsCopy } from './helpers/secrets.js';
 
 const HA_CLUSTER = fileURLToPath(new URL('./fixtures/ha/cluster.yaml', import.meta.url));
-const FIXTURE_SECRETS = fileURLToPath(new URL('./fixtures/secrets/', import.meta.url));
 const VIP = '192.168.66.10';
 const ENDPOINT = `${VIP}:6443`;
 const CP_IPS: Record<string, string> = { cp1: '192.168.66.11', cp2: '192.168.66.12', cp3: '192.168.66.13' };
@@ -32,13 +32,7 @@ let secrets: ClusterSecrets;
 beforeAll(async () => {
   tmp = mkdtempSync(join(tmpdir(), 'mkimage-ha-'));
   // git keeps the TEST-ONLY fixture keys 0644; loadSecrets insists on 0600, so load a private copy
-  const dir = join(tmp, 'secrets');
-  mkdirSync(dir, { mode: 0o700 });
-  for (const f of readdirSync(FIXTURE_SECRETS)) {
-    if (f === 'README.md') continue;
-    copyFileSync(join(FIXTURE_SECRETS, f), join(dir, f));
-    chmodSync(join(dir, f), 0o600);
-  }
+  const dir = await privateSecretsCopy(FIXTURE_SECRETS, join(tmp, 'secrets'));
   secrets = await loadSecrets(dir);
 });
 

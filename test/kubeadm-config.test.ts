@@ -1,8 +1,7 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { chmod, copyFile, mkdtemp, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { loadSecrets, discoveryHash, type ClusterSecrets } from '../src/cluster/secrets.js';
 import { initConfig, joinConfig, imagesConfig } from '../src/cluster/kubeadm.js';
 import {
@@ -14,9 +13,9 @@ import {
 import type { NodePlan, PlanNode } from '../src/plan/types.js';
 import { fixturePlan } from './fixtures/plan.js';
 import { FIELDS, get, kubeadmDocs as docs, walk } from './helpers/kubeadm-fields.js';
-import { run, tool } from './helpers/tools.js';
+import { FIXTURE_SECRETS, opensslHash, privateSecretsCopy } from './helpers/secrets.js';
+import { run } from './helpers/tools.js';
 
-const FIXTURE_SECRETS = fileURLToPath(new URL('./fixtures/secrets/', import.meta.url));
 const TOKEN = 'tstfix.testonlyfixture0';
 
 let tmp: string;
@@ -45,29 +44,10 @@ const cp2 = () => nodePlan({ name: 'cp2', role: 'control-plane', ip: '192.168.66
 const workers = () =>
   [21, 22, 23].map((n) => nodePlan({ name: `w${n - 20}`, role: 'worker', ip: `192.168.66.${n}`, bootstrap: 'join' }));
 
-function opensslHash(caCrt: string): string {
-  tool('openssl');
-  const r = run('bash', [
-    '-c',
-    'set -o pipefail; openssl x509 -pubkey -in "$1" | openssl pkey -pubin -outform der | openssl dgst -sha256 -hex',
-    'hash',
-    caCrt,
-  ]);
-  expect(r.status, r.stderr).toBe(0);
-  return `sha256:${r.stdout.trim().split(/\s+/).pop()}`;
-}
-
 beforeAll(async () => {
   // git keeps the TEST-ONLY fixture keys 0644; loadSecrets insists on 0600, so load a private copy
   tmp = await mkdtemp(join(tmpdir(), 'mkimage-kubeadm-'));
-  const dir = join(tmp, 'secrets');
-  await mkdir(dir, { mode: 0o700 });
-  for (const f of await readdir(FIXTURE_SECRETS)) {
-    if (f === 'README.md') continue;
-    await copyFile(join(FIXTURE_SECRETS, f), join(dir, f));
-    await chmod(join(dir, f), 0o600);
-  }
-  secrets = await loadSecrets(dir);
+  secrets = await loadSecrets(await privateSecretsCopy(FIXTURE_SECRETS, join(tmp, 'secrets')));
   expect(`${secrets.token.id}.${secrets.token.secret}`).toBe(TOKEN);
 });
 

@@ -19,94 +19,27 @@ import {
   lintSubnetOverlap,
   typoOf,
 } from '../src/profile/lint.js';
-import type { Cluster, Inputs, Located, NodeSpec, PositionMap, Profile } from '../src/profile/types.js';
+import type { Cluster, Inputs, Located, NodeSpec, Profile } from '../src/profile/types.js';
+import { located, testCluster, testNode, testProfile, type ProfileOverrides } from './helpers/inputs.js';
 
 // ---- hand-built Located inputs (the loader is tested on its own) -------------------------------------------
 
-/** Gives every dotted path of `value` its own line in `file`, in traversal order, like a YAML document would. */
-function locate<T>(file: string, value: T): Located<T> {
-  const positions: PositionMap = new Map();
-  let line = 0;
-  const walk = (v: unknown, path: string, depth: number) => {
-    if (path !== '') positions.set(path, { file, line: ++line, col: 1 + 2 * depth });
-    if (Array.isArray(v)) v.forEach((item, i) => walk(item, path === '' ? String(i) : `${path}.${i}`, depth + 1));
-    else if (v !== null && typeof v === 'object') {
-      for (const [k, child] of Object.entries(v)) {
-        if (k === 'index') continue; // NodeSpec.index is bookkeeping, not a key in the file
-        walk(child, path === '' ? k : `${path}.${k}`, path === '' ? 0 : depth + 1);
-      }
-    }
-  };
-  walk(value, '', 0);
-  return { value, positions, sources: new Map([[file, '']]) };
-}
+/** A profile that lints clean; `over` replaces top-level keys and merges into sections. */
+const profile = (over: ProfileOverrides = {}, file = 'profiles/worker.yaml'): Located<Profile> =>
+  located(testProfile('worker', over), file);
 
-type DeepPartial<T> = { [K in keyof T]?: T[K] extends Array<unknown> ? T[K] : T[K] extends object ? DeepPartial<T[K]> : T[K] };
-
-/** A profile that lints clean; `over` replaces whole sections' keys. */
-function profile(over: DeepPartial<Profile> = {}, file = 'profiles/worker.yaml'): Located<Profile> {
-  const base: Profile = {
-    name: 'worker',
-    role: 'worker',
-    kubernetes: {
-      packages: ['kubelet', 'kubeadm', 'kubectl'],
-      repoExclude: ['kubelet', 'kubeadm', 'kubectl', 'cri-tools', 'kubernetes-cni'],
-      disableExcludes: true,
-      ignorePreflightErrors: [],
-    },
-    docker: { version: '24.0.7', registryMirrors: [], logMaxSize: '100m', logMaxFile: 3, insecureRegistries: [] },
-    criDockerd: { version: '0.3.9', pauseImage: 'pause:3.9' },
-    kernel: { modules: ['overlay', 'br_netfilter'], sysctls: { 'net.ipv4.ip_forward': '1' } },
-    swap: 'off',
-    selinux: 'permissive',
-    firewall: { enabled: true, ports: ['10250/tcp', '30000-32767/tcp'] },
-    image: { prepull: true, diskSize: '20G', memory: 2048, cpus: 2, sources: ['qemu'] },
-    extraPackages: [],
-    files: [],
-    commands: [],
-  };
-  const value = {
-    ...base,
-    ...over,
-    kubernetes: { ...base.kubernetes, ...over.kubernetes },
-    docker: { ...base.docker, ...over.docker },
-    criDockerd: { ...base.criDockerd, ...over.criDockerd },
-  } as Profile;
-  return locate(file, value);
-}
-
-function node(index: number, name: string, role: NodeSpec['role'], ip: string, gateway: string): NodeSpec {
-  const mac = `52:54:00:66:00:${(0x10 + index).toString(16)}`;
-  return { name, role, mac, ip, gateway, dns: ['192.168.66.1'], arch: 'amd64', index };
-}
+/** Lint tests place nodes anywhere: the address and router are given whole. */
+const node = (index: number, name: string, role: NodeSpec['role'], ip: string, gateway: string): NodeSpec =>
+  testNode(name, role, index, 10 + index, { ip, gateway, dns: ['192.168.66.1'] });
 
 /** A cluster that lints clean: one control plane and two workers on 192.168.66.0/24. */
 function cluster(over: Partial<Cluster> = {}): Located<Cluster> {
-  const value: Cluster = {
-    name: 'homelab',
-    kubernetesVersion: '1.29.2',
-    controlPlaneEndpoint: '192.168.66.11:6443',
-    podSubnet: '10.244.0.0/16',
-    serviceSubnet: '10.96.0.0/12',
-    dnsDomain: 'cluster.local',
-    imageRepository: 'registry.aliyuncs.com/google_containers',
-    mirror: 'aliyun',
-    osFamily: 'el9',
-    containerRuntime: 'docker-ce',
-    cni: 'calico',
-    calicoVersion: 'v3.27.3',
-    controlPlaneHA: 'none',
-    bootstrapTokenTTL: '24h0m0s',
-    artifactMirrors: [],
-    admin: { user: 'kube', sshAuthorizedKeys: [] },
-    nodes: [
-      node(0, 'cp1', 'control-plane', '192.168.66.11/24', '192.168.66.1'),
-      node(1, 'w1', 'worker', '192.168.66.21/24', '192.168.66.1'),
-      node(2, 'w2', 'worker', '192.168.66.22/24', '192.168.66.1'),
-    ],
-    ...over,
-  };
-  return locate('cluster.yaml', value);
+  const nodes = [
+    node(0, 'cp1', 'control-plane', '192.168.66.11/24', '192.168.66.1'),
+    node(1, 'w1', 'worker', '192.168.66.21/24', '192.168.66.1'),
+    node(2, 'w2', 'worker', '192.168.66.22/24', '192.168.66.1'),
+  ];
+  return located(testCluster({ nodes, ...over }), 'cluster.yaml');
 }
 
 const at = (doc: Located<unknown>, path: string): Position => {

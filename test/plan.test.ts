@@ -10,103 +10,34 @@ import type { Diagnostic } from '../src/diagnostics.js';
 import { planJson, planNode, planRole } from '../src/plan/build.js';
 import { loadInputs } from '../src/profile/load.js';
 import type { NodePlan } from '../src/plan/types.js';
-import type {
-  Cluster, Located, Mirror, NodeRole, NodeSpec, OsFamily, PositionMap, Profile,
-} from '../src/profile/types.js';
+import type { Cluster, Located, Mirror, NodeRole, NodeSpec, OsFamily, Profile } from '../src/profile/types.js';
+import {
+  located, rolePorts, testCluster, testGatewaySettings, testNode, testProfile, TEST_SSH_KEY,
+} from './helpers/inputs.js';
 import { tool } from './helpers/tools.js';
 
 // ---------------------------------------------------------------------------------------------------------
-// Builder: a Located value whose every leaf path sits on its own line (line = 1 + order of the path).
+// Builders (test/helpers/inputs.ts): patched, then located, so patched paths have positions too.
 
-function locate<T>(value: T, file: string): Located<T> {
-  const positions: PositionMap = new Map();
-  let line = 0;
-  const walk = (v: unknown, path: string, depth: number) => {
-    if (path !== '') positions.set(path, { file, line: ++line, col: 1 + 2 * depth });
-    if (v !== null && typeof v === 'object') {
-      for (const [k, child] of Object.entries(v)) walk(child, path === '' ? k : `${path}.${k}`, depth + 1);
-    }
-  };
-  walk(value, '', -1);
-  return { value, positions, sources: new Map() };
-}
-
-const KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBvYvTqY1sXjJgQ1Uo8hYvKk1dQm5J3e8uTqkW3m0aBc ops@example';
-
+/** A shipped role profile without Calico's firewall ports (the golden plans carry the role's own only). */
 function profileOf(role: NodeRole | 'gateway', patch: (p: Profile) => void = () => {}): Located<Profile> {
-  const cp = role === 'control-plane';
-  const p: Profile = {
-    name: role,
-    role,
-    kubernetes: {
-      packages: ['kubelet', 'kubeadm', 'kubectl'],
-      repoExclude: ['kubelet', 'kubeadm', 'kubectl', 'cri-tools', 'kubernetes-cni'],
-      disableExcludes: true,
-      ignorePreflightErrors: [],
-    },
-    docker: { version: '24.0.7', registryMirrors: [], logMaxSize: '100m', logMaxFile: 3, insecureRegistries: [] },
-    criDockerd: { version: '0.3.9', pauseImage: 'pause:3.9' },
-    kernel: {
-      modules: ['overlay', 'br_netfilter'],
-      sysctls: {
-        'net.bridge.bridge-nf-call-iptables': '1',
-        'net.bridge.bridge-nf-call-ip6tables': '1',
-        'net.ipv4.ip_forward': '1',
-      },
-    },
-    swap: 'off',
-    selinux: 'permissive',
-    firewall: {
-      enabled: true,
-      ports: cp ? ['6443/tcp', '2379-2380/tcp', '10250/tcp', '10257/tcp', '10259/tcp'] : ['10250/tcp', '30000-32767/tcp'],
-    },
-    image: { prepull: true, diskSize: '20G', memory: 4096, cpus: 2, sources: ['qemu'] },
-    extraPackages: [],
-    files: [],
-    commands: [],
-  };
+  const p = testProfile(role, { firewall: { ports: rolePorts(role) } });
   patch(p);
-  return locate(p, `profiles/${role}.yaml`);
+  return located(p, `profiles/${role}.yaml`);
 }
 
-function nodeOf(name: string, role: NodeRole, index: number, octet: number, extra: Partial<NodeSpec> = {}): NodeSpec {
-  return {
-    name, role, index,
-    mac: `52:54:00:66:00:${octet}`,
-    ip: `192.168.66.${octet}/24`,
-    gateway: '192.168.66.1',
-    dns: ['192.168.66.1', '223.5.5.5'],
-    arch: 'amd64',
-    ...extra,
-  };
-}
-
+/** Two control planes and a worker, and an operator key. */
 function clusterOf(patch: (c: Cluster) => void = () => {}): Located<Cluster> {
-  const c: Cluster = {
-    name: 'homelab',
-    kubernetesVersion: '1.29.2',
-    controlPlaneEndpoint: '192.168.66.11:6443',
-    podSubnet: '10.244.0.0/16',
-    serviceSubnet: '10.96.0.0/12',
-    dnsDomain: 'cluster.local',
-    imageRepository: 'registry.aliyuncs.com/google_containers',
-    mirror: 'aliyun',
-    osFamily: 'el9',
-    containerRuntime: 'docker-ce',
-    cni: 'calico',
-    calicoVersion: 'v3.27.3',
-    controlPlaneHA: 'none',
-    bootstrapTokenTTL: '24h0m0s',
-    artifactMirrors: [],
-    admin: { user: 'kube', sshAuthorizedKeys: [KEY] },
+  const c = testCluster({
+    admin: { user: 'kube', sshAuthorizedKeys: [TEST_SSH_KEY] },
     nodes: [
-      nodeOf('cp1', 'control-plane', 0, 11),
-      nodeOf('cp2', 'control-plane', 1, 12),
-      nodeOf('w1', 'worker', 2, 21),
+      testNode('cp1', 'control-plane', 0, 11),
+      testNode('cp2', 'control-plane', 1, 12),
+      testNode('w1', 'worker', 2, 21),
     ],
-  };
+  });
   patch(c);
-  return locate(c, 'cluster.yaml');
+  return located(c, 'cluster.yaml');
 }
 
 const errors = (d: Diagnostic[]) => d.filter((x) => x.severity === 'error');
@@ -323,14 +254,7 @@ describe('planRole over OS family x role x mirror', () => {
 
 function gatewayProfile(patch: (g: NonNullable<Profile['gateway']>) => void = () => {}): Located<Profile> {
   return profileOf('gateway', (p) => {
-    p.gateway = {
-      vendor: 'ikuai',
-      lanInterface: 'lan1',
-      dhcp: { enabled: true, rangeStart: '192.168.66.100', rangeEnd: '192.168.66.200', leaseMinutes: 120 },
-      pxe: { enabled: false, bootFile: 'undionly.kpxe' },
-      dns: { records: [{ domain: 'k8s-api.homelab.lan', ip: '192.168.66.11' }] },
-      portMappings: [],
-    };
+    p.gateway = testGatewaySettings();
     patch(p.gateway);
   });
 }
@@ -339,7 +263,7 @@ describe('gateway role plans', () => {
   it('carry the router settings and nothing a node image needs', () => {
     const diags: Diagnostic[] = [];
     const cluster = clusterOf((c) => {
-      c.nodes[2] = nodeOf('w1', 'worker', 2, 21, { mac: '52:54:00:66:00:21', dns: ['192.168.66.1'] });
+      c.nodes[2] = testNode('w1', 'worker', 2, 21, { mac: '52:54:00:66:00:21', dns: ['192.168.66.1'] });
     });
     const plan = planRole(gatewayProfile(), cluster, diags);
     expect(diags).toEqual([]);
@@ -592,7 +516,7 @@ describe('planNode', () => {
   it('an arm64 node gets the arm64 cri-dockerd digest and cloud image', () => {
     const cluster = clusterOf((c) => {
       c.osFamily = 'ubuntu-22.04';
-      c.nodes.push(nodeOf('arm1', 'worker', 3, 31, { arch: 'arm64' }));
+      c.nodes.push(testNode('arm1', 'worker', 3, 31, { arch: 'arm64' }));
     });
     const plan = planNode(profileOf('worker'), cluster, cluster.value.nodes[3] as NodeSpec, []);
     expect(plan.artifacts[0]).toMatchObject({

@@ -11,6 +11,7 @@ import { jsonSchemaText } from '../src/profile/jsonschema.js';
 import { clusterJsonSchema, loadInputs, loadProfile, profileJsonSchema } from '../src/profile/load.js';
 import type { Cluster, Profile } from '../src/profile/types.js';
 import { PACKAGE_ROOT } from '../src/template.js';
+import { testClusterSettings, testGatewaySettings } from './helpers/inputs.js';
 
 const cwd = PACKAGE_ROOT;
 const F = 'test/fixtures/profiles';
@@ -55,37 +56,13 @@ describe('shipped profiles and example cluster', () => {
   it('fill the iKuai gateway settings', () => {
     const gw = r.inputs?.profiles.get('ikuai-gateway')?.value as Profile;
     expect(gw.role).toBe('gateway');
-    expect(gw.gateway).toEqual({
-      vendor: 'ikuai',
-      lanInterface: 'lan1',
-      dhcp: { enabled: true, rangeStart: '192.168.66.100', rangeEnd: '192.168.66.200', leaseMinutes: 120 },
-      pxe: { enabled: false, bootFile: 'undionly.kpxe' },
-      dns: { records: [{ domain: 'k8s-api.homelab.lan', ip: '192.168.66.11' }] },
-      portMappings: [],
-    });
+    expect(gw.gateway).toEqual(testGatewaySettings());
   });
 
   it('describe the homelab cluster', () => {
     const c = r.inputs?.cluster.value as Cluster;
     const { nodes, ...settings } = c;
-    expect(settings).toEqual({
-      name: 'homelab',
-      kubernetesVersion: '1.29.2',
-      controlPlaneEndpoint: '192.168.66.11:6443',
-      podSubnet: '10.244.0.0/16',
-      serviceSubnet: '10.96.0.0/12',
-      dnsDomain: 'cluster.local',
-      imageRepository: 'registry.aliyuncs.com/google_containers',
-      mirror: 'aliyun',
-      osFamily: 'el9',
-      containerRuntime: 'docker-ce',
-      cni: 'calico',
-      calicoVersion: 'v3.27.3',
-      controlPlaneHA: 'none',
-      bootstrapTokenTTL: '24h0m0s',
-      artifactMirrors: [],
-      admin: { user: 'kube', sshAuthorizedKeys: [] },
-    });
+    expect(settings).toEqual(testClusterSettings());
     expect(nodes.map((n) => [n.name, n.role, n.mac, n.ip, n.index])).toEqual([
       ['cp1', 'control-plane', '52:54:00:66:00:11', '192.168.66.11/24', 0],
       ['worker1', 'worker', '52:54:00:66:00:21', '192.168.66.21/24', 1],

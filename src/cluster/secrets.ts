@@ -2,10 +2,10 @@
 // kept under clusters/<name>/secrets/ (dir 0700, files 0600). They are made once and never overwritten
 // silently: nodes already built trust this CA. Token rotation rewrites token.json alone.
 
-import { chmod, mkdir, mkdtemp, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
+import { readFile, readdir, stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import { DiagnosticError, error, type Diagnostic } from '../diagnostics.js';
-import { writeFileAtomic } from '../output.js';
+import { exists, writeFileAtomic, writeTreeAtomic } from '../output.js';
 import {
   checkCaPair,
   checkServiceAccountPair,
@@ -110,42 +110,10 @@ export async function initSecrets(dir: string, opts: InitSecretsOptions): Promis
     createServiceAccountKey(),
   ]);
   const secrets: ClusterSecrets = { ca, frontProxyCa, etcdCa, sa, token: generateToken(opts.ttl, now) };
-  await writeSecretDir(target, secrets);
+  // the whole set goes into a temp dir beside `target` that is then swapped in: a failure leaves the old set intact
+  const files = secretFiles(secrets).map(([path, content]) => ({ path, content, mode: FILE_MODE }));
+  await writeTreeAtomic(target, files, { dirMode: DIR_MODE });
   return secrets;
-}
-
-/** Write all files into a 0700 temp dir beside `target`, then swap it in, so a failure leaves the old set intact. */
-async function writeSecretDir(target: string, secrets: ClusterSecrets): Promise<void> {
-  const parent = dirname(target);
-  await mkdir(parent, { recursive: true });
-  const tmp = await mkdtemp(join(parent, `.${basename(target)}.tmp-`));
-  try {
-    await chmod(tmp, DIR_MODE);
-    for (const [name, content] of secretFiles(secrets)) {
-      const path = join(tmp, name);
-      await writeFile(path, content, { mode: FILE_MODE });
-      await chmod(path, FILE_MODE);
-    }
-    let old: string | undefined;
-    if (await exists(target)) {
-      old = `${tmp}.old`;
-      await rename(target, old);
-    }
-    await rename(tmp, target);
-    if (old) await rm(old, { recursive: true, force: true });
-  } catch (e) {
-    await rm(tmp, { recursive: true, force: true });
-    throw e;
-  }
-}
-
-async function exists(p: string): Promise<boolean> {
-  try {
-    await stat(p);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** Read one secret file: collects a diagnostic (missing, or readable by others) instead of throwing. */
