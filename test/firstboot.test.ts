@@ -12,6 +12,7 @@ import { kubeVipManifest } from '../src/cluster/kube-vip.js';
 import type { NodePlan } from '../src/plan/types.js';
 import { fixturePlan } from './fixtures/plan.js';
 import { run, tool } from './helpers/tools.js';
+import { verifyUnits } from './helpers/systemd-root.js';
 
 const FAKE_KUBEADM = `#!/bin/bash
 # FAKE kubeadm: records calls; mimics the files real kubeadm writes and removes.
@@ -125,6 +126,14 @@ describe('first-boot script', () => {
     writeFileSync(join(dir, 'firstboot.sh'), firstbootScript());
     const r = run('shellcheck', ['-f', 'gcc', join(dir, 'firstboot.sh')]);
     expect(r.stdout + r.stderr).toBe('');
+    expect(r.status).toBe(0);
+  });
+
+  it('has a unit that passes systemd-analyze verify with no warnings', () => {
+    const { units } = firstbootBakeItems();
+    const r = verifyUnits(units.map((u) => ({ path: u.path!, content: u.content! })));
+    expect(r.warnings).toEqual([]);
+    expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
   });
 
