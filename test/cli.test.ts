@@ -55,6 +55,7 @@ describe('mkimage control-plane on the embedded defaults', () => {
   it('writes the seeds, the plans and the Packer build, and says so', () => {
     expect(first.code, first.err).toBe(0);
     expect(first.err).toContain('wrote out/control-plane/: 1 node seed(s) (cp1)');
+    expect(first.err).toContain('note: admin.sshAuthorizedKeys is empty');
     const out = join(cwd, 'out/control-plane');
     for (const f of ['plan.json', 'plans/cp1.json', 'seeds/cp1/user-data', 'seeds/cp1/meta-data', 'seeds/cp1/network-config', 'seeds/cp1/seed.iso', 'packer/mkimage.pkr.hcl']) {
       expect(existsSync(join(out, f)), f).toBe(true);
@@ -117,6 +118,19 @@ describe('mkimage control-plane on the embedded defaults', () => {
       expect(text, k).not.toContain('PRIVATE KEY');
       expect(text, k).not.toContain(token.secret);
     }
+  });
+});
+
+describe('admin login', () => {
+  it('puts the cluster admin key on every node, and the missing-key note goes away', async () => {
+    const cwd = tmp();
+    const key = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBvYvTqY1sXjJgQ1Uo8hYvKk1dQm5J3e8uTqkW3m0aBc ops@example';
+    const base = readFileSync(join(PACKAGE_ROOT, 'profiles/cluster.yaml'), 'utf8');
+    writeFileSync(join(cwd, 'c.yaml'), base.replace('  sshAuthorizedKeys: []', `  sshAuthorizedKeys: ["${key}"]`));
+    const r = await mkimage(cwd, 'worker', '--cluster', 'c.yaml');
+    expect(r.code, r.err).toBe(0);
+    expect(r.err).not.toContain('sshAuthorizedKeys is empty');
+    for (const w of ['worker1', 'worker2']) expect(readFileSync(join(cwd, 'out/worker/seeds', w, 'user-data'), 'utf8')).toContain(key);
   });
 });
 

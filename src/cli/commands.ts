@@ -79,6 +79,9 @@ export async function render(io: Io, role: string, o: RenderFlags): Promise<Outc
   if (!o.json) {
     io.err(`wrote ${shown(io, r.outDir)}/: ${names.length} node seed(s)${names.length ? ` (${names.join(', ')})` : ''}, plan.json, packer/\n`);
     if (names.length === 0) io.err(`note: the cluster has no ${role} nodes; only the golden-image build was rendered\n`);
+    if (names.length > 0 && r.rolePlan.admin.sshAuthorizedKeys.length === 0) {
+      io.err(`note: admin.sshAuthorizedKeys is empty, so nobody can log in to these nodes (or run \`mkimage cluster status\`): add your public key to the cluster file\n`);
+    }
   }
   const result = { out: r.outDir, nodes: names };
   if (!o.build) return { diagnostics: r.diagnostics, sources: r.sources, result };
