@@ -7,7 +7,7 @@ import { applyStrict, error, hasErrors, sortDiagnostics, type Diagnostic } from 
 import { loadInputs, type LoadOptions } from './profile/load.js';
 import { lintInputs } from './profile/lint.js';
 import type { Inputs, Located, Profile } from './profile/types.js';
-import { planNode, planRole } from './plan/build.js';
+import { planJson, planNode, planRole } from './plan/build.js';
 import type { NodePlan } from './plan/types.js';
 import { firstbootBakeItems } from './firstboot/files.js';
 import { bootstrapBootFiles } from './cluster/bootstrap-files.js';
@@ -117,9 +117,6 @@ export function redactSecrets(plan: NodePlan): NodePlan {
   };
 }
 
-export function planFileJson(plan: NodePlan): string {
-  return `${JSON.stringify(plan, null, 2)}\n`;
-}
 
 export function lockPathFor(opts: CommonOptions): string {
   return resolve(opts.cwd ?? process.cwd(), LOCK_FILE_NAME);
@@ -174,7 +171,7 @@ async function writeOutput(outDir: string, role: string, files: OutFile[]): Prom
  * and the router settings (src/emit/ikuai.ts).
  */
 function gatewayFiles(plan: NodePlan): OutFile[] {
-  return [{ path: 'plan.json', content: planFileJson(plan) }, ...renderIkuaiSettings(plan)];
+  return [{ path: 'plan.json', content: planJson(plan) }, ...renderIkuaiSettings(plan)];
 }
 
 /** `mkimage <role>`: everything the role's VMs need, written atomically to out/<role>/. */
@@ -209,7 +206,7 @@ export async function renderRole(opts: RenderOptions): Promise<RenderResult> {
     await pinFromLock(plans, lockPathFor(opts), diags);
     if (hasErrors(diags)) return fail();
   }
-  const files: OutFile[] = [{ path: 'plan.json', content: planFileJson(redactSecrets(plan)) }];
+  const files: OutFile[] = [{ path: 'plan.json', content: planJson(redactSecrets(plan)) }];
   for (const p of plans) {
     const node = p.node!;
     const seed = renderSeed(p, mode);
@@ -230,7 +227,7 @@ export async function renderRole(opts: RenderOptions): Promise<RenderResult> {
           { name: 'network-config', content: seed.networkConfig },
         ]),
       },
-      { path: `plans/${node.name}.json`, content: planFileJson(redactSecrets(p)) },
+      { path: `plans/${node.name}.json`, content: planJson(redactSecrets(p)) },
     );
   }
   for (const f of renderPackerDir(plan, { packerVersion: opts.packerVersion, accelerator: opts.accelerator })) {

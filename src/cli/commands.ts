@@ -9,7 +9,6 @@ import {
   ensureSecrets,
   loadAndLint,
   nodePlans,
-  planFileJson,
   profileFor,
   redactSecrets,
   renderRole,
@@ -24,6 +23,8 @@ import { PACKAGE_ROOT } from '../template.js';
 import { EXIT, EnvironmentError, type Io, type Outcome } from './run.js';
 import { FIRSTBOOT_DONE, FIRSTBOOT_FAILED } from '../firstboot/files.js';
 import { buildGoldenImage } from './build.js';
+import { packerVersion as installedPackerVersion } from '../packer/run.js';
+import { planJson } from '../plan/build.js';
 import { fetchArtifact, writeBundle } from '../fetch/index.js';
 import type { PlanArtifact } from '../plan/types.js';
 
@@ -62,7 +63,7 @@ export interface RenderFlags extends CommonFlags {
 
 export async function render(io: Io, role: string, o: RenderFlags): Promise<Outcome> {
   // Emit for the Packer that will run it: the installed one, unless told otherwise.
-  const packerVersion = o.packerVersion ?? detectPackerVersion();
+  const packerVersion = o.packerVersion ?? (await installedPackerVersion());
   const r = await renderRole({ ...common(io, o), role, out: o.out, mode: o.mode, packerVersion, accelerator: o.accelerator });
   if (!r.outDir || !r.nodePlans || !r.rolePlan) return { diagnostics: r.diagnostics, sources: r.sources };
   const gateway = r.rolePlan.gateway;
@@ -90,10 +91,6 @@ export async function render(io: Io, role: string, o: RenderFlags): Promise<Outc
   return { diagnostics: r.diagnostics, sources: r.sources, result, exitCode: code };
 }
 
-function detectPackerVersion(): string | undefined {
-  const r = spawnSync('packer', ['version'], { encoding: 'utf8' });
-  return r.status === 0 ? /(\d+\.\d+\.\d+)/.exec(r.stdout)?.[1] : undefined;
-}
 
 export async function validate(io: Io, o: CommonFlags): Promise<Outcome> {
   const r = loadAndLint(common(io, o));
@@ -128,7 +125,7 @@ export async function plan(io: Io, role: string, o: CommonFlags & { node?: strin
   }
   if (hasErrors(diags)) return { diagnostics: diags, sources: r.sources };
   if (o.json) return { diagnostics: diags, sources: r.sources, result: { plan: redactSecrets(out) } };
-  io.out(planFileJson(redactSecrets(out)));
+  io.out(planJson(redactSecrets(out)));
   return { diagnostics: diags, sources: r.sources };
 }
 

@@ -3,7 +3,7 @@
 // lock on first fetch. `materialise` puts the artifact (or one member of it) where the image wants it.
 
 import { copyFile, chmod, mkdir, rename, rm } from 'node:fs/promises';
-import { dirname, join, posix, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type { PlanArtifact } from '../plan/types.js';
 import { fileNameOf, packBundle, readBundleLock, copyFromBundle, type BundleItem } from './bundle.js';
 import { ArtifactCache, cacheRoot, isSha256 } from './cache.js';
@@ -170,10 +170,6 @@ function parseMode(a: PlanArtifact): number {
  * script installs from (it copies each to a.dest inside the image). Returns the written path.
  */
 export async function materialise(a: PlanArtifact, opts: FetchOptions, destDir: string): Promise<string> {
-  const rel = posix.normalize(a.dest);
-  if (!a.dest.startsWith('/') || rel.split('/').includes('..') || rel === '/') {
-    throw new FetchError('io', `${describe(a)}: dest "${a.dest}" must be an absolute file path inside the image, like /usr/local/bin/cri-dockerd`);
-  }
   const mode = parseMode(a);
   const fetched = await fetchArtifact(a, opts);
   const target = join(resolve(destDir), a.name);
@@ -186,7 +182,7 @@ export async function materialise(a: PlanArtifact, opts: FetchOptions, destDir: 
     await extractMember(fetched.path, a.member, target, { label: fileNameOf(a), requireExecutable: (mode & 0o111) !== 0, mode });
     return target;
   }
-  const tmp = join(dirname(target), `.${posix.basename(rel)}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`);
+  const tmp = join(dirname(target), `.${a.name}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`);
   try {
     await copyFile(fetched.path, tmp);
     await chmod(tmp, mode);
