@@ -3,7 +3,7 @@
 // shellcheck, its seed through `cloud-init schema`, and every unit through systemd-analyze verify.
 
 import { execFile } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync, existsSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -226,7 +226,8 @@ describe('renderPackerDir contents (el9 fixture)', () => {
       "check 'module br_netfilter is loaded' module_loaded br_netfilter",
       "check 'image registry.aliyuncs.com/google_containers/pause:3.9 is present' image_present registry.aliyuncs.com/google_containers/pause:3.9",
       "check 'no file under /etc/kubernetes/pki' no_pki",
-      "check 'no bootstrap token on disk' no_bootstrap_token",
+      "check 'no seed, kubeadm credentials or first-boot marker on disk' absent /etc/kubernetes/mkimage/bootstrap.env /etc/kubernetes/mkimage/kubeadm.yaml",
+      "check 'no bootstrap token on disk' no_token_in /etc/kubernetes /etc/mkimage /var/lib/kubelet /var/lib/mkimage",
       'exit 1',
     ]) expect(check).toContain(line);
     expect(check).toContain("rpm -q --qf '%{VERSION}-%{RELEASE}'");
@@ -406,5 +407,110 @@ describe('--build runner', () => {
     expect(phaseOf('==> qemu.golden: Provisioning with shell script: ./scripts/cleanup.sh', 'x')).toBe('cleanup');
     expect(phaseOf('    qemu.golden: anything', 'bake')).toBe('bake');
     expect(phaseOf('==> qemu.golden: Converting hard drive...', 'cleanup')).toBe('export');
+  });
+});
+
+// ---- the self-check on a fake host -------------------------------------------------------------------
+// The script runs for real under bash with MKIMAGE_ROOT as the image's root. systemctl, docker, rpm/dpkg-query,
+// dnf/apt-mark and sysctl are FAKES on PATH (no image to inspect exists here) that answer what the plan asks for;
+// the staged artifact is a copy of a real Go binary (packer), as a real build stages the real cri-dockerd.
+
+interface SelfcheckHost {
+  root: string;
+  bin: string;
+  env: NodeJS.ProcessEnv;
+  script: string;
+}
+
+function selfcheckHost(plan: NodePlan, opts: { dockerVersion?: string; bigHolds?: boolean } = {}): SelfcheckHost {
+  const base = tempDir('selfcheck');
+  const root = join(base, 'root');
+  const bin = join(base, 'bin');
+  for (const d of [root, bin, join(root, 'tmp/mkimage/artifacts')]) mkdirSync(d, { recursive: true });
+  for (const m of plan.modules) mkdirSync(join(root, 'sys/module', m), { recursive: true });
+  // what a real build stages: the cri-dockerd Go binary (any Go binary holds names matching the token pattern)
+  copyFileSync(tool('packer'), join(root, 'tmp/mkimage/artifacts/cri-dockerd'));
+  const pkgs = plan.packages.map((p) => `${p.name} ${p.version ?? '1.0'}-1\n`).join('');
+  writeFileSync(join(base, 'pkgs'), pkgs);
+  const held = plan.packages.filter((p) => p.hold).map((p) => p.name);
+  writeFileSync(join(base, 'holds'), held.map((n) => `${n}\n`).join(''));
+  writeFileSync(join(base, 'sysctls'), plan.sysctls.map((s) => `${s.key} ${s.value}\n`).join(''));
+  const put = (name: string, body: string) => {
+    writeFileSync(join(bin, name), `#!/bin/bash\n# FAKE ${name} for the self-check\n${body}`);
+    chmodSync(join(bin, name), 0o755);
+  };
+  put('systemctl', [
+    'unit=${*: -1}',
+    'case $1 in',
+    '  is-enabled) exit 0 ;;',
+    '  is-active) case " $FAKE_ACTIVE " in *" $unit "*) exit 0 ;; esac; exit 3 ;;',
+    'esac',
+    'exit 0',
+    '',
+  ].join('\n'));
+  put('docker', [
+    'case $1 in',
+    '  version) echo "$FAKE_DOCKER_VERSION" ;;',
+    '  image) exit 0 ;;',
+    'esac',
+    '',
+  ].join('\n'));
+  const lookup = 'v=$(awk -v n="${*: -1}" \'$1 == n { print $2 }\' "$FAKE_BASE/pkgs"); [ -n "$v" ] || exit 1; printf %s "$v"\n';
+  put('rpm', lookup);
+  put('dpkg-query', lookup);
+  // showhold / versionlock list: one process (as the real tools are) that dies of SIGPIPE when its reader stops
+  // early; the held names first, then with bigHolds far more than a pipe buffer holds.
+  const listing = (suffix: string) =>
+    `exec awk -v f="$FAKE_BASE/holds" 'BEGIN { while ((getline l < f) > 0) print l "${suffix}"; ` +
+    `if (ENVIRON["FAKE_BIG"] != "") for (i = 1; i <= 200000; i++) print "filler-package-" i "${suffix}" }'\n`;
+  put('apt-mark', `[ "$1" = showhold ] || exit 0\n${listing('')}`);
+  put('dnf', `case "$*" in *"versionlock list"*) ;; *) exit 0 ;; esac\n${listing('-0:1.0-1.*')}`);
+  put('sysctl', 'awk -v k="${*: -1}" \'$1 == k { print $2 }\' "$FAKE_BASE/sysctls"\n');
+  const script = join(base, 'selfcheck.sh');
+  const file = renderPackerDir(plan, { packerVersion: '1.6.6' }).find((f) => f.path === 'scripts/selfcheck.sh');
+  writeFileSync(script, String(file?.content));
+  const env: NodeJS.ProcessEnv = {
+    PATH: `${bin}:/usr/bin:/bin`,
+    MKIMAGE_ROOT: root,
+    FAKE_BASE: base,
+    FAKE_ACTIVE: 'docker.service containerd.service',
+    FAKE_DOCKER_VERSION: opts.dockerVersion ?? '24.0.7',
+    ...(opts.bigHolds ? { FAKE_BIG: '1' } : {}),
+  };
+  return { root, bin, env, script };
+}
+
+function selfcheck(h: SelfcheckHost) {
+  return run('bash', [h.script], { env: h.env });
+}
+
+describe('the self-check on a fake host', () => {
+  it.each(FAMILIES)('%s: passes on an image that matches its plan, although a real Go binary is staged', (family) => {
+    const h = selfcheckHost(realPlan(family, 'control-plane'), family === 'ubuntu-24.04' ? { dockerVersion: '26.1.4' } : {});
+    const r = selfcheck(h);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toContain('mkimage[selfcheck]: the image matches its plan');
+    expect(r.status).toBe(0);
+  });
+
+  it('fails on a leftover seed file (bootstrap.env, kubeadm.yaml, PKI) and names it', () => {
+    for (const path of ['etc/kubernetes/mkimage/bootstrap.env', 'etc/kubernetes/mkimage/kubeadm.yaml', 'etc/kubernetes/pki/ca.crt', 'var/lib/mkimage/firstboot.done']) {
+      const h = selfcheckHost(realPlan('debian-12', 'worker'));
+      mkdirSync(join(h.root, path, '..'), { recursive: true });
+      writeFileSync(join(h.root, path), 'BOOTSTRAP=join\n');
+      const r = selfcheck(h);
+      expect(r.status, path).toBe(1);
+      expect(r.stderr, path).toContain(`/${path}`);
+    }
+  });
+
+  it('fails on a bootstrap token left in a text file under /etc/kubernetes', () => {
+    const h = selfcheckHost(realPlan('el9', 'worker'));
+    mkdirSync(join(h.root, 'etc/kubernetes'), { recursive: true });
+    writeFileSync(join(h.root, 'etc/kubernetes/leftover.yaml'), 'token: abcdef.0123456789abcdef\n');
+    const r = selfcheck(h);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('FAIL no bootstrap token on disk');
+    expect(r.stderr).toContain('/etc/kubernetes/leftover.yaml');
   });
 });

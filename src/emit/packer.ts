@@ -11,6 +11,8 @@ import { stringify } from 'yaml';
 import type { OutFile } from '../output.js';
 import type { NodePlan, PlanUnit } from '../plan/types.js';
 import { header, renderTemplate } from '../template.js';
+import { BOOTSTRAP_ENV_PATH, KUBEADM_CONFIG_PATH } from '../cluster/bootstrap-files.js';
+import { FIRSTBOOT_DONE, FIRSTBOOT_FAILED } from '../firstboot/files.js';
 import { DEFAULT_STAGED_DIR, phaseRootfsFiles, renderPhaseScript, shellQuote } from './script.js';
 
 export interface PackerOptions {
@@ -28,6 +30,24 @@ const PREPULL_UNITS = ['docker.service', 'containerd.service', 'cri-docker.socke
 /** Packer's own Go template placeholder: the uploaded script's path on the guest. */
 const SUDO_BASH = "sudo bash '{{ .Path }}'";
 const BOOTSTRAP_TOKEN_RE = '[a-z0-9]{6}\\.[a-z0-9]{16}';
+/**
+ * What a node's seed, kubeadm or the first boot writes: none of it may be in a golden image. The token lives
+ * in kubeadm.yaml; bootstrap-kubelet.conf and kubelet.conf carry credentials; a first-boot marker would make
+ * every clone skip its first boot.
+ */
+const SEED_WRITTEN_PATHS = [
+  BOOTSTRAP_ENV_PATH, KUBEADM_CONFIG_PATH,
+  '/etc/kubernetes/admin.conf', '/etc/kubernetes/super-admin.conf', '/etc/kubernetes/kubelet.conf',
+  '/etc/kubernetes/bootstrap-kubelet.conf', '/var/lib/kubelet/pki', FIRSTBOOT_DONE, FIRSTBOOT_FAILED,
+];
+/** Text config directories grepped for a token (text files only: never binaries, see no_token_in). */
+const TOKEN_TEXT_DIRS = ['/etc/kubernetes', '/etc/mkimage', '/var/lib/kubelet', '/var/lib/mkimage'];
+
+/** The seed-written paths plus every secret file the plan itself names (those are boot-phase only). */
+function seedPaths(plan: NodePlan): string[] {
+  const secret = plan.files.filter((f) => f.secret === true).map((f) => f.path);
+  return [...new Set([...SEED_WRITTEN_PATHS, ...secret])];
+}
 
 /** "1.6.6" >= "1.7"? Unknown versions count as current (>= 1.7). */
 export function packerAtLeast(version: string | undefined, major: number, minor: number): boolean {
@@ -137,7 +157,8 @@ function renderSelfCheck(plan: NodePlan): string {
   for (const m of plan.modules) add(`module ${m} is loaded`, 'module_loaded', m);
   for (const img of plan.images) add(`image ${img} is present`, 'image_present', img);
   add('no file under /etc/kubernetes/pki', 'no_pki');
-  add('no bootstrap token on disk', 'no_bootstrap_token');
+  add('no seed, kubeadm credentials or first-boot marker on disk', 'absent', ...seedPaths(plan));
+  add('no bootstrap token on disk', 'no_token_in', ...TOKEN_TEXT_DIRS);
   return renderTemplate('scripts/packer-selfcheck.sh.mustache', {
     header: header('#'),
     dnf: plan.os.packageManager === 'dnf',
