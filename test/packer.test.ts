@@ -11,6 +11,7 @@ import { DiagnosticError, type Diagnostic } from '../src/diagnostics.js';
 import {
   BUILD_USER, hclString, packerAtLeast, renderBuildUserData, renderPackerDir, renderRemoveBuildUserUnit,
 } from '../src/emit/packer.js';
+import { shellQuote } from '../src/emit/script.js';
 import { writeTreeAtomic } from '../src/output.js';
 import { planRole } from '../src/plan/build.js';
 import type { NodePlan } from '../src/plan/types.js';
@@ -459,10 +460,10 @@ function selfcheckHost(plan: NodePlan, opts: { dockerVersion?: string; bigHolds?
   put('rpm', lookup);
   put('dpkg-query', lookup);
   // showhold / versionlock list: one process (as the real tools are) that dies of SIGPIPE when its reader stops
-  // early; the held names first, then with bigHolds far more than a pipe buffer holds.
+  // early; the held names first, then with bigHolds 8000 more lines (about 200 KiB: 3 pipe buffers).
   const listing = (suffix: string) =>
     `exec awk -v f="$FAKE_BASE/holds" 'BEGIN { while ((getline l < f) > 0) print l "${suffix}"; ` +
-    `if (ENVIRON["FAKE_BIG"] != "") for (i = 1; i <= 200000; i++) print "filler-package-" i "${suffix}" }'\n`;
+    `if (ENVIRON["FAKE_BIG"] != "") for (i = 1; i <= 8000; i++) print "filler-package-" i "${suffix}" }'\n`;
   put('apt-mark', `[ "$1" = showhold ] || exit 0\n${listing('')}`);
   put('dnf', `case "$*" in *"versionlock list"*) ;; *) exit 0 ;; esac\n${listing('-0:1.0-1.*')}`);
   put('sysctl', 'awk -v k="${*: -1}" \'$1 == k { print $2 }\' "$FAKE_BASE/sysctls"\n');
@@ -513,4 +514,28 @@ describe('the self-check on a fake host', () => {
     expect(r.stderr).toContain('FAIL no bootstrap token on disk');
     expect(r.stderr).toContain('/etc/kubernetes/leftover.yaml');
   });
+
+  it.each(['debian-12', 'el9'] as const)('%s: a hold listing far larger than a pipe buffer still reads as held, 50 times in a row', (family) => {
+    const plan = realPlan(family, 'worker');
+    const h = selfcheckHost(plan, { bigHolds: true });
+    const held = plan.packages.filter((p) => p.hold).map((p) => p.name);
+    expect(held.length).toBeGreaterThan(3);
+    // the rendered pkg_held, under the script's own shell options, 50 rounds over every held package
+    const driver = join(h.root, '..', 'held.sh');
+    writeFileSync(driver, [
+      'set -euo pipefail',
+      `eval "$(sed -n '/^pkg_held() {/,/^}/p' ${shellQuote(h.script)})"`,
+      'for i in $(seq 1 50); do',
+      `  for n in ${held.map(shellQuote).join(' ')}; do`,
+      '    pkg_held "$n" || { echo "round $i: $n is not held" >&2; exit 1; }',
+      '  done',
+      'done',
+      'echo all held',
+      '',
+    ].join('\n'));
+    const r = run('bash', [driver], { env: h.env });
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('all held\n');
+    expect(r.status).toBe(0);
+  }, 60_000);
 });

@@ -35,8 +35,12 @@ pkg_is() {
   [ "$got" = "$2" ] || [ "${got#"$2"-}" != "$got" ]
 }
 
+# pkg_held NAME. The listing is read whole into a variable first: `lister | grep -q` under pipefail fails at
+# random, because grep -q exits at its match and the lister then dies of SIGPIPE.
 pkg_held() {
-  dnf -q versionlock list 2>/dev/null | grep -q "^$1-[0-9]"
+  local held
+  held=$(dnf -q versionlock list 2>/dev/null) || return 1
+  grep -q -- "^$1-[0-9]" <<<"$held"
 }
 
 sysctl_is() { [ "$(sysctl -n "$1")" = "$2" ]; }
