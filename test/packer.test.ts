@@ -538,4 +538,22 @@ describe('the self-check on a fake host', () => {
     expect(r.stdout).toBe('all held\n');
     expect(r.status).toBe(0);
   }, 60_000);
+
+  it('docker.io with cri-dockerd 0.3.9: Docker 20.10 passes, a Docker 25+ server fails the build', () => {
+    const plan = realPlan('debian-12', 'worker');
+    plan.packages = plan.packages.filter((p) => !p.name.startsWith('docker-ce') && p.name !== 'containerd.io');
+    plan.packages.unshift({ name: 'docker.io', hold: true });
+    const ok = selfcheck(selfcheckHost(plan, { dockerVersion: '20.10.24+dfsg1' }));
+    expect(ok.stdout).toContain('ok   docker server is older than 25 (cri-dockerd 0.3.9 needs Docker API < 1.44)');
+    expect(ok.status).toBe(0);
+    const bad = selfcheck(selfcheckHost(plan, { dockerVersion: '26.1.5+dfsg1' }));
+    expect(bad.stderr).toContain('FAIL docker server is older than 25');
+    expect(bad.status).toBe(1);
+  });
+
+  it('cri-dockerd 0.3.10 or later: no Docker version ceiling', () => {
+    const plan = realPlan('ubuntu-24.04', 'worker');
+    const check = String(renderPackerDir(plan, { packerVersion: '1.6.6' }).find((f) => f.path === 'scripts/selfcheck.sh')?.content);
+    expect(check).not.toContain('older than 25');
+  });
 });

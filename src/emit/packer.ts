@@ -12,6 +12,7 @@ import type { OutFile } from '../output.js';
 import type { NodePlan, PlanUnit } from '../plan/types.js';
 import { header, renderTemplate } from '../template.js';
 import { BOOTSTRAP_ENV_PATH, KUBEADM_CONFIG_PATH } from '../cluster/bootstrap-files.js';
+import { compareVersions, CRI_DOCKERD_FOR_DOCKER_25, parseVersion } from '../plan/versions.js';
 import { FIRSTBOOT_DONE, FIRSTBOOT_FAILED } from '../firstboot/files.js';
 import { DEFAULT_STAGED_DIR, phaseRootfsFiles, renderPhaseScript, shellQuote } from './script.js';
 
@@ -146,6 +147,14 @@ function renderSelfCheck(plan: NodePlan): string {
   const dockerPin = plan.packages.find((p) => p.name === 'docker-ce')?.version;
   const dockerSeries = dockerPin === undefined ? undefined : /(\d+\.\d+)\.\d+/.exec(dockerPin)?.[1];
   if (dockerSeries !== undefined) add(`docker server is ${dockerSeries}.x`, 'docker_series', dockerSeries);
+  // cri-dockerd < 0.3.10 breaks on Docker 25+ (API 1.44 dropped VirtualSize, Mirantis/cri-dockerd#299), whichever
+  // package brought Docker: a pinned docker-ce, or the distribution's docker.io (Ubuntu backports 25+).
+  const criDockerd = plan.artifacts.find((a) => a.name === 'cri-dockerd')?.version;
+  const criVersion = criDockerd === undefined ? undefined : parseVersion(criDockerd);
+  const docker = plan.packages.some((p) => p.name === 'docker-ce' || p.name === 'docker.io');
+  if (docker && criVersion !== undefined && compareVersions(criVersion, CRI_DOCKERD_FOR_DOCKER_25) < 0) {
+    add(`docker server is older than 25 (cri-dockerd ${criDockerd} needs Docker API < 1.44)`, 'docker_below', '25');
+  }
   for (const u of bakeUnits(plan)) {
     if (!u.start && !PREPULL_UNITS.includes(u.name)) add(`${u.name} is not active`, 'not_active', u.name);
   }

@@ -25,6 +25,13 @@ docker_series() { # MAJOR.MINOR
   [ "${v%.*}" = "$1" ]
 }
 
+docker_below() { # MAJOR: the server's major version is lower (Debian's "20.10.24+dfsg1" is 20)
+  local v
+  v=$(docker version --format '{{.Server.Version}}') || return 1
+  [[ $v =~ ^([0-9]+)\. ]] || return 1
+  ((BASH_REMATCH[1] < $1))
+}
+
 # pkg_is NAME PIN: the installed version is PIN, or PIN plus a release suffix.
 pkg_is() {
   local got
@@ -87,6 +94,7 @@ check 'docker.service is enabled' systemctl is-enabled --quiet docker.service
 check 'kubelet.service is enabled' systemctl is-enabled --quiet kubelet.service
 check 'docker.service is active' systemctl is-active --quiet docker.service
 check 'docker server is 24.0.x' docker_series 24.0
+check 'docker server is older than 25 (cri-dockerd 0.3.9 needs Docker API < 1.44)' docker_below 25
 check 'kubelet.service is not active' not_active kubelet.service
 check 'docker-ce is 24.0.7' pkg_is docker-ce 24.0.7
 check 'docker-ce is held' pkg_held docker-ce
