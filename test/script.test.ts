@@ -86,15 +86,18 @@ describe('what the bake phase does, per package manager', () => {
   it('apt: keyring, signed-by sources, pinned installs, holds, ufw when present; no SELinux', () => {
     const plan = realPlan('debian-12');
     const s = renderPhaseScript(plan, 'bake', { files: 'install', artifacts: 'staged', start: false });
-    expect(s).toContain('curl -fsSL https://mirrors.aliyun.com/kubernetes-new/core/stable/v1.29/deb/Release.key | gpg --batch --yes --dearmor -o /etc/apt/keyrings/kubernetes.gpg');
+    expect(s).toContain(
+      'curl -fsSL --retry 3 --retry-delay 2 --connect-timeout 20 -o /etc/apt/keyrings/kubernetes.gpg.download https://mirrors.aliyun.com/kubernetes-new/core/stable/v1.29/deb/Release.key\n' +
+        'gpg --batch --yes --dearmor -o /etc/apt/keyrings/kubernetes.gpg /etc/apt/keyrings/kubernetes.gpg.download\n',
+    );
     expect(s).toContain("write_file /etc/apt/sources.list.d/kubernetes.list 0644 root:root 'deb [signed-by=/etc/apt/keyrings/kubernetes.gpg] https://mirrors.aliyun.com/kubernetes-new/core/stable/v1.29/deb/ /\n'");
     expect(s).toContain('deb [signed-by=/etc/apt/keyrings/docker-ce.gpg] https://mirrors.aliyun.com/docker-ce/linux/debian bookworm stable');
-    expect(s).toMatch(/apt-get install -y --allow-downgrades --allow-change-held-packages .*kubelet=1\.29\.2-1\.1/);
+    expect(s).toMatch(/apt-get -o DPkg::Lock::Timeout=600 install -y --no-install-recommends --allow-downgrades --allow-change-held-packages .*kubelet=1\.29\.2-1\.1/);
     expect(s).toMatch(/apt-mark hold .*kubelet/);
     expect(s).toContain('ufw allow 2379:2380/tcp');
     expect(s).not.toContain('setenforce');
     expect(s).not.toContain('dnf ');
-    expect(s.indexOf('apt-get update')).toBeLessThan(s.indexOf('apt-get install -y --allow-downgrades'));
+    expect(s.indexOf('apt-get -o DPkg::Lock::Timeout=600 update')).toBeLessThan(s.indexOf('--allow-downgrades'));
   });
 
   it('units start only when asked; boot runs only the boot phase, commands in order', () => {
@@ -145,7 +148,7 @@ describe('shellQuote', () => {
 
 // ---- the fake host ----------------------------------------------------------------------------------
 
-const FAKE_LOGGERS = ['dnf', 'apt-get', 'apt-mark', 'systemctl', 'modprobe', 'sysctl', 'swapoff', 'setenforce', 'firewall-cmd', 'firewall-offline-cmd', 'ufw', 'gpg', 'sed', 'chmod'];
+const FAKE_LOGGERS = ['cloud-init', 'dnf', 'apt-get', 'apt-mark', 'systemctl', 'modprobe', 'sysctl', 'swapoff', 'setenforce', 'firewall-cmd', 'firewall-offline-cmd', 'ufw', 'gpg', 'sed', 'chmod'];
 
 /** A PATH of fakes: each logs its argv; `install` copies into $FAKE_ROOT (dropping -o/-g); curl serves file:// only. */
 function fakeHost(): { bin: string; root: string; log: string } {
@@ -257,5 +260,69 @@ describe('a phase script run twice on a fake host', () => {
     const [first] = runTwice(renderPhaseScript(plan, 'bake', { files: 'skip', artifacts: 'download', start: false }), host);
     expect(first!.status).not.toBe(0);
     expect(first!.stderr).toContain('no mirror gave /usr/bin/cri-dockerd');
+  });
+});
+
+describe('a failing step names itself and its command', () => {
+  it('ERR trap: FAILED step "<step>": <command> (exit N); the key is downloaded to a file before gpg reads it', () => {
+    const host = fakeHost();
+    // curl cannot resolve the host (exit 6), the way a build VM without DNS fails.
+    writeFileSync(join(host.bin, 'curl'), '#!/bin/bash\necho "curl $*" >>"$FAKE_LOG"\necho "curl: (6) Could not resolve host: mirrors.aliyun.com" >&2\nexit 6\n');
+    const plan = realPlan('debian-12');
+    const s = renderPhaseScript(plan, 'bake', { files: 'skip', artifacts: 'download', start: false });
+    expect(s).not.toMatch(/curl[^\n]*\| *gpg/);
+    const [first] = runTwice(s, host);
+    expect(first!.status).toBe(6);
+    expect(first!.stderr).toContain('Could not resolve host');
+    expect(first!.stderr).toMatch(/mkimage\[bake\]: FAILED step "repository docker-ce": curl -fsSL --retry 3 --retry-delay 2 --connect-timeout 20 -o \S+ https:\/\/mirrors\.aliyun\.com\/docker-ce\/linux\/debian\/gpg \(exit 6\)\n/);
+    expect(first!.stderr.match(/FAILED step/g)).toHaveLength(1);
+    expect(first!.log).not.toContain('gpg ');
+  });
+
+  it('a failing extra command is reported once, from inside its subshell', () => {
+    const host = fakeHost();
+    const plan = fixturePlan();
+    plan.repos = [];
+    plan.packages = [];
+    plan.artifacts = [];
+    plan.commands.push({ phase: 'bake', name: 'broken', run: 'true\nfalse\necho never' });
+    const [first] = runTwice(renderPhaseScript(plan, 'bake', { files: 'skip', artifacts: 'staged', start: false }), host);
+    expect(first!.status).toBe(1);
+    expect(first!.stdout).not.toContain('never');
+    expect(first!.stderr).toBe('mkimage[bake]: FAILED step "command broken": false (exit 1)\n');
+  });
+
+  it('every curl retries and times out its connection', () => {
+    for (const family of FAMILIES) {
+      const s = renderPhaseScript(realPlan(family), 'bake', { files: 'skip', artifacts: 'download', start: true });
+      for (const line of s.split('\n').filter((l) => /^\s*(if\s+)?curl\s/.test(l))) {
+        expect(line).toContain('curl -fsSL --retry 3 --retry-delay 2 --connect-timeout 20');
+      }
+    }
+  });
+});
+
+describe('apt waits for cloud-init and the dpkg lock', () => {
+  it('outside cloud-init (Packer) it waits for cloud-init first; inside (full-mode runcmd) it must not', () => {
+    const plan = realPlan('ubuntu-22.04');
+    const packer = renderPhaseScript(plan, 'bake', { files: 'install', artifacts: 'staged', start: false });
+    const inside = renderPhaseScript(plan, 'bake', { files: 'skip', artifacts: 'download', start: true, insideCloudInit: true });
+    expect(packer).toContain('cloud-init status --wait');
+    expect(packer.indexOf('cloud-init status --wait')).toBeLessThan(packer.indexOf('apt-get -o DPkg::Lock::Timeout=600 update'));
+    expect(inside).not.toContain('cloud-init status --wait');
+    for (const s of [packer, inside]) {
+      const aptLines = s.split('\n').filter((l) => /^\s*apt-get /.test(l));
+      expect(aptLines.length).toBeGreaterThan(0);
+      for (const l of aptLines) expect(l).toContain('-o DPkg::Lock::Timeout=600');
+    }
+    expect(renderPhaseScript(fixturePlan(), 'bake', { files: 'install', artifacts: 'staged', start: false })).not.toContain('cloud-init status');
+  });
+});
+
+describe('no pipe into grep -q under pipefail', () => {
+  it.each(FAMILIES)('%s: no rendered phase script pipes into grep -q', (family) => {
+    for (const phase of ['bake', 'boot'] as Phase[]) {
+      for (const opts of OPTION_SETS) expect(renderPhaseScript(realPlan(family), phase, opts)).not.toMatch(/\|\s*grep\s+-[a-zA-Z]*q/);
+    }
   });
 });

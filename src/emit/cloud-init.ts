@@ -203,7 +203,7 @@ export function cloudConfigObject(plan: NodePlan, mode: CloudInitMode): CloudCon
   if (mode === 'full') {
     for (const f of plan.files) files.push(planFileEntry(f));
     for (const u of plan.units) if (hasUnitFile(u)) files.push(unitFileEntry(u));
-    const bake = renderPhaseScript(plan, 'bake', { files: 'skip', artifacts: 'download', start: true });
+    const bake = renderPhaseScript(plan, 'bake', { files: 'skip', artifacts: 'download', start: true, insideCloudInit: true });
     files.push(writeFile(BAKE_SCRIPT_PATH, '0700', 'root:root', bake));
     runcmd.push(['bash', BAKE_SCRIPT_PATH]);
   } else {

@@ -16,6 +16,8 @@ export interface PhaseScriptOptions {
   start: boolean;
   /** where the Packer file provisioner put artifacts/ and rootfs/; default /tmp/mkimage */
   stagedDir?: string;
+  /** run by cloud-init itself (full-mode runcmd): never wait for cloud-init, that would deadlock */
+  insideCloudInit?: boolean;
 }
 
 export const DEFAULT_STAGED_DIR = '/tmp/mkimage';
@@ -196,6 +198,8 @@ export function renderPhaseScript(plan: NodePlan, phase: Phase, opts: PhaseScrip
   const blocks: string[] = [];
   const bake = phase === 'bake';
   if (bake) {
+    // Outside cloud-init (a Packer build), cloud-init may still be running apt on the fresh VM: wait for it.
+    if (plan.os.packageManager === 'apt' && opts.insideCloudInit !== true) blocks.push(renderTemplate('scripts/apt-wait.sh.mustache', {}));
     if (plan.repos.length > 0) {
       if (plan.os.packageManager === 'apt') blocks.push(renderTemplate('scripts/apt-prereqs.sh.mustache', {}));
       for (const r of plan.repos) blocks.push(repoBlock(plan, r));
