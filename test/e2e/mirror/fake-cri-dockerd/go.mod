@@ -1,0 +1,3 @@
+module mkimage.invalid/fake-cri-dockerd
+
+go 1.19
