@@ -154,16 +154,22 @@ describe('planRole over OS family x role x mirror', () => {
     expect(plan.packages).toEqual([
       { name: 'docker-ce', version: row.dockerPin, hold: true },
       { name: 'docker-ce-cli', version: row.dockerPin, hold: true },
-      { name: 'containerd.io', hold: false },
+      // Docker 24.0.7 was released and tested with containerd 1.6: the series is pinned (a glob both apt and dnf
+      // accept) and held, so a routine upgrade never brings containerd 1.7/2.x under it.
+      row.docker.startsWith('24.') ? { name: 'containerd.io', version: '1.6.*', hold: true } : { name: 'containerd.io', hold: true },
       kube('kubelet'),
       kube('kubeadm'),
       kube('kubectl'),
+      // kubeadm's companions are pinned and held on apt too, not left to float with the repo.
       ...(rpm
         ? [
           { name: 'cri-tools', version: '1.29.0-150500.1.1', hold: true, disableExcludes: 'kubernetes' },
           { name: 'kubernetes-cni', version: '1.3.0-150500.1.1', hold: true, disableExcludes: 'kubernetes' },
         ]
-        : []),
+        : [
+          { name: 'cri-tools', version: '1.29.0-1.1', hold: true },
+          { name: 'kubernetes-cni', version: '1.3.0-1.1', hold: true },
+        ]),
     ]);
   });
 

@@ -69,8 +69,8 @@ describe('what the bake phase does, per package manager', () => {
     expect(s).toContain("write_file /etc/yum.repos.d/kubernetes.repo 0644 root:root '[kubernetes]\n");
     expect(s).toContain('exclude=kubelet kubeadm kubectl cri-tools kubernetes-cni\n');
     expect(s).toContain('baseurl=https://mirrors.aliyun.com/docker-ce/linux/centos/\\$releasever/\\$basearch/stable');
-    expect(s).toContain('dnf install -y docker-ce-24.0.7 docker-ce-cli-24.0.7 containerd.io\n');
-    expect(s).toContain('dnf install -y --disableexcludes=kubernetes kubelet-1.29.2-150500.1.1 kubeadm-1.29.2-150500.1.1 kubectl-1.29.2-150500.1.1\n');
+    expect(s).toContain('dnf install -y --setopt=install_weak_deps=False docker-ce-24.0.7 docker-ce-cli-24.0.7 containerd.io\n');
+    expect(s).toContain('dnf install -y --setopt=install_weak_deps=False --disableexcludes=kubernetes kubelet-1.29.2-150500.1.1 kubeadm-1.29.2-150500.1.1 kubectl-1.29.2-150500.1.1\n');
     expect(s).toContain('dnf versionlock add kubelet-1.29.2-150500.1.1\n');
     expect(s).not.toContain('versionlock add containerd.io');
     expect(s).toContain('setenforce 0 || true');
@@ -213,7 +213,7 @@ describe('a phase script run twice on a fake host', () => {
     expect(first!.status).toBe(0);
     expect(second!.status).toBe(0);
     expect(second!.log).toBe(first!.log);
-    expect(first!.log).toContain('dnf install -y --disableexcludes=kubernetes kubelet-1.29.2-150500.1.1');
+    expect(first!.log).toContain('dnf install -y --setopt=install_weak_deps=False --disableexcludes=kubernetes kubelet-1.29.2-150500.1.1');
     expect(first!.log).toContain('install mode=0644 owner=root root');
 
     const repo = readFileSync(join(host.root, 'etc/yum.repos.d/docker-ce-stable.repo'), 'utf8');
@@ -324,5 +324,20 @@ describe('no pipe into grep -q under pipefail', () => {
     for (const phase of ['bake', 'boot'] as Phase[]) {
       for (const opts of OPTION_SETS) expect(renderPhaseScript(realPlan(family), phase, opts)).not.toMatch(/\|\s*grep\s+-[a-zA-Z]*q/);
     }
+  });
+});
+
+describe('weak dependencies and series pins', () => {
+  it('apt installs without Recommends; dnf without weak dependencies; containerd.io pinned to 1.6.* and held', () => {
+    const apt = renderPhaseScript(realPlan('debian-12'), 'bake', { files: 'install', artifacts: 'staged', start: false });
+    const installs = apt.split('\n').filter((l) => / install -y /.test(l));
+    expect(installs.length).toBe(2);
+    for (const l of installs) expect(l).toContain('--no-install-recommends');
+    expect(apt).toContain("'containerd.io=1.6.*'");
+    expect(apt).toMatch(/apt-mark hold .*containerd\.io.*cri-tools kubernetes-cni/);
+    const dnf = renderPhaseScript(realPlan('el9'), 'bake', { files: 'install', artifacts: 'staged', start: false });
+    for (const l of dnf.split('\n').filter((x) => /^dnf install /.test(x))) expect(l).toContain('--setopt=install_weak_deps=False');
+    expect(dnf).toContain("'containerd.io-1.6.*'");
+    expect(dnf).toContain("dnf versionlock add 'containerd.io-1.6.*'");
   });
 });

@@ -5,16 +5,29 @@ import type { PlanPackage } from './types.js';
 import { isRpmFamily } from './os.js';
 import { dockerPackageVersion, kubernetesPackageVersion, type KubernetesRelease } from './versions.js';
 
-/** Companions kubeadm's packages depend on; EL excludes them in the repo file, so they are pinned explicitly there. */
-const RPM_COMPANIONS = ['cri-tools', 'kubernetes-cni'] as const;
+/**
+ * Companions kubeadm's packages depend on: pinned and held with them on every family (EL also excludes them in
+ * the repo file), so neither a routine upgrade nor the repo's newest build moves them.
+ */
+const COMPANIONS = ['cri-tools', 'kubernetes-cni'] as const;
+
+/**
+ * containerd.io under docker-ce 24.0.x: Docker released and tested 24.0.7 with containerd 1.6 (1.6.24/1.6.25), and
+ * the 1.6 series is in Docker's el9, jammy and bookworm repos. A series glob (apt `=1.6.*`, dnf `-1.6.*`) keeps
+ * taking 1.6 security rebuilds while a hold keeps 1.7/2.x out. Newer Docker: held at what it installs.
+ */
+export const CONTAINERD_FOR_DOCKER_24 = '1.6.*';
 
 function runtimePackages(family: OsFamily, runtime: RuntimeSource, dockerVersion: string): PlanPackage[] {
   if (runtime === 'docker.io') return [{ name: 'docker.io', hold: true }];
   const version = dockerPackageVersion(family, dockerVersion);
+  const containerd: PlanPackage = dockerVersion.startsWith('24.')
+    ? { name: 'containerd.io', version: CONTAINERD_FOR_DOCKER_24, hold: true }
+    : { name: 'containerd.io', hold: true };
   return [
     { name: 'docker-ce', version, hold: true },
     { name: 'docker-ce-cli', version, hold: true },
-    { name: 'containerd.io', hold: false },
+    containerd,
   ];
 }
 
@@ -26,7 +39,7 @@ function kubernetesPackages(
 ): PlanPackage[] {
   const kind = isRpmFamily(family) ? 'rpm' : 'deb';
   const names = [...profile.kubernetes.packages];
-  if (kind === 'rpm') for (const c of RPM_COMPANIONS) if (!names.includes(c)) names.push(c);
+  for (const c of COMPANIONS) if (!names.includes(c)) names.push(c);
   const upstream: Record<string, string | undefined> = {
     kubelet: packageVersion,
     kubeadm: packageVersion,
