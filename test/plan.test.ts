@@ -331,14 +331,42 @@ describe('unsupported combinations (E018)', () => {
     expect(diags[0]?.message).toContain('use containerRuntime: docker-ce');
   });
 
-  it.each(['ubuntu-22.04', 'debian-12'] as const)('docker.io on %s: distro package, no Docker repo', (family) => {
+  it('docker.io on debian-12: the distro package pinned to bookworm\'s 20.10 series and held, no Docker repo', () => {
     const diags: Diagnostic[] = [];
     const plan = planRole(profileOf('worker'), clusterOf((c) => {
       c.containerRuntime = 'docker.io';
-      c.osFamily = family;
+      c.osFamily = 'debian-12';
     }), diags);
     expect(diags).toEqual([]);
     expect(plan.repos.map((r) => r.id)).toEqual(['kubernetes']);
+    // A version glob apt accepts (`docker.io=20.10.*`): bookworm security updates (20.10.24+dfsg1-1+deb12uN) still match.
+    expect(plan.packages[0]).toEqual({ name: 'docker.io', version: '20.10.*', hold: true });
+    expect(plan.packages.map((p) => p.name)).not.toContain('docker-ce');
+    expect(plan.packages.map((p) => p.name)).not.toContain('containerd.io');
+  });
+
+  it.each(['ubuntu-22.04', 'ubuntu-24.04'] as const)('docker.io on %s with cri-dockerd 0.3.9 is an error at containerRuntime with the fixes', (family) => {
+    const diags: Diagnostic[] = [];
+    const cluster = clusterOf((c) => {
+      c.containerRuntime = 'docker.io';
+      c.osFamily = family;
+    });
+    planRole(profileOf('worker'), cluster, diags);
+    expect(diags).toHaveLength(1);
+    expect(diags[0]).toMatchObject({ severity: 'error', code: 'E018', ...cluster.positions.get('containerRuntime') });
+    expect(diags[0]?.message).toContain('Mirantis/cri-dockerd#299');
+    expect(diags[0]?.message).toContain('containerRuntime: docker-ce');
+    expect(diags[0]?.message).toContain('osFamily: debian-12');
+    expect(diags[0]?.message).toContain('criDockerd.version 0.3.10');
+  });
+
+  it('docker.io on ubuntu-22.04 with cri-dockerd 0.3.10: Ubuntu\'s current Docker, held', () => {
+    const diags: Diagnostic[] = [];
+    const plan = planRole(profileOf('worker', (p) => void (p.criDockerd.version = '0.3.10')), clusterOf((c) => {
+      c.containerRuntime = 'docker.io';
+      c.osFamily = 'ubuntu-22.04';
+    }), diags);
+    expect(diags).toEqual([]);
     expect(plan.packages[0]).toEqual({ name: 'docker.io', hold: true });
     expect(plan.packages.map((p) => p.name)).not.toContain('docker-ce');
     expect(plan.packages.map((p) => p.name)).not.toContain('containerd.io');

@@ -65,6 +65,14 @@ function checkRuntime(inp: Inputs, target: Target, docker: SemVer, criDockerd: S
       report(inp, 'cluster', 'containerRuntime',
         `containerRuntime docker.io is a Debian/Ubuntu package that ${target.osFamily} does not have: ` +
           'use containerRuntime: docker-ce (Docker\'s own repo), or an ubuntu/debian osFamily', 'E018');
+    } else if (target.osFamily.startsWith('ubuntu-') && criDockerd !== ZERO && compareVersions(criDockerd, CRI_DOCKERD_FOR_DOCKER_25) < 0) {
+      // Ubuntu backports current Docker into its LTS updates pockets (25+, later 29), with no older series to pin.
+      report(inp, 'cluster', 'containerRuntime',
+        `containerRuntime docker.io on ${target.osFamily} installs the Docker Engine Ubuntu ships today (25 or newer), ` +
+          `which cri-dockerd ${profile.criDockerd.version} cannot use (Docker 25 dropped the image field it reads, ` +
+          'Mirantis/cri-dockerd#299; Docker 29 refuses its API version): use containerRuntime: docker-ce (pinned to ' +
+          `${profile.docker.version}), or osFamily: debian-12 (docker.io 20.10), or set criDockerd.version 0.3.10 or later ` +
+          'in the profile', 'E018');
     }
     return;
   }

@@ -18,8 +18,19 @@ const COMPANIONS = ['cri-tools', 'kubernetes-cni'] as const;
  */
 export const CONTAINERD_FOR_DOCKER_24 = '1.6.*';
 
+/**
+ * docker.io from the distribution, pinned to its release's series where that series works with cri-dockerd 0.3.9:
+ * bookworm ships 20.10.24 (API 1.41) and its security rebuilds keep the series (20.10.24+dfsg1-1+deb12uN), which a
+ * glob matches. Ubuntu's docker.io moves to whatever Docker is current (the planner refuses it with cri-dockerd
+ * < 0.3.10) and is only held.
+ */
+export const DISTRO_DOCKER_SERIES: Partial<Record<OsFamily, string>> = { 'debian-12': '20.10.*' };
+
 function runtimePackages(family: OsFamily, runtime: RuntimeSource, dockerVersion: string): PlanPackage[] {
-  if (runtime === 'docker.io') return [{ name: 'docker.io', hold: true }];
+  if (runtime === 'docker.io') {
+    const series = DISTRO_DOCKER_SERIES[family];
+    return [{ name: 'docker.io', ...(series !== undefined && { version: series }), hold: true }];
+  }
   const version = dockerPackageVersion(family, dockerVersion);
   const containerd: PlanPackage = dockerVersion.startsWith('24.')
     ? { name: 'containerd.io', version: CONTAINERD_FOR_DOCKER_24, hold: true }
