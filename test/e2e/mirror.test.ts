@@ -337,7 +337,7 @@ describe('the fake kubeadm (from the kubeadm package)', () => {
     writeFileSync(join(k8s, 'pki/ca.key'), secrets.ca.key, { mode: 0o600 });
   });
 
-  it('init refuses a JoinConfiguration, an old apiVersion, and a CRI socket nobody listens on', () => {
+  it('init refuses a JoinConfiguration, an old apiVersion, and a CRI socket no runtime answers on', async () => {
     const p = plan();
     p.node = { ...p.node!, role: 'worker', bootstrap: 'join' };
     const join1 = join(root, 'join-as-init.yaml');
@@ -359,6 +359,20 @@ describe('the fake kubeadm (from the kubeadm package)', () => {
     const r2 = kubeadm('init', '--config', nc);
     expect(r2.status).toBe(1);
     expect(r2.stderr).toMatch(/\[ERROR CRI\]: container runtime is not running: .*dial unix \/var\/run\/containerd\/containerd\.sock/);
+
+    // a socket somebody holds (systemd's cri-docker.socket) while no runtime ever takes the connection
+    const held = startProcess('python3', ['-c', [
+      'import socket,time', 's=socket.socket(socket.AF_UNIX,socket.SOCK_STREAM)', `s.bind(${JSON.stringify(join(root, 'var/run/held.sock'))})`,
+      's.listen(8)', 'print("listening",flush=True)', 'time.sleep(60)',
+    ].join('\n')], process.env);
+    await until('the held socket', () => held.output().includes('listening'));
+    const heldCfg = plan();
+    heldCfg.cluster.criSocket = 'unix:///var/run/held.sock';
+    writeFileSync(nc, initConfig(heldCfg, secrets));
+    const r3 = sh(packaged('kubeadm', 'usr/bin/kubeadm'), ['init', '--config', nc], { env: { ...env, FAKE_KUBEADM_CRI_TIMEOUT: '1' } });
+    held.child.kill('SIGKILL');
+    expect(r3.status).toBe(1);
+    expect(r3.stderr).toMatch(/\[ERROR CRI\]: .*dial unix \/var\/run\/held\.sock: context deadline exceeded/);
     expect(kubeadm('frobnicate').stderr).toContain('unknown command "frobnicate" for "kubeadm"');
     expect(readFileSync(join(root, 'var/log/fake-kubeadm.calls'), 'utf8')).toMatch(/exit=1 kubeadm init --config \S+join-as-init\.yaml\n/);
   });
@@ -548,6 +562,19 @@ describe('the registry', () => {
       expect(info.Labels['org.mkimage.stand-in']).toMatch(/^(registry\.k8s\.io|docker\.io\/calico|ghcr\.io\/kube-vip)\//);
       expect(info.Layers).toHaveLength(1);
     }
+  });
+
+  it('clusterSettings() names images the registry holds and the mirror\'s own URLs', async () => {
+    const s = m.clusterSettings('127.0.0.1');
+    for (const ref of [`${s.imageRepository}/pause:3.9`, `${s.images.calico}/node:v3.27.3`, `${s.images.kubeVip}:v0.8.2`]) {
+      expect(sh('skopeo', ['inspect', '--tls-verify=false', `docker://${ref}`]).status, ref).toBe(0);
+    }
+    expect(s.registries.insecure).toEqual([m.registry('127.0.0.1')]);
+    expect((await fetch(s.repositories.kubernetes.gpgkey)).status).toBe(200);
+    expect((await fetch(`${s.artifactMirrors[0]}calico.yaml`)).status).toBe(200);
+    const g = m.clusterSettings('10.0.2.2');
+    expect(g.imageRepository).toBe(`10.0.2.2:${m.registryPort}/google_containers`);
+    expect(m.criDockerdOverride('10.0.2.2')).toEqual({ version: '0.3.9', url: m.criDockerd.url('10.0.2.2'), sha256: m.criDockerd.sha256 });
   });
 
   it('serves an image whose layer is the STAND-IN note, built byte-identically', async () => {

@@ -88,10 +88,25 @@ export interface Mirror {
   packages: { name: StandInPackage; version: string }[];
   /** every image in the registry, "REPO:TAG" without the registry host */
   images: string[];
+  /**
+   * The cluster-file settings (SPEC interface) that point a cluster at this mirror, as a guest sees it with
+   * host 10.0.2.2: imageRepository, repositories.kubernetes, registries.insecure, images, artifactMirrors.
+   */
+  clusterSettings(host: MirrorHost): MirrorClusterSettings;
+  /** the profile's criDockerd override for the stand-in tarball (its sha256 is not upstream's) */
+  criDockerdOverride(host: MirrorHost): { version: string; url: string; sha256: string };
   /** paths of the HTTP requests served so far (any status), in order */
   requests(): string[];
   timings: MirrorTimings;
   stop(): Promise<void>;
+}
+
+export interface MirrorClusterSettings {
+  imageRepository: string;
+  repositories: { kubernetes: { url: string; gpgkey: string } };
+  registries: { insecure: string[] };
+  images: { calico: string; kubeVip: string };
+  artifactMirrors: string[];
 }
 
 /** The repository path pkgs.k8s.io uses for v1.29 (a flat repo: `deb [signed-by=...] URL /`). */
@@ -666,6 +681,14 @@ export async function startMirror(opts: MirrorOptions = {}): Promise<Mirror> {
     aptRepoDir: apt.dir,
     packages: PACKAGES.filter((p) => !(opts.omitPackages ?? []).includes(p.name)).map((p) => ({ name: p.name, version: p.version })),
     images: IMAGES.map((i) => `${i.repo}:${i.tag}`),
+    clusterSettings: (host) => ({
+      imageRepository: `${host}:${registryPort}/google_containers`,
+      repositories: { kubernetes: { url: `${baseUrl(host)}${KUBERNETES_REPO_PATH}`, gpgkey: `${baseUrl(host)}${KUBERNETES_REPO_PATH}Release.key` } },
+      registries: { insecure: [`${host}:${registryPort}`] },
+      images: { calico: `${host}:${registryPort}/calico`, kubeVip: `${host}:${registryPort}/kube-vip/kube-vip` },
+      artifactMirrors: [`${baseUrl(host)}/artifacts/`],
+    }),
+    criDockerdOverride: (host) => ({ version: CRI_DOCKERD_VERSION, url: `${baseUrl(host)}/artifacts/${CRI_DOCKERD_FILE}`, sha256: sha256(tarball) }),
     requests: () => [...requests],
     timings: { aptMs, criDockerdMs, registryMs, totalMs: Date.now() - t0, cached: { apt: apt.cached, criDockerd: cri.cached } },
     stop: async () => {

@@ -24,6 +24,7 @@ import os
 import re
 import shlex
 import shutil
+import socket
 import stat
 import subprocess
 import sys
@@ -250,13 +251,29 @@ def preflight(checks, ignored):
 
 
 def check_cri(sock):
+    """The real kubeadm makes a CRI call on the socket. The fake connects and waits until the runtime takes the
+    connection (the stand-in cri-dockerd accepts and closes it): a socket systemd holds for a cri-dockerd that
+    never comes up (docker down, the service failed) times out here, as the real check does."""
     path = p(sock[len("unix://"):])
+    what = None
     try:
-        if stat.S_ISSOCK(os.stat(path).st_mode):
-            return None
-        what = "not a socket"
+        if not stat.S_ISSOCK(os.stat(path).st_mode):
+            what = "connect: not a socket"
     except OSError:
         what = "connect: no such file or directory"
+    if what is None:
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(float(os.environ.get("FAKE_KUBEADM_CRI_TIMEOUT", "10")))
+        try:
+            s.connect(path)
+            s.recv(1)  # EOF (or bytes) once the runtime has accepted the connection
+            return None
+        except socket.timeout:
+            what = "context deadline exceeded"
+        except OSError as e:
+            what = "connect: %s" % (e.strerror or e).lower() if e.strerror else str(e)
+        finally:
+            s.close()
     return ('container runtime is not running: output: time="2024-02-14T00:00:00Z" level=fatal msg="validate service connection: '
             'validate CRI v1 runtime API for endpoint \\"%s\\": rpc error: code = Unavailable desc = connection error: '
             'desc = \\"transport: Error while dialing: dial unix %s: %s\\""\n, error: exit status 1' % (sock, sock[len("unix://"):], what))
