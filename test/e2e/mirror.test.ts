@@ -10,9 +10,11 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { createServer as createHttpServer } from 'node:http';
 import { createServer as createNetServer, type Server as NetServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
+import { bootstrapBootFiles } from '../../src/cluster/bootstrap-files.js';
 import { initConfig, joinConfig, imagesConfig } from '../../src/cluster/kubeadm.js';
+import { firstbootScript } from '../../src/firstboot/files.js';
 import { loadSecrets, type ClusterSecrets } from '../../src/cluster/secrets.js';
 import type { NodePlan } from '../../src/plan/types.js';
 import { fixturePlan } from '../fixtures/plan.js';
@@ -221,11 +223,50 @@ async function until(what: string, cond: () => boolean, ms = 15_000) {
   }
 }
 
+interface NodeRoot {
+  root: string;
+  /** env for the packaged fakes run against this root */
+  env: NodeJS.ProcessEnv;
+  close(): Promise<void>;
+}
+
+/**
+ * A node's root for the fakes: /proc stand-ins (ip_forward on, no swap), a stand-in Docker API, and the real Go
+ * stand-in cri-dockerd listening on ROOT/var/run/cri-dockerd.sock; `docker pull` for the fake kubeadm asks the
+ * mirror's registry through skopeo (no Docker on the test machine).
+ */
+async function nodeRoot(): Promise<NodeRoot> {
+  const root = mkdtempSync(join(tmpdir(), 'mk-root-'));
+  const proc = join(root, 'proc-standin');
+  mkdirSync(join(proc, 'sys/net/ipv4'), { recursive: true });
+  writeFileSync(join(proc, 'sys/net/ipv4/ip_forward'), '1\n');
+  writeFileSync(join(proc, 'swaps'), 'Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n');
+  mkdirSync(join(root, 'etc/kubernetes/pki'), { recursive: true });
+  mkdirSync(join(root, 'var/run'), { recursive: true });
+  const docker = await fakeDockerApi(join(root, 'var/run/docker.sock'), '20.10.24+dfsg1', '1.41');
+  const cri = startProcess(m.criDockerd.binaryPath, [
+    '--container-runtime-endpoint', `unix://${root}/var/run/cri-dockerd.sock`, `--docker-endpoint=unix://${root}/var/run/docker.sock`,
+    '--network-plugin=cni', `--pod-infra-container-image=${m.registry('127.0.0.1')}/google_containers/pause:3.9`,
+  ], process.env);
+  await until('cri-dockerd to listen', () => existsSync(join(root, 'var/run/cri-dockerd.sock')));
+  const shim = join(root, 'docker-pull-shim');
+  writeFileSync(shim, '#!/bin/sh\n[ "$1" = pull ] || exit 2\nexec skopeo inspect --tls-verify=false "docker://$2" >/dev/null\n', { mode: 0o755 });
+  return {
+    root,
+    env: { ...process.env, FAKE_KUBEADM_ROOT: root, FAKE_KUBEADM_PROC: proc, FAKE_KUBEADM_DOCKER: shim, FAKE_KUBECTL_ROOT: root },
+    close: async () => {
+      cri.child.kill('SIGTERM');
+      await cri.exited;
+      await docker.close();
+      rmSync(root, { recursive: true, force: true });
+    },
+  };
+}
+
 describe('the fake kubeadm (from the kubeadm package)', () => {
+  let node: NodeRoot;
   let root: string;
   let env: NodeJS.ProcessEnv;
-  let cri: ReturnType<typeof startProcess>;
-  let docker: Awaited<ReturnType<typeof fakeDockerApi>>;
   const plan = (): NodePlan => {
     const p = fixturePlan(true);
     p.cluster.imageRepository = `${m.registry('127.0.0.1')}/google_containers`;
@@ -234,33 +275,16 @@ describe('the fake kubeadm (from the kubeadm package)', () => {
   const kubeadm = (...args: string[]) => sh(packaged('kubeadm', 'usr/bin/kubeadm'), args, { env });
 
   beforeAll(async () => {
-    // a node's root: /proc stand-ins, the seeded CA, and the real Go stand-in cri-dockerd listening on its socket
-    root = mkdtempSync(join(tmpdir(), 'mk-root-'));
-    const proc = join(root, 'proc-standin');
-    mkdirSync(join(proc, 'sys/net/ipv4'), { recursive: true });
-    writeFileSync(join(proc, 'sys/net/ipv4/ip_forward'), '1\n');
-    writeFileSync(join(proc, 'swaps'), 'Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n');
-    mkdirSync(join(root, 'etc/kubernetes/pki'), { recursive: true });
+    node = await nodeRoot();
+    root = node.root;
+    env = node.env;
+    // the seeded CA, as a control plane's seed has it
     writeFileSync(join(root, 'etc/kubernetes/pki/ca.crt'), secrets.ca.cert);
     writeFileSync(join(root, 'etc/kubernetes/pki/ca.key'), secrets.ca.key, { mode: 0o600 });
-    mkdirSync(join(root, 'var/run'), { recursive: true });
-    docker = await fakeDockerApi(join(root, 'var/run/docker.sock'), '20.10.24+dfsg1', '1.41');
-    cri = startProcess(m.criDockerd.binaryPath, [
-      '--container-runtime-endpoint', `unix://${root}/var/run/cri-dockerd.sock`, `--docker-endpoint=unix://${root}/var/run/docker.sock`,
-      '--network-plugin=cni', `--pod-infra-container-image=${m.registry('127.0.0.1')}/google_containers/pause:3.9`,
-    ], process.env);
-    await until('cri-dockerd to listen', () => existsSync(join(root, 'var/run/cri-dockerd.sock')));
-    // `docker pull IMAGE` for the fake: skopeo asks the mirror's registry for the image (no Docker here)
-    const shim = join(root, 'docker-pull-shim');
-    writeFileSync(shim, '#!/bin/sh\n[ "$1" = pull ] || exit 2\nexec skopeo inspect --tls-verify=false "docker://$2" >/dev/null\n', { mode: 0o755 });
-    env = { ...process.env, FAKE_KUBEADM_ROOT: root, FAKE_KUBEADM_PROC: proc, FAKE_KUBEADM_DOCKER: shim };
   }, 60_000);
 
   afterAll(async () => {
-    cri?.child.kill('SIGTERM');
-    await cri?.exited;
-    await docker?.close();
-    if (root) rmSync(root, { recursive: true, force: true });
+    await node?.close();
   });
 
   it('prints its version like kubeadm 1.29.2', () => {
@@ -397,6 +421,41 @@ describe('the fake kubeadm (from the kubeadm package)', () => {
     const init = join(root, 'init-as-join.yaml');
     writeFileSync(init, initConfig(plan(), secrets));
     expect(kubeadm('join', '--config', init).stderr).toContain('no JoinConfiguration found in the supplied config');
+  });
+});
+
+describe('mkimage\'s first-boot script against the packaged fakes', () => {
+  it('runs kubeadm init, applies the edited Calico manifest and leaves firstboot.done', async () => {
+    const n = await nodeRoot();
+    try {
+      const p = fixturePlan(true);
+      p.cluster.imageRepository = `${m.registry('127.0.0.1')}/google_containers`;
+      // the node's seed, as mkimage renders it (kubeadm config, bootstrap.env, the cluster CAs)
+      for (const f of bootstrapBootFiles(p, secrets)) {
+        mkdirSync(dirname(join(n.root, f.path)), { recursive: true });
+        writeFileSync(join(n.root, f.path), f.content, { mode: parseInt(f.mode, 8) });
+      }
+      mkdirSync(join(n.root, 'usr/share/mkimage'), { recursive: true });
+      writeFileSync(join(n.root, 'usr/share/mkimage/calico.yaml'), readFileSync(m.calicoManifest.path));
+      writeFileSync(join(n.root, 'firstboot.sh'), firstbootScript());
+      const bin = join(n.root, 'fakebin');
+      mkdirSync(bin);
+      for (const [pkg, b] of [['kubeadm', 'kubeadm'], ['kubectl', 'kubectl']] as const) {
+        writeFileSync(join(bin, b), readFileSync(packaged(pkg, `usr/bin/${b}`)), { mode: 0o755 });
+      }
+      const r = sh('bash', [join(n.root, 'firstboot.sh')], { env: { ...n.env, PATH: `${bin}:/usr/bin:/bin`, MKIMAGE_ROOT: n.root } });
+      expect(r.status, r.stdout + r.stderr).toBe(0);
+      expect(readFileSync(join(n.root, 'var/lib/mkimage/firstboot.done'), 'utf8')).toContain(`node: ${p.node!.name}`);
+      const kubeadmCalls = readFileSync(join(n.root, 'var/log/fake-kubeadm.calls'), 'utf8');
+      expect(kubeadmCalls).toMatch(/^1 exit=0 kubeadm init --config \S+\/etc\/kubernetes\/mkimage\/kubeadm\.yaml --skip-token-print$/m);
+      expect(readFileSync(join(n.root, 'var/log/fake-kubeadm.1.config'), 'utf8')).toBe(initConfig(p, secrets));
+      const applied = readFileSync(join(n.root, 'var/log/fake-kubectl.applied.1.yaml'), 'utf8');
+      expect(applied).toContain(`            - name: CALICO_IPV4POOL_CIDR\n              value: "${p.cluster.podSubnet}"\n`);
+      expect(readFileSync(join(n.root, 'var/log/fake-kubectl.calls'), 'utf8')).toMatch(/^1 exit=0 kubectl apply -f /m);
+      expect(statSync(join(n.root, 'root/.kube/config')).mode & 0o777).toBe(0o600);
+    } finally {
+      await n.close();
+    }
   });
 });
 
