@@ -211,7 +211,10 @@ describe('planRole over OS family x role x mirror', () => {
     ]);
     expect(plan.modules).toEqual(['overlay', 'br_netfilter']);
     expect(plan.swapOff).toBe(true);
-    expect(plan.firewall.ports).toContain(row.role === 'control-plane' ? '6443/tcp' : '30000-32767/tcp');
+    expect(plan.firewall.ports).toContain(row.role === 'control-plane' ? '6443/tcp' : '30000-32767/udp');
+    // Calico's default dataplane: IP-in-IP (IP protocol 4) between nodes, its interfaces trusted.
+    expect(plan.firewall.protocols).toEqual(['4']);
+    expect(plan.firewall.trustedInterfaces).toEqual(['cali+', 'tunl0']);
     expect(plan.commands).toEqual([]);
   });
 

@@ -47,10 +47,11 @@ describe('shipped profiles and example cluster', () => {
       sysctls: { 'net.bridge.bridge-nf-call-iptables': '1', 'net.bridge.bridge-nf-call-ip6tables': '1', 'net.ipv4.ip_forward': '1' },
     });
     expect([cp.swap, cp.selinux]).toEqual(['off', 'permissive']);
-    expect(cp.firewall.ports).toEqual(['6443/tcp', '2379-2380/tcp', '10250/tcp', '10257/tcp', '10259/tcp', '179/tcp', '4789/udp']);
+    // Calico's default dataplane is BGP + IP-in-IP (protocol 4, opened by the plan): no VXLAN 4789/udp.
+    expect(cp.firewall.ports).toEqual(['6443/tcp', '2379-2380/tcp', '10250/tcp', '10256/tcp', '10257/tcp', '10259/tcp', '179/tcp']);
     expect(cp.image).toEqual({ prepull: true, diskSize: '20G', memory: 4096, cpus: 2, sources: ['qemu'] });
     expect(cp.gateway).toBeUndefined();
-    expect(r.inputs?.profiles.get('worker')?.value.firewall.ports).toEqual(['10250/tcp', '30000-32767/tcp', '179/tcp', '4789/udp']);
+    expect(r.inputs?.profiles.get('worker')?.value.firewall.ports).toEqual(['10250/tcp', '10256/tcp', '30000-32767/tcp', '30000-32767/udp', '179/tcp']);
   });
 
   it('fill the iKuai gateway settings', () => {

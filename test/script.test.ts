@@ -341,3 +341,40 @@ describe('weak dependencies and series pins', () => {
     expect(dnf).toContain("dnf versionlock add 'containerd.io-1.6.*'");
   });
 });
+
+describe('the firewall fits Calico\'s default dataplane', () => {
+  it('firewalld: ports, IP-in-IP (protocol 4) and the Calico interfaces in the trusted zone, online and offline', () => {
+    const s = renderPhaseScript(realPlan('el9'), 'bake', { files: 'install', artifacts: 'staged', start: false });
+    for (const tool of ['firewall-cmd --permanent', 'firewall-offline-cmd']) {
+      expect(s).toContain(`${tool} --add-protocol=4\n`);
+      expect(s).toContain(`${tool} --zone=trusted --add-interface=cali+\n`);
+      expect(s).toContain(`${tool} --zone=trusted --add-interface=tunl0\n`);
+      expect(s).toContain(`${tool} --add-port=179/tcp\n`);
+    }
+    expect(s).not.toContain('4789');
+  });
+
+  it('ufw: ports, and an IP-in-IP accept rule in before.rules, added once', () => {
+    const plan = realPlan('ubuntu-22.04');
+    const s = renderPhaseScript(plan, 'bake', { files: 'install', artifacts: 'staged', start: false });
+    expect(s).toContain('ufw allow 179/tcp\n');
+    expect(s).not.toContain('4789');
+    // The block, run for real against a copy of Ubuntu's before.rules (its filter table ends in COMMIT).
+    const block = s.slice(s.indexOf("step 'firewall"), s.indexOf('\nfi\n', s.indexOf("step 'firewall")) + 4);
+    const dir = mkdtempSync(join(tmpdir(), 'mkimage-ufw-'));
+    const rules = join(dir, 'before.rules');
+    writeFileSync(rules, '*filter\n:ufw-before-input - [0:0]\n-A ufw-before-input -i lo -j ACCEPT\n# do not delete the COMMIT line\nCOMMIT\n');
+    const bin = join(dir, 'bin');
+    mkdirSync(bin);
+    writeFileSync(join(bin, 'ufw'), '#!/bin/sh\necho "ufw $*" >>"$FAKE_LOG"\n');
+    chmodSync(join(bin, 'ufw'), 0o755);
+    const script = `set -euo pipefail\nstep() { :; }\n${block.replaceAll('/etc/ufw/before.rules', rules)}`;
+    const env = { ...process.env, PATH: `${bin}:/usr/bin:/bin`, FAKE_LOG: join(dir, 'log') };
+    for (let i = 0; i < 2; i++) expect(run('bash', ['-c', script], { env }).status).toBe(0);
+    expect(readFileSync(rules, 'utf8')).toBe(
+      '*filter\n:ufw-before-input - [0:0]\n-A ufw-before-input -i lo -j ACCEPT\n# do not delete the COMMIT line\n' +
+        '# mkimage: Calico IP-in-IP between nodes\n-A ufw-before-input -p 4 -j ACCEPT\nCOMMIT\n',
+    );
+    expect(readFileSync(join(dir, 'log'), 'utf8')).toContain('ufw reload');
+  });
+});

@@ -157,6 +157,9 @@ function fileBlock(f: PlanFile, staged: string, phase: Phase): string {
   });
 }
 
+/** The comment line mkimage writes above a before.rules protocol rule. */
+const ufwRuleComment = (protocol: string) => (protocol === '4' ? '# mkimage: Calico IP-in-IP between nodes' : `# mkimage: IP protocol ${protocol}`);
+
 /** "2379-2380/tcp" in ufw's syntax: "2379:2380/tcp". */
 const ufwPort = (p: string) => p.replace(/^(\d+)-(\d+)/, '$1:$2');
 
@@ -171,11 +174,21 @@ function hostBlocks(plan: NodePlan): string[] {
   if (el && (plan.selinux === 'permissive' || plan.selinux === 'disabled')) {
     blocks.push(renderTemplate('scripts/selinux.sh.mustache', { mode: plan.selinux }));
   }
-  if (plan.firewall.enabled && plan.firewall.ports.length > 0) {
+  const fw = plan.firewall;
+  if (fw.enabled && (fw.ports.length > 0 || fw.protocols.length > 0 || fw.trustedInterfaces.length > 0)) {
     blocks.push(
       el
-        ? renderTemplate('scripts/firewall-firewalld.sh.mustache', { ports: plan.firewall.ports.map((p) => shellQuote(`--add-port=${p}`)) })
-        : renderTemplate('scripts/firewall-ufw.sh.mustache', { ports: plan.firewall.ports.map((p) => shellQuote(ufwPort(p))) }),
+        ? renderTemplate('scripts/firewall-firewalld.sh.mustache', {
+          args: [
+            ...fw.ports.map((p) => `--add-port=${p}`),
+            ...fw.protocols.map((p) => `--add-protocol=${p}`),
+            ...fw.trustedInterfaces.map((i) => `--zone=trusted --add-interface=${i}`),
+          ].map((a) => a.split(' ').map(shellQuote).join(' ')),
+        })
+        : renderTemplate('scripts/firewall-ufw.sh.mustache', {
+          ports: fw.ports.map((p) => shellQuote(ufwPort(p))),
+          rules: fw.protocols.map((p) => ({ rule: shellQuote(`-A ufw-before-input -p ${p} -j ACCEPT`), comment: shellQuote(ufwRuleComment(p)) })),
+        }),
     );
   }
   return blocks;

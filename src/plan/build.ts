@@ -42,6 +42,9 @@ interface Inputs {
 
 const ZERO: SemVer = { major: 0, minor: 0, patch: 0 };
 
+/** What Calico's default manifest (BGP + IP-in-IP) needs beyond its BGP port. */
+const CALICO_FIREWALL = { protocols: ['4'], trustedInterfaces: ['cali+', 'tunl0'] };
+
 function report(inp: Inputs, doc: 'profile' | 'cluster', path: string, message: string, code: 'E006' | 'E007' | 'E018'): void {
   const at: Partial<Position> | undefined = positionOf(doc === 'profile' ? inp.profile : inp.cluster, path);
   inp.diags.push(error(code, message, at));
@@ -165,7 +168,7 @@ function buildPlan(inp: Inputs, target: Target): NodePlan {
     const gateway = planGateway(inp.profile, inp.cluster, inp.diags);
     return {
       ...base, repos: [], packages: [], files: sortFiles([...profileFiles(profile), ...bootFiles]), units: [],
-      sysctls: [], modules: [], swapOff: false, firewall: { enabled: false, ports: [] }, commands: commands(profile),
+      sysctls: [], modules: [], swapOff: false, firewall: { enabled: false, ports: [], protocols: [], trustedInterfaces: [] }, commands: commands(profile),
       images: [], artifacts: [], image, ...(gateway !== undefined && { gateway }),
     };
   }
@@ -206,7 +209,7 @@ function buildPlan(inp: Inputs, target: Target): NodePlan {
     modules: [...profile.kernel.modules],
     swapOff: profile.swap === 'off',
     ...(isRpmFamily(target.osFamily) && { selinux: profile.selinux }),
-    firewall: { enabled: profile.firewall.enabled, ports: [...profile.firewall.ports] },
+    firewall: { enabled: profile.firewall.enabled, ports: [...profile.firewall.ports], ...CALICO_FIREWALL },
     commands: commands(profile),
     images: profile.image.prepull
       ? planImages(repo, k8s, release, role, profile.criDockerd.pauseImage, base.cluster.calicoVersion, cluster.controlPlaneHA)

@@ -170,7 +170,14 @@ export interface NodePlan {
   modules: string[];
   swapOff: boolean;
   selinux?: 'permissive' | 'enforcing' | 'disabled';
-  firewall: { enabled: boolean; ports: string[] };
+  firewall: {
+    enabled: boolean;
+    ports: string[];
+    /** IP protocols allowed by number: "4" is IP-in-IP, Calico's default dataplane between nodes */
+    protocols: string[];
+    /** interfaces trusted whole (firewalld's trusted zone): Calico's pod veths "cali+" and its tunnel "tunl0" */
+    trustedInterfaces: string[];
+  };
   commands: PlanCommand[];
   /** fully qualified images pre-pulled into the golden image */
   images: string[];

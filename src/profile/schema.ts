@@ -148,11 +148,16 @@ const VERSION = int('Format version of this file. Always 1.', { enum: [1] });
 const PHASES = ['bake', 'boot'] as const;
 const phase = (what: string) => oneOf(`When ${what}: bake (into the golden image, once per role) or boot (first boot, once per node).`, PHASES, 'bake');
 
-/** Ports opened per role when a profile does not list `firewall.ports` (the loader applies them by role). */
-export const CALICO_PORTS = ['179/tcp', '4789/udp'] as const;
+/**
+ * Ports opened per role when a profile does not list `firewall.ports` (the loader applies them by role): the
+ * Kubernetes "Ports and Protocols" lists (kube-proxy's health 10256/tcp on every node, NodePorts tcp and udp on
+ * workers) plus Calico's BGP. Calico's default dataplane is IP-in-IP (IP protocol 4, no port: the plan opens it
+ * beside the ports); VXLAN's 4789/udp is only for VXLAN mode.
+ */
+export const CALICO_PORTS = ['179/tcp'] as const;
 export const ROLE_PORTS: Record<'control-plane' | 'worker' | 'gateway', readonly string[]> = {
-  'control-plane': ['6443/tcp', '2379-2380/tcp', '10250/tcp', '10257/tcp', '10259/tcp', ...CALICO_PORTS],
-  worker: ['10250/tcp', '30000-32767/tcp', ...CALICO_PORTS],
+  'control-plane': ['6443/tcp', '2379-2380/tcp', '10250/tcp', '10256/tcp', '10257/tcp', '10259/tcp', ...CALICO_PORTS],
+  worker: ['10250/tcp', '10256/tcp', '30000-32767/tcp', '30000-32767/udp', ...CALICO_PORTS],
   gateway: [],
 };
 
@@ -241,7 +246,7 @@ export const PROFILE_SCHEMA: ObjectSchema = obj(
     selinux: oneOf('SELinux mode on EL.', ['permissive', 'enforcing', 'disabled'], 'permissive'),
     firewall: obj('Host firewall (firewalld on EL, ufw on Ubuntu/Debian).', {
       enabled: bool('Keep the firewall on and open `ports`.', { default: true }),
-      ports: list('Ports to open. Default by role: control-plane 6443, 2379-2380, 10250, 10257, 10259; worker 10250, 30000-32767; both Calico 179/tcp, 4789/udp.', str('Port.', { format: 'port' })),
+      ports: list('Ports to open. Default by role: control-plane 6443, 2379-2380, 10250, 10256, 10257, 10259 (tcp); worker 10250/tcp, 10256/tcp, 30000-32767 tcp and udp; both Calico BGP 179/tcp. Calico IP-in-IP (IP protocol 4) and its interfaces (cali+, tunl0) are always allowed.', str('Port.', { format: 'port' })),
     }),
     image: obj('The golden image build (Packer).', {
       prepull: bool('Pre-pull the kubeadm images (and CNI images on control planes) into the image.', { default: true }),

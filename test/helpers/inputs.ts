@@ -77,10 +77,10 @@ export function testCluster(over: Partial<Cluster> = {}): Cluster {
 /** A role's own firewall ports in the shipped profiles (a gateway gets a worker's); Calico's come on top. */
 export function rolePorts(role: Role): string[] {
   return role === 'control-plane'
-    ? ['6443/tcp', '2379-2380/tcp', '10250/tcp', '10257/tcp', '10259/tcp']
-    : ['10250/tcp', '30000-32767/tcp'];
+    ? ['6443/tcp', '2379-2380/tcp', '10250/tcp', '10256/tcp', '10257/tcp', '10259/tcp']
+    : ['10250/tcp', '10256/tcp', '30000-32767/tcp', '30000-32767/udp'];
 }
-export const CALICO_PORTS: readonly string[] = ['179/tcp', '4789/udp'];
+export const CALICO_PORTS: readonly string[] = ['179/tcp'];
 
 type Section = 'kubernetes' | 'docker' | 'criDockerd' | 'kernel' | 'firewall' | 'image';
 /** Top-level keys replace; the keys of a section merge into the default section (new keys go last). */
