@@ -222,7 +222,7 @@ export async function renderRole(opts: RenderOptions): Promise<RenderResult> {
         path: `${dir}/seed.iso`,
         mode: 0o600,
         content: writeSeedIso([
-          { name: 'user-data', content: seed.userData },
+          { name: 'user-data', content: seed.userData, mode: 0o600 },
           { name: 'meta-data', content: seed.metaData },
           { name: 'network-config', content: seed.networkConfig },
         ]),

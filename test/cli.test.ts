@@ -87,6 +87,10 @@ describe('mkimage control-plane on the embedded defaults', () => {
       const x = spawnSync('isoinfo', ['-R', '-x', `/${name}`, '-i', iso]);
       expect(Buffer.compare(x.stdout, readFileSync(join(seed, name))), name).toBe(0);
     }
+    // Rock Ridge carries the modes: user-data holds the CA keys and the token
+    const listing = run('isoinfo', ['-R', '-l', '-i', iso]).stdout;
+    expect(listing).toMatch(/^-rw------- .* user-data $/m);
+    expect(listing).toMatch(/^-rw-r--r-- .* meta-data $/m);
     const b = run('blkid', ['-p', '-o', 'export', iso]);
     expect(b.stdout).toMatch(/^LABEL=cidata$/m);
     expect(b.stdout).toMatch(/^TYPE=iso9660$/m);
