@@ -13,7 +13,8 @@ import { firstbootBakeItems } from './firstboot/files.js';
 import { bootstrapBootFiles } from './cluster/bootstrap-files.js';
 import { initSecrets, loadSecrets, type ClusterSecrets } from './cluster/secrets.js';
 import { renderSeed, unknownRenderedKeys, type CloudInitMode } from './emit/cloud-init.js';
-import { renderPackerDir } from './emit/packer.js';
+import { IMAGES_DIR, renderPackerDir } from './emit/packer.js';
+import { ensureBuildKey } from './packer/build-key.js';
 import { renderIkuaiSettings } from './emit/ikuai.js';
 import { writeSeedIso } from './iso/iso9660.js';
 import { writeTreeAtomic, type OutFile } from './output.js';
@@ -152,6 +153,8 @@ export interface RenderOptions extends CommonOptions {
 
 export interface RenderResult extends Loaded {
   outDir?: string;
+  /** where the role's golden image is built (the HCL's output_directory): images/<cluster>/<role> under cwd */
+  imageDir?: string;
   files?: OutFile[];
   rolePlan?: NodePlan;
   nodePlans?: NodePlan[];
@@ -160,6 +163,11 @@ export interface RenderResult extends Loaded {
 /** Where a render goes (default out/<role>), and the atomic write with the marker that allows the next replace. */
 function outDirFor(opts: RenderOptions): string {
   return resolve(opts.cwd ?? process.cwd(), opts.out ?? join('out', opts.role));
+}
+
+/** Where `--build` puts the role's image: beside out/, so a re-render (which replaces out/<role>) keeps it. */
+function imageDirFor(opts: RenderOptions, cluster: string): string {
+  return resolve(opts.cwd ?? process.cwd(), IMAGES_DIR, cluster, opts.role);
 }
 
 async function writeOutput(outDir: string, role: string, files: OutFile[]): Promise<void> {
@@ -189,9 +197,10 @@ export async function renderRole(opts: RenderOptions): Promise<RenderResult> {
   if (refusal) diags.push(refusal);
   const plan = rolePlan(inputs, profile, diags);
   if (hasErrors(diags)) return fail();
+  const imageDir = imageDirFor(opts, inputs.cluster.value.name);
   const done = async (files: OutFile[], plans: NodePlan[]): Promise<RenderResult> => {
     await writeOutput(outDir, opts.role, files);
-    return { ...loaded, diagnostics: sortDiagnostics(diags), outDir, files, rolePlan: plan, nodePlans: plans };
+    return { ...loaded, diagnostics: sortDiagnostics(diags), outDir, imageDir, files, rolePlan: plan, nodePlans: plans };
   };
   if (plan.role === 'gateway') return done(gatewayFiles(plan), []);
 
@@ -230,7 +239,18 @@ export async function renderRole(opts: RenderOptions): Promise<RenderResult> {
       { path: `plans/${node.name}.json`, content: planJson(redactSecrets(p)) },
     );
   }
-  for (const f of renderPackerDir(plan, { packerVersion: opts.packerVersion, accelerator: opts.accelerator })) {
+  // The build seed authorises the cluster's build key (made once beside the secrets); the HCL names it and the
+  // image directory by paths relative to the Packer directory, so renders stay byte-identical.
+  const packerDir = join(outDir, 'packer');
+  const buildKey = await ensureBuildKey(secretsDirFor(inputs, opts));
+  const packerOpts = {
+    packerVersion: opts.packerVersion,
+    accelerator: opts.accelerator,
+    buildPublicKey: buildKey.publicKey,
+    buildKeyFile: relative(packerDir, buildKey.privateKeyFile),
+    outputDirectory: relative(packerDir, imageDir),
+  };
+  for (const f of renderPackerDir(plan, packerOpts)) {
     files.push({ ...f, path: `packer/${f.path}` });
   }
   return done(files, plans);

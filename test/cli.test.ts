@@ -11,6 +11,10 @@ import type { Io } from '../src/cli/run.js';
 import { PACKAGE_ROOT } from '../src/template.js';
 import { discoveryHash } from '../src/cluster/pki.js';
 import { run } from './helpers/tools.js';
+import { buildGoldenImage, BUILD_FAILED } from '../src/cli/build.js';
+import { renderPackerDir } from '../src/emit/packer.js';
+import { writeTreeAtomic } from '../src/output.js';
+import { fixturePlan as rolePlanFixture } from './fixtures/plan.js';
 
 interface Ran {
   code: number;
@@ -66,7 +70,10 @@ describe('mkimage control-plane on the embedded defaults', () => {
     const dir = join(cwd, 'clusters/homelab/secrets');
     expect(first.err).toContain('generated the cluster');
     expect(mode(dir)).toBe(0o700);
-    for (const f of readdirSync(dir)) expect(mode(join(dir, f)), f).toBe(0o600);
+    for (const f of readdirSync(dir)) if (f !== 'packer-build') expect(mode(join(dir, f)), f).toBe(0o600);
+    // the cluster's build key for Packer, made once beside the secrets (never under out/)
+    expect(mode(join(dir, 'packer-build'))).toBe(0o700);
+    expect(mode(join(dir, 'packer-build/id_ed25519'))).toBe(0o600);
   });
 
   it('writes seeds that hold secrets as 0600', () => {
@@ -386,6 +393,34 @@ bash -c "$cmd"
 });
 
 describe('mkimage <role> --build', () => {
+  it('a build that ran and failed exits 4 (not 1, not Packer\'s code) and keeps the old image', async () => {
+    const cwd = tmp();
+    const packerDir = join(cwd, 'packer');
+    const imageDir = join(cwd, 'images/homelab/worker');
+    mkdirSync(imageDir, { recursive: true });
+    writeFileSync(join(imageDir, 'old.qcow2'), 'old');
+    const plan = rolePlanFixture(false);
+    plan.artifacts = [];
+    await writeTreeAtomic(packerDir, renderPackerDir(plan, { packerVersion: '1.6.6' }));
+    const bin = tmp('mkimage-fakebin-');
+    // FAKE packer: fails like a self-check failure does (Packer exits 1); stub qemu and xorriso
+    writeFileSync(join(bin, 'packer'), '#!/bin/sh\necho "==> qemu.golden: Provisioning with shell script: ./scripts/selfcheck.sh"\nexit 1\n', { mode: 0o755 });
+    for (const t of ['qemu-system-x86_64', 'xorriso']) writeFileSync(join(bin, t), '#!/bin/sh\nexit 0\n', { mode: 0o755 });
+    let err = '';
+    const io: Io = { out: () => {}, err: (s) => void (err += s), color: false, tty: false, cwd, exitCode: 0 };
+    const saved = process.env.PATH;
+    process.env.PATH = `${bin}:/usr/bin:/bin`;
+    try {
+      const code = await buildGoldenImage(io, plan, packerDir, imageDir, { offline: true, lockFile: join(cwd, 'mkimage.lock') });
+      expect(code).toBe(BUILD_FAILED);
+      expect(BUILD_FAILED).toBe(4);
+    } finally {
+      process.env.PATH = saved;
+    }
+    expect(err).toContain('the build failed (packer exit 1): images/homelab/worker/ was left as it was');
+    expect(readFileSync(join(imageDir, 'old.qcow2'), 'utf8')).toBe('old');
+  });
+
   it('offline with an empty cache stops before Packer with exit 3, naming the artifact and `mkimage bundle`', async () => {
     const cwd = tmp();
     const saved = process.env.XDG_CACHE_HOME;

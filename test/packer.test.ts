@@ -5,7 +5,7 @@
 import { execFile } from 'node:child_process';
 import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DiagnosticError, type Diagnostic } from '../src/diagnostics.js';
 import {
@@ -15,9 +15,9 @@ import { shellQuote } from '../src/emit/script.js';
 import { writeTreeAtomic } from '../src/output.js';
 import { planRole } from '../src/plan/build.js';
 import type { NodePlan } from '../src/plan/types.js';
-import {
-  BUILD_KEY, generateSshKeyPair, packerVersion, phaseOf, prepareBuild, runPackerBuild,
-} from '../src/packer/run.js';
+import { ensureBuildKey, generateSshKeyPair } from '../src/packer/build-key.js';
+import { needsPackerInit, packerVersion, phaseOf, runPackerBuild } from '../src/packer/run.js';
+import { renderRole } from '../src/pipeline.js';
 import { loadInputs } from '../src/profile/load.js';
 import type { OsFamily } from '../src/profile/types.js';
 import { fixturePlan } from './fixtures/plan.js';
@@ -77,11 +77,11 @@ beforeAll(async () => {
 });
 afterAll(async () => server.close());
 
-/** Emit, add what the runner and fetcher would (key, user-data, artifacts), then `packer validate .`. */
+/** Emit with a build key (as the pipeline does), add the fetched artifacts, then `packer validate .`. */
 async function emitAndValidate(plan: NodePlan, tag: string, extraArgs: string[] = []) {
   const dir = tempDir(tag);
-  await writeTreeAtomic(dir, renderPackerDir(plan, { packerVersion: '1.6.6' }));
-  await prepareBuild(dir);
+  const key = await ensureBuildKey(tempDir(`${tag}-secrets`));
+  await writeTreeAtomic(dir, renderPackerDir(plan, { packerVersion: '1.6.6', buildPublicKey: key.publicKey, buildKeyFile: relative(dir, key.privateKeyFile) }));
   for (const a of plan.artifacts) writeFileSync(join(dir, 'artifacts', a.name), `dummy ${a.name}\n`);
   const image = plan.os.cloudImage.url.split('/').pop() ?? 'image.qcow2';
   CHECKSUMS.set(image, ZERO_SHA);
@@ -176,7 +176,12 @@ describe('renderPackerDir contents (el9 fixture)', () => {
       'ssh_private_key_file = var.ssh_private_key_file',
       'shutdown_command     = "sudo shutdown -P now"',
       'default = "kvm"',
-      'default = "./.build/id_ed25519"',
+      'default = "../../../clusters/homelab/secrets/packer-build/id_ed25519"',
+      'default = "../../../images/homelab/control-plane"',
+      'disk_discard         = "unmap"',
+      'disk_detect_zeroes   = "unmap"',
+      // Packer 1.6.6 has no cpu_model: qemuargs replaces its default arguments for -cpu only (step_run.go)
+      'qemuargs = [["-cpu", var.accelerator == "kvm" ? "host" : "max"]]',
       'default = "20G"',
       'default = 4096',
     ]) expect(hcl).toContain(line);
@@ -292,6 +297,10 @@ describe('Packer version awareness', () => {
     expect(hcl.includes('required_plugins')).toBe(expected);
     expect(packerAtLeast(version, 1, 7)).toBe(expected);
     if (expected) expect(hcl).toMatch(/qemu = \{\n\s+source  = "github.com\/hashicorp\/qemu"/);
+    // the CPU model: the qemu plugin's cpu_model (>= 1.0.9) on >= 1.7, qemuargs on 1.6.6
+    expect(hcl.includes('cpu_model = var.accelerator == "kvm" ? "host" : "max"')).toBe(expected);
+    expect(hcl.includes('qemuargs = [["-cpu", var.accelerator == "kvm" ? "host" : "max"]]')).toBe(!expected);
+    if (expected) expect(hcl).toContain('version = ">= 1.0.9"');
     // fmt accepts both shapes
     const dir = tempDir('fmt');
     writeFileSync(join(dir, 'mkimage.pkr.hcl'), hcl);
@@ -320,21 +329,78 @@ describe('Packer version awareness', () => {
   });
 });
 
+/** Fake-build lines: like Packer, refuse an existing output directory, then write an image into it. */
+const MAKES_IMAGE = [
+  'if [ "$1" = build ]; then',
+  '  out=$(printf %s "$*" | sed -n "s/.*-var=output_directory=\\([^ ]*\\).*/\\1/p")',
+  '  [ ! -e "$out" ] || { echo "Error: output directory exists" >&2; exit 7; }',
+  '  mkdir -p "$out"',
+  '  echo "new image" > "$out/mkimage-control-plane-el9.qcow2"',
+  'fi',
+];
+
+/** FAKE packer (records each call's argv in `calls`, runs `body`, exits `code`), with stub qemu and xorriso. */
+function fakeBuildTools(code: number, body: string[], init = 'exit 0') {
+  const bin = tempDir('fakebin');
+  const calls = join(bin, 'calls');
+  writeFileSync(join(bin, 'packer'), [
+    '#!/bin/bash',
+    '# FAKE packer: records its arguments; `init` and `build` behave as the test says',
+    `echo "$*" >> ${shellQuote(calls)}`,
+    `if [ "$1" = init ]; then ${init}; fi`,
+    ...body,
+    `exit ${code}`,
+    '',
+  ].join('\n'));
+  chmodSync(join(bin, 'packer'), 0o755);
+  for (const t of ['qemu-system-x86_64', 'xorriso']) {
+    writeFileSync(join(bin, t), '#!/bin/sh\nexit 0\n');
+    chmodSync(join(bin, t), 0o755);
+  }
+  return { bin, calls };
+}
+
+async function withPath<T>(bin: string, fn: () => Promise<T>): Promise<T> {
+  const saved = process.env.PATH;
+  process.env.PATH = `${bin}:/usr/bin:/bin`;
+  try {
+    return await fn();
+  } finally {
+    process.env.PATH = saved;
+  }
+}
+
+async function renderedDir(packerVersion: string): Promise<string> {
+  const dir = join(tempDir('build'), 'packer');
+  await writeTreeAtomic(dir, renderPackerDir(fixturePlan(false), { packerVersion }));
+  return dir;
+}
+
 describe('--build runner', () => {
   it('packerVersion() reads `packer version`', async () => {
     expect(await packerVersion()).toBe(run('packer', ['version']).stdout.match(/v(\d+\.\d+\.\d+)/)?.[1]);
   });
 
-  it('the per-build key is OpenSSH ed25519 that ssh-keygen reads back, written 0600 with the seed that authorises it', async () => {
-    const dir = tempDir('key');
-    const keys = await prepareBuild(dir);
-    expect(keys.privateKey.startsWith('-----BEGIN OPENSSH PRIVATE KEY-----\n')).toBe(true);
-    expect(statSync(join(dir, BUILD_KEY)).mode & 0o777).toBe(0o600);
-    const derived = run('ssh-keygen', ['-y', '-f', join(dir, BUILD_KEY)]);
+  it('the build key is OpenSSH ed25519 that ssh-keygen reads back, made once (0600, dir 0700) and then kept', async () => {
+    const secrets = tempDir('secrets');
+    const key = await ensureBuildKey(secrets);
+    expect(key.privateKeyFile).toBe(join(secrets, 'packer-build/id_ed25519'));
+    expect(readFileSync(key.privateKeyFile, 'utf8').startsWith('-----BEGIN OPENSSH PRIVATE KEY-----\n')).toBe(true);
+    expect(statSync(key.privateKeyFile).mode & 0o777).toBe(0o600);
+    expect(statSync(join(secrets, 'packer-build')).mode & 0o777).toBe(0o700);
+    const derived = run('ssh-keygen', ['-y', '-f', key.privateKeyFile]);
     expect(derived.status).toBe(0);
-    expect(derived.stdout.trim()).toBe(keys.publicKey);
-    expect(readFileSync(join(dir, 'seed/user-data'), 'utf8')).toBe(renderBuildUserData(keys.publicKey));
-    expect(generateSshKeyPair('x').publicKey).not.toBe(keys.publicKey);
+    expect(derived.stdout.trim()).toBe(key.publicKey.replace(/ \S+$/, '') + ' mkimage-build@mkimage');
+    expect(await ensureBuildKey(secrets)).toEqual(key);
+    expect(generateSshKeyPair('x').publicKey).not.toBe(key.publicKey);
+  });
+
+  it('the build seed makes the temporary user and a hostname that resolves (manage_etc_hosts)', () => {
+    const ud = renderBuildUserData('ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGoldenGoldenGoldenGoldenGoldenGoldenGolden0 x');
+    expect(ud).toContain('hostname: mkimage-build\nfqdn: mkimage-build.localdomain\nmanage_etc_hosts: true\n');
+    const file = join(tempDir('ud'), 'user-data');
+    writeFileSync(file, ud);
+    expect(run('cloud-init', ['schema', '-c', file]).status).toBe(0);
   });
 
   it('with no packer on PATH: E016 naming the packages to install', async () => {
@@ -342,7 +408,7 @@ describe('--build runner', () => {
     process.env.PATH = tempDir('empty-path');
     try {
       expect(await packerVersion()).toBeUndefined();
-      const err = await runPackerBuild(tempDir('nobuild'), { onLine: () => {} }).catch((e: unknown) => e);
+      const err = await runPackerBuild(tempDir('nobuild'), { onLine: () => {}, outputDir: 'out' }).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(DiagnosticError);
       const d = (err as DiagnosticError).diagnostics[0];
       expect(d?.code).toBe('E016');
@@ -356,39 +422,21 @@ describe('--build runner', () => {
   });
 
   it('streams output prefixed by phase and passes the exit code through (fake packer and qemu)', async () => {
-    const bin = tempDir('fakebin');
-    // A fake packer: prints what a real build prints around provisioners, records its arguments, exits 3.
-    writeFileSync(join(bin, 'packer'), [
-      '#!/bin/sh',
-      'echo "$@" > "$PWD/.build/fake-packer-args"',
-      'test -s "$PWD/.build/id_ed25519" || { echo "no key" >&2; exit 9; }',
+    const t = fakeBuildTools(3, [
       "echo '==> qemu.golden: Waiting for SSH to become available...'",
       "echo '==> qemu.golden: Uploading ./artifacts => /tmp/mkimage'",
       "echo '==> qemu.golden: Provisioning with shell script: ./scripts/bake.sh'",
       "echo '    qemu.golden: mkimage[bake]: packages'",
       "echo '==> qemu.golden: Provisioning with shell script: ./scripts/selfcheck.sh'",
       "echo '    qemu.golden: mkimage[selfcheck]: FAIL kubelet.service is not active' >&2",
-      'exit 3',
-      '',
-    ].join('\n'));
-    chmodSync(join(bin, 'packer'), 0o755);
-    for (const t of ['qemu-system-x86_64', 'xorriso']) {
-      writeFileSync(join(bin, t), '#!/bin/sh\nexit 0\n');
-      chmodSync(join(bin, t), 0o755);
-    }
-    const dir = tempDir('build');
-    await writeTreeAtomic(dir, renderPackerDir(fixturePlan(false), { packerVersion: '1.6.6' }));
-    const saved = process.env.PATH;
-    process.env.PATH = `${bin}:/usr/bin:/bin`;
+    ]);
+    const dir = await renderedDir('1.6.6');
     const lines: string[] = [];
-    try {
-      const code = await runPackerBuild(dir, { onLine: (l) => lines.push(l) });
-      expect(code).toBe(3);
-    } finally {
-      process.env.PATH = saved;
-    }
-    const args = readFileSync(join(dir, '.build/fake-packer-args'), 'utf8').trim();
-    expect(args).toMatch(/^build -color=false -var=qemu_binary=\S+\/qemu-system-x86_64 .*\.$/);
+    const code = await withPath(t.bin, () => runPackerBuild(dir, { onLine: (l) => lines.push(l), outputDir: join(dir, '../images/cp') }));
+    expect(code).toBe(3);
+    const calls = readFileSync(t.calls, 'utf8').trim().split('\n');
+    expect(calls).toHaveLength(1);
+    expect(calls[0]).toMatch(/^build -color=false -var=qemu_binary=\S+\/qemu-system-x86_64 -var=output_directory=\S+\/images\/cp\.building .*\.$/);
     const streamed = lines.filter((l) => !l.includes('/dev/kvm'));
     expect(streamed).toEqual([
       '[build] ==> qemu.golden: Waiting for SSH to become available...',
@@ -398,10 +446,45 @@ describe('--build runner', () => {
       '[selfcheck] ==> qemu.golden: Provisioning with shell script: ./scripts/selfcheck.sh',
       '[selfcheck]     qemu.golden: mkimage[selfcheck]: FAIL kubelet.service is not active',
     ]);
-    // the private key does not outlive the build; the seed authorised its public half
-    expect(existsSync(join(dir, BUILD_KEY))).toBe(false);
-    const pub = readFileSync(join(dir, `${BUILD_KEY}.pub`), 'utf8').trim();
-    expect(readFileSync(join(dir, 'seed/user-data'), 'utf8')).toContain(pub);
+  });
+
+  // Debian's Packer 1.6.6 has no `packer init` (it rejects it), so the >= 1.7 sequence is checked with a FAKE
+  // packer on PATH that records every invocation.
+  it('Packer >= 1.7 (required_plugins): runs `packer init .` before `packer build`; 1.6.6: build only', async () => {
+    for (const [version, expected] of [['1.10.2', ['init .', 'build']], ['1.6.6', ['build']]] as const) {
+      const t = fakeBuildTools(0, MAKES_IMAGE);
+      const dir = await renderedDir(version);
+      expect(needsPackerInit(dir)).toBe(version !== '1.6.6');
+      const code = await withPath(t.bin, () => runPackerBuild(dir, { onLine: () => {}, outputDir: join(dir, '../images/cp') }));
+      expect(code, version).toBe(0);
+      const calls = readFileSync(t.calls, 'utf8').trim().split('\n').map((c) => (c.startsWith('build ') ? 'build' : c));
+      expect(calls, version).toEqual(expected);
+    }
+  });
+
+  it('a failed `packer init` stops before the build, with its exit code', async () => {
+    const t = fakeBuildTools(0, [], 'echo "Error: Failed to install plugin" >&2; exit 1');
+    const dir = await renderedDir('1.10.2');
+    const code = await withPath(t.bin, () => runPackerBuild(dir, { onLine: () => {}, outputDir: join(dir, '../images/cp') }));
+    expect(code).toBe(1);
+    expect(readFileSync(t.calls, 'utf8').trim()).toBe('init .');
+  });
+
+  it('a successful build replaces the image directory; a failed one keeps the old image and leaves no partial one', async () => {
+    const dir = await renderedDir('1.6.6');
+    const images = join(dir, '../images/cp');
+    mkdirSync(images, { recursive: true });
+    writeFileSync(join(images, 'mkimage-control-plane-el9.qcow2'), 'old image');
+    // the fake build writes a new image into the output directory it was given, then fails or succeeds
+    const writes = MAKES_IMAGE;
+    const failing = fakeBuildTools(2, writes);
+    expect(await withPath(failing.bin, () => runPackerBuild(dir, { onLine: () => {}, outputDir: images }))).toBe(2);
+    expect(readFileSync(join(images, 'mkimage-control-plane-el9.qcow2'), 'utf8')).toBe('old image');
+    expect(readdirSync(join(dir, '../images'))).toEqual(['cp']);
+    const ok = fakeBuildTools(0, writes);
+    expect(await withPath(ok.bin, () => runPackerBuild(dir, { onLine: () => {}, outputDir: images }))).toBe(0);
+    expect(readFileSync(join(images, 'mkimage-control-plane-el9.qcow2'), 'utf8')).toBe('new image\n');
+    expect(readdirSync(join(dir, '../images'))).toEqual(['cp']);
   });
 
   it('phaseOf keeps the current phase until a marker line', () => {
@@ -555,5 +638,45 @@ describe('the self-check on a fake host', () => {
     const plan = realPlan('ubuntu-24.04', 'worker');
     const check = String(renderPackerDir(plan, { packerVersion: '1.6.6' }).find((f) => f.path === 'scripts/selfcheck.sh')?.content);
     expect(check).not.toContain('older than 25');
+  });
+});
+
+describe('a freshly rendered out/<role>/packer (the pipeline, embedded profiles)', () => {
+  it.each(['control-plane', 'worker'])('%s: `packer validate -var cloud_image_checksum=none .` passes with no file added by hand', async (role) => {
+    const cwd = tempDir('fresh');
+    const r = await renderRole({ role, cwd, packerVersion: '1.6.6' });
+    expect(r.diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
+    const dir = join(cwd, 'out', role, 'packer');
+    // `none` (Packer warns that a checksum is recommended) and a sha256 value both work offline
+    const none = await runAsync('packer', ['validate', '-var', 'cloud_image_checksum=none', '.'], dir);
+    expect(none.stderr + none.stdout).not.toMatch(/error/i);
+    expect(none.status).toBe(0);
+    const pinned = await runAsync('packer', ['validate', '-var', `cloud_image_checksum=sha256:${ZERO_SHA}`, '.'], dir);
+    expect(pinned.stderr + pinned.stdout).toBe('');
+    expect(pinned.status).toBe(0);
+    // the key it names is the cluster's, beside the secrets, by a relative path; the private half is not under out/
+    const hcl = readFileSync(join(dir, 'mkimage.pkr.hcl'), 'utf8');
+    expect(hcl).toContain('default = "../../../clusters/homelab/secrets/packer-build/id_ed25519"');
+    expect(hcl).toContain(`default = "../../../images/homelab/${role}"`);
+    const pub = readFileSync(join(cwd, 'clusters/homelab/secrets/packer-build/id_ed25519.pub'), 'utf8').trim();
+    expect(readFileSync(join(dir, 'seed/user-data'), 'utf8')).toContain(pub);
+    expect(run('cloud-init', ['schema', '-c', join(dir, 'seed/user-data')]).status).toBe(0);
+  });
+
+  it('a re-render keeps the built image, and is byte-identical', async () => {
+    const cwd = tempDir('rerender');
+    await renderRole({ role: 'worker', cwd, packerVersion: '1.6.6' });
+    const dir = join(cwd, 'out/worker/packer');
+    const hcl = readFileSync(join(dir, 'mkimage.pkr.hcl'), 'utf8');
+    const outputDir = /variable "output_directory" \{\n\s+type\s+= string\n\s+default = "([^"]+)"/.exec(hcl)?.[1];
+    expect(outputDir).toBe('../../../images/homelab/worker');
+    const image = join(dir, outputDir!, 'mkimage-worker-el9.qcow2');
+    mkdirSync(join(image, '..'), { recursive: true });
+    writeFileSync(image, 'a built image');
+    const before = readdirSync(dir, { recursive: true }).sort().map((f) => [f, existsSync(join(dir, String(f))) && statSync(join(dir, String(f))).isFile() ? readFileSync(join(dir, String(f)), 'latin1') : 'dir']);
+    await renderRole({ role: 'worker', cwd, packerVersion: '1.6.6' });
+    expect(readFileSync(image, 'utf8')).toBe('a built image');
+    const after = readdirSync(dir, { recursive: true }).sort().map((f) => [f, existsSync(join(dir, String(f))) && statSync(join(dir, String(f))).isFile() ? readFileSync(join(dir, String(f)), 'latin1') : 'dir']);
+    expect(after).toEqual(before);
   });
 });

@@ -65,7 +65,7 @@ export async function render(io: Io, role: string, o: RenderFlags): Promise<Outc
   // Emit for the Packer that will run it: the installed one, unless told otherwise.
   const packerVersion = o.packerVersion ?? (await installedPackerVersion());
   const r = await renderRole({ ...common(io, o), role, out: o.out, mode: o.mode, packerVersion, accelerator: o.accelerator });
-  if (!r.outDir || !r.nodePlans || !r.rolePlan) return { diagnostics: r.diagnostics, sources: r.sources };
+  if (!r.outDir || !r.imageDir || !r.nodePlans || !r.rolePlan) return { diagnostics: r.diagnostics, sources: r.sources };
   const gateway = r.rolePlan.gateway;
   if (gateway !== undefined) {
     // A gateway profile renders router settings, not node seeds; there is no golden image to --build.
@@ -87,7 +87,7 @@ export async function render(io: Io, role: string, o: RenderFlags): Promise<Outc
   const result = { out: r.outDir, nodes: names };
   if (!o.build) return { diagnostics: r.diagnostics, sources: r.sources, result };
   const c = common(io, o);
-  const code = await buildGoldenImage(io, r.rolePlan, join(r.outDir, 'packer'), fetchOptions(io, c, o));
+  const code = await buildGoldenImage(io, r.rolePlan, join(r.outDir, 'packer'), r.imageDir, fetchOptions(io, c, o));
   return { diagnostics: r.diagnostics, sources: r.sources, result, exitCode: code };
 }
 

@@ -2,8 +2,9 @@
 // bake script and the build-only scripts (pre-pull, self-check, clean-up), the bake-phase rootfs, the kubeadm
 // images config, and the NoCloud seed that creates the temporary build user. Pure: plan in, files out.
 //
-// The build user (BUILD_USER) exists only while Packer runs: cloud-init creates it from seed/user-data with a
-// per-build SSH key (src/packer/run.ts generates both), and the clean-up step starts a oneshot unit whose
+// The build user (BUILD_USER) exists only while Packer runs: cloud-init creates it from seed/user-data with the
+// cluster's build key (src/packer/build-key.ts: made once, kept beside the secrets, referenced by a relative
+// path), and the clean-up step starts a oneshot unit whose
 // ExecStop runs `userdel --force --remove` as the build VM powers off, after the SSH session and user.slice
 // are gone. That is why it works although Packer is still logged in as that user when clean-up runs.
 
@@ -20,9 +21,19 @@ export interface PackerOptions {
   /** e.g. "1.6.6"; the packer { required_plugins } block (and the proxmox source) only when >= 1.7 */
   packerVersion?: string;
   accelerator?: 'kvm' | 'tcg';
-  /** the per-build SSH public key; when given, seed/user-data is written now (else the runner writes it) */
+  /** the build key's public half: seed/user-data authorises it (always given by the pipeline) */
   buildPublicKey?: string;
+  /** ssh_private_key_file's default, relative to the Packer directory (default: the default secrets layout) */
+  buildKeyFile?: string;
+  /** output_directory's default, relative to the Packer directory (default: images/<cluster>/<role> beside out/) */
+  outputDirectory?: string;
 }
+
+/** Where images go by default, beside out/: images/<cluster>/<role>/ (a re-render replaces out/<role> whole). */
+export const IMAGES_DIR = 'images';
+/** Defaults for the default layout (cwd/out/<role>/packer, cwd/clusters/<name>/secrets). */
+export const defaultBuildKeyFile = (cluster: string) => `../../../clusters/${cluster}/secrets/packer-build/id_ed25519`;
+export const defaultOutputDirectory = (cluster: string, role: string) => `../../../${IMAGES_DIR}/${cluster}/${role}`;
 
 export const BUILD_USER = 'mkimage-build';
 export const REMOVE_BUILD_USER_UNIT = 'mkimage-remove-build-user.service';
@@ -66,9 +77,15 @@ export function hclString(s: string): string {
 
 const YAML_OPTS = { lineWidth: 0 } as const;
 
-/** seed/user-data for the build VM: only the temporary build user, key login, passwordless sudo. */
+/**
+ * seed/user-data for the build VM: only the temporary build user, key login, passwordless sudo. The hostname
+ * resolves through /etc/hosts while the build runs (else sudo warns on every step); clean-up resets both.
+ */
 export function renderBuildUserData(publicKey: string): string {
   const doc = {
+    hostname: BUILD_USER,
+    fqdn: `${BUILD_USER}.localdomain`,
+    manage_etc_hosts: true,
     users: [
       {
         name: BUILD_USER,
@@ -207,7 +224,8 @@ function artifactsReadme(plan: NodePlan): string {
 }
 
 function pluginsFor(sources: NodePlan['image']['sources']) {
-  const plugins = [{ name: 'qemu', source: 'github.com/hashicorp/qemu', version: '>= 1.0.0' }];
+  // qemu >= 1.0.9: the first with cpu_model
+  const plugins = [{ name: 'qemu', source: 'github.com/hashicorp/qemu', version: '>= 1.0.9' }];
   if (sources.includes('proxmox')) plugins.push({ name: 'proxmox', source: 'github.com/hashicorp/proxmox', version: '~> 1.1' });
   if (sources.includes('vsphere')) plugins.push({ name: 'vsphere', source: 'github.com/hashicorp/vsphere', version: '>= 1.0.0' });
   return plugins;
@@ -235,10 +253,13 @@ export function renderPackerDir(plan: NodePlan, opts: PackerOptions = {}): OutFi
     family: plan.os.family,
     profile: plan.profile,
     requiredPlugins: modern,
+    modern,
     plugins: pluginsFor(plan.image.sources.filter((s) => s !== 'proxmox' || proxmox)),
     cloudImageUrl: hclString(plan.os.cloudImage.url),
     cloudImageChecksum: hclString(plan.os.cloudImage.checksum),
     accelerator: hclString(opts.accelerator ?? 'kvm'),
+    buildKeyFile: hclString(opts.buildKeyFile ?? defaultBuildKeyFile(plan.cluster.name)),
+    outputDirectory: hclString(opts.outputDirectory ?? defaultOutputDirectory(plan.cluster.name, plan.role)),
     imageName: hclString(`mkimage-${plan.role}-${plan.os.family}`),
     diskSize: hclString(plan.image.diskSize),
     memory: String(plan.image.memory),

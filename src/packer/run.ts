@@ -1,16 +1,16 @@
-// `mkimage build --build`: runs Packer on an emitted directory (src/emit/packer.ts). It checks the host
-// tools first, generates the per-build SSH key (ed25519, OpenSSH format) into <dir>/.build/ and the seed
-// user-data that authorises it, streams `packer build` output line by line prefixed by the build phase,
-// deletes the private key afterwards and returns Packer's exit code.
+// `mkimage <role> --build`: runs Packer on a rendered directory (src/emit/packer.ts), which is complete as
+// rendered (the build seed and the cluster's build key come from the render: src/packer/build-key.ts). It checks
+// the host tools first, runs `packer init .` when the HCL declares required_plugins (Packer >= 1.7 stops with
+// "Missing plugins" otherwise), streams `packer build` output line by line prefixed by the build phase, and
+// builds into a fresh directory beside the image directory that replaces it only on success: a failed build
+// keeps the previous image. Resolves to Packer's exit code.
 
 import { spawn } from 'node:child_process';
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { accessSync, constants, statSync } from 'node:fs';
-import { mkdir, rm } from 'node:fs/promises';
-import { delimiter, join } from 'node:path';
+import { accessSync, constants, readFileSync, statSync } from 'node:fs';
+import { rename, rm } from 'node:fs/promises';
+import { basename, delimiter, dirname, join, resolve } from 'node:path';
 import { DiagnosticError, error } from '../diagnostics.js';
-import { BUILD_USER, renderBuildUserData } from '../emit/packer.js';
-import { writeFileAtomic } from '../output.js';
+import { exists } from '../output.js';
 
 /** First executable called `name` on PATH (no shell involved). */
 export function findOnPath(name: string, path = process.env.PATH ?? ''): string | undefined {
@@ -45,70 +45,6 @@ export async function packerVersion(): Promise<string | undefined> {
   if (bin === undefined) return undefined;
   const out = await capture(bin, ['version']);
   return out === undefined ? undefined : /Packer v?(\d+\.\d+\.\d+)/.exec(out)?.[1];
-}
-
-// ---- OpenSSH ed25519 key (PROTOCOL.key), unencrypted ----
-
-const u32 = (n: number) => {
-  const b = Buffer.alloc(4);
-  b.writeUInt32BE(n);
-  return b;
-};
-const sshString = (b: Buffer | string) => {
-  const buf = typeof b === 'string' ? Buffer.from(b, 'utf8') : b;
-  return Buffer.concat([u32(buf.length), buf]);
-};
-
-export interface SshKeyPair {
-  /** "-----BEGIN OPENSSH PRIVATE KEY-----..." */
-  privateKey: string;
-  /** "ssh-ed25519 AAAA... comment" */
-  publicKey: string;
-}
-
-/** A fresh ed25519 key pair in OpenSSH formats, made with node:crypto. */
-export function generateSshKeyPair(comment: string): SshKeyPair {
-  const { publicKey, privateKey } = generateKeyPairSync('ed25519');
-  const pub = Buffer.from(publicKey.export({ format: 'jwk' }).x ?? '', 'base64url');
-  const seed = Buffer.from(privateKey.export({ format: 'jwk' }).d ?? '', 'base64url');
-  const pubBlob = Buffer.concat([sshString('ssh-ed25519'), sshString(pub)]);
-  const check = randomBytes(4);
-  let priv = Buffer.concat([
-    check,
-    check,
-    sshString('ssh-ed25519'),
-    sshString(pub),
-    sshString(Buffer.concat([seed, pub])),
-    sshString(comment),
-  ]);
-  const pad = (8 - (priv.length % 8)) % 8;
-  priv = Buffer.concat([priv, Buffer.from(Array.from({ length: pad }, (_, i) => i + 1))]);
-  const body = Buffer.concat([
-    Buffer.from('openssh-key-v1\0', 'latin1'),
-    sshString('none'),
-    sshString('none'),
-    sshString(''),
-    u32(1),
-    sshString(pubBlob),
-    sshString(priv),
-  ]).toString('base64');
-  const lines = body.match(/.{1,70}/g) ?? [];
-  return {
-    privateKey: `-----BEGIN OPENSSH PRIVATE KEY-----\n${lines.join('\n')}\n-----END OPENSSH PRIVATE KEY-----\n`,
-    publicKey: `ssh-ed25519 ${pubBlob.toString('base64')} ${comment}`,
-  };
-}
-
-export const BUILD_KEY = '.build/id_ed25519';
-
-/** Write the per-build key (0600) into <dir>/.build/ and seed/user-data authorising it. */
-export async function prepareBuild(dir: string): Promise<SshKeyPair> {
-  const keys = generateSshKeyPair(`${BUILD_USER}@mkimage`);
-  await mkdir(join(dir, '.build'), { recursive: true, mode: 0o700 });
-  await writeFileAtomic(join(dir, BUILD_KEY), keys.privateKey, 0o600);
-  await writeFileAtomic(join(dir, `${BUILD_KEY}.pub`), `${keys.publicKey}\n`, 0o644);
-  await writeFileAtomic(join(dir, 'seed/user-data'), renderBuildUserData(keys.publicKey), 0o644);
-  return keys;
 }
 
 const INSTALL_HINT =
@@ -161,45 +97,74 @@ function kvmUsable(): boolean {
   }
 }
 
+/** Packer runs that need its plugins installed first: the HCL declares required_plugins (Packer >= 1.7). */
+export function needsPackerInit(dir: string): boolean {
+  return /^\s*required_plugins\s*\{/m.test(readFileSync(join(dir, 'mkimage.pkr.hcl'), 'utf8'));
+}
+
+export interface PackerBuildOptions {
+  onLine(line: string): void;
+  /** the image directory (the HCL's output_directory): replaced by the new build only when it succeeds */
+  outputDir: string;
+}
+
+/** Run one packer command in `dir`, streaming its lines as "[phase] text"; resolves to its exit code. */
+function runPacker(packer: string, args: string[], dir: string, onLine: (line: string) => void, start: string): Promise<number> {
+  let phase = start;
+  return new Promise<number>((resolvePromise, reject) => {
+    const child = spawn(packer, args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, CHECKPOINT_DISABLE: '1' } });
+    const pending = { stdout: '', stderr: '' };
+    const feed = (which: 'stdout' | 'stderr', chunk: Buffer | undefined) => {
+      const text = pending[which] + (chunk?.toString('utf8') ?? '');
+      const parts = text.split(/\r?\n/);
+      pending[which] = chunk === undefined ? '' : (parts.pop() ?? '');
+      for (const line of parts) {
+        if (chunk === undefined && line === '') continue;
+        phase = phaseOf(line, phase);
+        onLine(`[${phase}] ${line}`);
+      }
+    };
+    child.stdout.on('data', (d: Buffer) => feed('stdout', d));
+    child.stderr.on('data', (d: Buffer) => feed('stderr', d));
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      feed('stdout', undefined);
+      feed('stderr', undefined);
+      resolvePromise(code ?? (signal ? 128 : 1));
+    });
+  });
+}
+
 /**
- * Run `packer build` in `dir` (an emitted packer directory). Lines from Packer's stdout and stderr reach
- * `onLine` as "[phase] text". Resolves to Packer's exit code.
+ * Run `packer build` in `dir` (a rendered packer directory), after `packer init .` when it needs plugins.
+ * Packer writes into `<outputDir>.building` (it refuses an existing output directory); on success that
+ * replaces `outputDir`, on failure it is removed and `outputDir` stays as it was. Resolves to Packer's exit code.
  */
-export async function runPackerBuild(dir: string, opts: { onLine(line: string): void }): Promise<number> {
+export async function runPackerBuild(dir: string, opts: PackerBuildOptions): Promise<number> {
   const tools = checkBuildTools();
-  await prepareBuild(dir);
-  const args = ['build', '-color=false', `-var=qemu_binary=${tools.qemu}`];
+  if (needsPackerInit(dir)) {
+    const init = await runPacker(tools.packer, ['init', '.'], dir, opts.onLine, 'init');
+    if (init !== 0) return init;
+  }
+  const outputDir = resolve(dir, opts.outputDir);
+  const fresh = `${outputDir}.building`;
+  await rm(fresh, { recursive: true, force: true });
+  const args = ['build', '-color=false', `-var=qemu_binary=${tools.qemu}`, `-var=output_directory=${fresh}`];
   if (!kvmUsable()) {
     opts.onLine('[build] /dev/kvm is not usable here: building with accelerator=tcg (much slower)');
     args.push('-var=accelerator=tcg');
   }
   args.push('.');
-  let phase = 'build';
-  try {
-    return await new Promise<number>((resolve, reject) => {
-      const child = spawn(tools.packer, args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, CHECKPOINT_DISABLE: '1' } });
-      const pending = { stdout: '', stderr: '' };
-      const feed = (which: 'stdout' | 'stderr', chunk: Buffer | undefined) => {
-        const text = pending[which] + (chunk?.toString('utf8') ?? '');
-        const parts = text.split(/\r?\n/);
-        pending[which] = chunk === undefined ? '' : (parts.pop() ?? '');
-        for (const line of parts) {
-          if (chunk === undefined && line === '') continue;
-          phase = phaseOf(line, phase);
-          opts.onLine(`[${phase}] ${line}`);
-        }
-      };
-      child.stdout.on('data', (d: Buffer) => feed('stdout', d));
-      child.stderr.on('data', (d: Buffer) => feed('stderr', d));
-      child.on('error', reject);
-      child.on('close', (code, signal) => {
-        feed('stdout', undefined);
-        feed('stderr', undefined);
-        resolve(code ?? (signal ? 128 : 1));
-      });
-    });
-  } finally {
-    // The key only ever authorised a user that no longer exists in the image; do not keep it around.
-    await rm(join(dir, BUILD_KEY), { force: true });
+  const code = await runPacker(tools.packer, args, dir, opts.onLine, 'build');
+  if (code !== 0 || !(await exists(fresh))) {
+    await rm(fresh, { recursive: true, force: true });
+    return code === 0 ? 1 : code;
   }
+  // swap in: the old image moves aside first, so there is never a moment with neither
+  const old = join(dirname(outputDir), `.${basename(outputDir)}.old`);
+  await rm(old, { recursive: true, force: true });
+  if (await exists(outputDir)) await rename(outputDir, old);
+  await rename(fresh, outputDir);
+  await rm(old, { recursive: true, force: true });
+  return 0;
 }

@@ -4,7 +4,26 @@
 set -euo pipefail
 export LC_ALL=C
 
-step() { printf 'mkimage[bake]: %s\n' "$*"; }
+MKIMAGE_STEP=startup
+step() {
+  MKIMAGE_STEP=$*
+  printf 'mkimage[bake]: %s\n' "$*"
+}
+# The first failing command names its step and itself (the tool's own message is just above). A failure inside
+# a subshell (an extra command) is reported there once: the note file is shared with the subshell.
+set -o errtrace
+if [ -z "${MKIMAGE_FAILURE_FILE:-}" ]; then
+  MKIMAGE_FAILURE_FILE=$(mktemp)
+  trap 'rm -f "$MKIMAGE_FAILURE_FILE"' EXIT
+fi
+: >"$MKIMAGE_FAILURE_FILE"
+on_error() {
+  if [ ! -s "$MKIMAGE_FAILURE_FILE" ]; then
+    printf 'mkimage[bake]: FAILED step "%s": %s (exit %s)\n' "$MKIMAGE_STEP" "$2" "$1" >"$MKIMAGE_FAILURE_FILE"
+    cat "$MKIMAGE_FAILURE_FILE" >&2
+  fi
+}
+trap 'on_error $? "$BASH_COMMAND"' ERR
 
 # write_file PATH MODE OWNER:GROUP CONTENT
 write_file() {
@@ -35,13 +54,13 @@ exclude=kubelet kubeadm kubectl cri-tools kubernetes-cni
 '
 
 step 'packages'
-dnf install -y docker-ce-24.0.7 docker-ce-cli-24.0.7 containerd.io
+dnf install -y --setopt=install_weak_deps=False docker-ce-24.0.7 docker-ce-cli-24.0.7 containerd.io
 
 step 'packages'
-dnf install -y --disableexcludes=kubernetes kubelet-1.29.2-150500.1.1 kubeadm-1.29.2-150500.1.1 kubectl-1.29.2-150500.1.1
+dnf install -y --setopt=install_weak_deps=False --disableexcludes=kubernetes kubelet-1.29.2-150500.1.1 kubeadm-1.29.2-150500.1.1 kubectl-1.29.2-150500.1.1
 
 step 'hold package versions'
-dnf install -y python3-dnf-plugin-versionlock
+dnf install -y --setopt=install_weak_deps=False python3-dnf-plugin-versionlock
 dnf versionlock delete docker-ce >/dev/null 2>&1 || true
 dnf versionlock add docker-ce-24.0.7
 dnf versionlock delete docker-ce-cli >/dev/null 2>&1 || true
@@ -85,13 +104,16 @@ if [ -f /etc/selinux/config ]; then
   sed -i 's/^SELINUX=.*/SELINUX=permissive/' /etc/selinux/config
 fi
 
-step 'firewall ports'
+step 'firewall: ports, IP protocols, trusted interfaces'
 if systemctl is-active --quiet firewalld.service; then
   firewall-cmd --permanent --add-port=6443/tcp
   firewall-cmd --permanent --add-port=2379-2380/tcp
   firewall-cmd --permanent --add-port=10250/tcp
   firewall-cmd --permanent --add-port=10257/tcp
   firewall-cmd --permanent --add-port=10259/tcp
+  firewall-cmd --permanent --add-protocol=4
+  firewall-cmd --permanent --zone=trusted --add-interface=cali+
+  firewall-cmd --permanent --zone=trusted --add-interface=tunl0
   firewall-cmd --reload
 elif command -v firewall-offline-cmd >/dev/null 2>&1; then
   firewall-offline-cmd --add-port=6443/tcp
@@ -99,6 +121,9 @@ elif command -v firewall-offline-cmd >/dev/null 2>&1; then
   firewall-offline-cmd --add-port=10250/tcp
   firewall-offline-cmd --add-port=10257/tcp
   firewall-offline-cmd --add-port=10259/tcp
+  firewall-offline-cmd --add-protocol=4
+  firewall-offline-cmd --zone=trusted --add-interface=cali+
+  firewall-offline-cmd --zone=trusted --add-interface=tunl0
 else
   step 'firewalld is not installed: nothing to open'
 fi

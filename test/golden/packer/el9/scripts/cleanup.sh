@@ -19,6 +19,13 @@ if [ -d /var/lib/dbus ]; then
 fi
 rm -f /etc/ssh/ssh_host_*
 
+# The build seed named the VM mkimage-build (with an /etc/hosts entry so that it resolves); each node's seed sets
+# its own name on first boot. The running name becomes localhost, so the final `sudo shutdown` still resolves it.
+step 'build hostname'
+truncate -s 0 /etc/hostname
+hostname localhost
+sed -i '/\bmkimage-build\b/d' /etc/hosts
+
 # Packer is logged in as mkimage-build until power-off, so userdel cannot run now: this oneshot's ExecStop removes
 # the user (and its sudoers entry, and the unit itself) after the SSH session and user.slice have stopped.
 step 'remove the build user at power-off'
@@ -53,5 +60,9 @@ journalctl --vacuum-time=1s >/dev/null 2>&1 || true
 find /var/log -type f \( -name '*.gz' -o -name '*.[0-9]' -o -name '*.old' \) -delete
 find /var/log -path /var/log/journal -prune -o -type f -exec truncate -s 0 {} +
 rm -f /root/.bash_history
+
+# Free blocks read back as zeros (disk_discard/disk_detect_zeroes = "unmap"), so qemu-img compresses them away.
+step 'trim free space'
+fstrim -av || step 'fstrim is not supported here: free space stays as it is'
 sync
 step 'done'
