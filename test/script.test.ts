@@ -3,7 +3,7 @@
 // friends replaced by logging fakes, files landing under a fake root) succeeds twice with the same effect.
 
 import { createHash } from 'node:crypto';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -107,7 +107,7 @@ describe('what the bake phase does, per package manager', () => {
     const quiet = renderPhaseScript(plan, 'boot', { files: 'install', artifacts: 'staged', start: false });
     const started = renderPhaseScript(plan, 'boot', { files: 'install', artifacts: 'staged', start: true });
     expect(quiet).not.toContain('systemctl start');
-    expect(started).toContain('systemctl start chronyd.service');
+    expect(started).toContain('systemctl start --no-block chronyd.service');
     expect(started).toContain('install -D -m 0644 -o root -g root /tmp/mkimage/rootfs/etc/mkimage/node.env /etc/mkimage/node.env');
     expect(started).not.toContain('dnf');
     expect(started).not.toContain('baked');
@@ -163,6 +163,16 @@ function fakeHost(): { bin: string; root: string; log: string } {
     chmodSync(join(bin, name), 0o755);
   };
   for (const name of FAKE_LOGGERS) put(name, `echo "${name} $*" >>"$FAKE_LOG"\nexit 0\n`);
+  // A started socket or daemon listens on its socket (a real unix socket under $MKIMAGE_ROOT).
+  put('systemctl', [
+    'echo "systemctl $*" >>"$FAKE_LOG"',
+    'if [ "$1" = start ]; then for u in "$@"; do case $u in',
+    '  cri-docker.socket) s=/run/cri-dockerd.sock ;; docker.service) s=/run/docker.sock ;; *) continue ;; esac',
+    '  mkdir -p "$MKIMAGE_ROOT/run"; rm -f "$MKIMAGE_ROOT$s"',
+    '  python3 -c "import socket,sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])" "$MKIMAGE_ROOT$s"',
+    'done; fi',
+    '',
+  ].join('\n'));
   // gpg reads its input first, so in `curl | gpg` it always logs after curl.
   put('gpg', 'cat >/dev/null\necho "gpg $*" >>"$FAKE_LOG"\n');
   // Fake install: same options as the real one, but the destination is re-rooted under $FAKE_ROOT.
@@ -183,7 +193,7 @@ function fakeHost(): { bin: string; root: string; log: string } {
 function runTwice(script: string, host: { bin: string; root: string; log: string }) {
   const file = join(host.root, '..', 'script.sh');
   writeFileSync(file, script);
-  const env = { ...process.env, PATH: `${host.bin}:/usr/bin:/bin`, FAKE_ROOT: host.root, FAKE_LOG: host.log };
+  const env = { ...process.env, PATH: `${host.bin}:/usr/bin:/bin`, FAKE_ROOT: host.root, FAKE_LOG: host.log, MKIMAGE_ROOT: host.root };
   const runs = [0, 1].map(() => {
     writeFileSync(host.log, '');
     const r = run('bash', [file], { env });
@@ -376,5 +386,46 @@ describe('the firewall fits Calico\'s default dataplane', () => {
         '# mkimage: Calico IP-in-IP between nodes\n-A ufw-before-input -p 4 -j ACCEPT\nCOMMIT\n',
     );
     expect(readFileSync(join(dir, 'log'), 'utf8')).toContain('ufw reload');
+  });
+});
+
+describe('full mode starts Docker and cri-dockerd before first boot', () => {
+  function withFirstboot(plan: NodePlan): NodePlan {
+    plan.units.push({ name: 'mkimage-firstboot.service', path: '/etc/systemd/system/mkimage-firstboot.service', content: '[Unit]\n', enable: true, start: true, phase: 'bake' });
+    return plan;
+  }
+
+  it('starts docker.service and cri-docker.socket, waits for their sockets, then first boot without blocking', () => {
+    const s = renderPhaseScript(withFirstboot(realPlan('debian-12')), 'bake', { files: 'skip', artifacts: 'download', start: true, insideCloudInit: true });
+    const start = s.indexOf('systemctl start cri-docker.socket docker.service\n');
+    const wait = s.indexOf('/run/cri-dockerd.sock');
+    const firstboot = s.indexOf('systemctl start --no-block mkimage-firstboot.service\n');
+    expect(start).toBeGreaterThan(0);
+    expect(wait).toBeGreaterThan(start);
+    expect(firstboot).toBeGreaterThan(wait);
+    expect(renderPhaseScript(withFirstboot(realPlan('debian-12')), 'bake', { files: 'install', artifacts: 'staged', start: false })).not.toContain('systemctl start');
+  });
+
+  it('on a fake host: the sockets appear before first boot is started; a socket that never appears fails the step', () => {
+    const host = fakeHost();
+    const plan = withFirstboot(realPlan('debian-12'));
+    plan.repos = [];
+    plan.packages = [];
+    plan.artifacts = [];
+    const script = renderPhaseScript(plan, 'bake', { files: 'skip', artifacts: 'download', start: true, insideCloudInit: true });
+    const [first] = runTwice(script, host);
+    expect(first!.status).toBe(0);
+    const log = first!.log.split('\n');
+    expect(log.indexOf('systemctl start cri-docker.socket docker.service')).toBeLessThan(log.indexOf('systemctl start --no-block mkimage-firstboot.service'));
+    // A systemctl that starts nothing: the wait gives up with the socket's name instead of starting first boot.
+    writeFileSync(join(host.bin, 'systemctl'), '#!/bin/bash\necho "systemctl $*" >>"$FAKE_LOG"\n');
+    rmSync(join(host.root, 'run'), { recursive: true, force: true });
+    writeFileSync(host.log, '');
+    const r = run('bash', [join(host.root, '..', 'script.sh')], {
+      env: { ...process.env, PATH: `${host.bin}:/usr/bin:/bin`, FAKE_ROOT: host.root, FAKE_LOG: host.log, MKIMAGE_ROOT: host.root, MKIMAGE_READY_TIMEOUT: '2' },
+    });
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toContain('/run/cri-dockerd.sock did not appear');
+    expect(readFileSync(host.log, 'utf8')).not.toContain('start --no-block mkimage-firstboot.service');
   });
 });

@@ -196,12 +196,17 @@ function hostBlocks(plan: NodePlan): string[] {
 
 function unitBlock(units: PlanUnit[], opts: PhaseScriptOptions): string {
   const enabled = units.filter((u) => u.enable).map((u) => shellQuote(u.name));
-  const started = opts.start ? units.filter((u) => u.start).map((u) => shellQuote(u.name)) : [];
+  const started = opts.start ? units.filter((u) => u.start) : [];
+  const ready = started.filter((u) => u.ready !== undefined);
+  const rest = started.filter((u) => u.ready === undefined);
   return renderTemplate('scripts/units.sh.mustache', {
     enable: enabled.join(' '),
     hasEnable: enabled.length > 0,
-    start: started.join(' '),
-    hasStart: started.length > 0,
+    start: ready.map((u) => shellQuote(u.name)).join(' '),
+    hasStart: ready.length > 0,
+    sockets: ready.map((u) => shellQuote(u.ready ?? '')).join(' '),
+    startNoBlock: rest.map((u) => shellQuote(u.name)).join(' '),
+    hasStartNoBlock: rest.length > 0,
   });
 }
 

@@ -26,6 +26,11 @@ export interface PlanUnit {
   enable: boolean;
   /** start now (at boot phase) — bake never starts anything that must not run in the image */
   start: boolean;
+  /**
+   * A socket that exists once the unit is up. A started unit with one is started first (blocking) and waited for;
+   * started units without one are then started without blocking (they are ordered After= the ready ones).
+   */
+  ready?: string;
   phase: Phase;
 }
 

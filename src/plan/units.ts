@@ -9,6 +9,9 @@ export const UNIT_DIR = '/usr/lib/systemd/system';
 export const CRI_DOCKERD_BINARY = '/usr/bin/cri-dockerd';
 /** What kubeadm and kubelet are told; %t/cri-dockerd.sock in the socket unit is /run/cri-dockerd.sock. */
 export const CRI_SOCKET = 'unix:///var/run/cri-dockerd.sock';
+/** The sockets the two runtime units listen on once started (/var/run is /run). */
+export const CRI_SOCKET_PATH = '/run/cri-dockerd.sock';
+export const DOCKER_SOCKET_PATH = '/run/docker.sock';
 
 export function criDockerService(podInfraImage: string): string {
   return renderTemplate('systemd/cri-docker.service.mustache', {
@@ -33,10 +36,13 @@ export function planUnits(podInfraImage: string): PlanUnit[] {
     phase: 'bake',
   });
   const packaged = (name: string): PlanUnit => ({ name, enable: true, start: false, phase: 'bake' });
+  // Docker and cri-dockerd's socket are started where units are started (--mode full: before first boot, which
+  // kubeadm needs; After= only orders). A baked image starts them through their enablement at boot.
+  const started = (u: PlanUnit, ready: string): PlanUnit => ({ ...u, start: true, ready, phase: u.phase });
   return [
     written('cri-docker.service', criDockerService(podInfraImage)),
-    written('cri-docker.socket', criDockerSocket()),
-    packaged('docker.service'),
+    started(written('cri-docker.socket', criDockerSocket()), CRI_SOCKET_PATH),
+    started(packaged('docker.service'), DOCKER_SOCKET_PATH),
     packaged('kubelet.service'),
   ];
 }
