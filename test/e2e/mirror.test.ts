@@ -19,6 +19,7 @@ import { loadSecrets, type ClusterSecrets } from '../../src/cluster/secrets.js';
 import type { NodePlan } from '../../src/plan/types.js';
 import { fixturePlan } from '../fixtures/plan.js';
 import { FIXTURE_SECRETS, privateSecretsCopy } from '../helpers/secrets.js';
+import { systemdRoot } from '../helpers/systemd-root.js';
 import { buildAptRepo, IMAGES, KUBERNETES_REPO_PATH, standInImage, startMirror, type Mirror } from './mirror/index.js';
 
 const TOKEN_RE = /[a-z0-9]{6}\.[a-z0-9]{16}/;
@@ -172,6 +173,28 @@ describe('the apt repository (pkgs.k8s.io shape)', () => {
     expect(readFileSync(join(x, 'usr/lib/systemd/system/kubelet.service.d/10-kubeadm.conf'), 'utf8')).toContain(
       'ExecStart=/usr/bin/kubelet $KUBELET_KUBECONFIG_ARGS $KUBELET_CONFIG_ARGS $KUBELET_KUBEADM_ARGS $KUBELET_EXTRA_ARGS',
     );
+  });
+
+  it('ships a kubelet unit and kubeadm drop-in that systemd-analyze verify accepts together', () => {
+    const unit = readFileSync(packaged('kubelet', 'usr/lib/systemd/system/kubelet.service'), 'utf8');
+    const dropIn = readFileSync(packaged('kubeadm', 'usr/lib/systemd/system/kubelet.service.d/10-kubeadm.conf'), 'utf8');
+    const verify = (drop: string) => {
+      const { root, unitPaths } = systemdRoot([
+        { path: '/usr/lib/systemd/system/kubelet.service', content: unit },
+        { path: '/usr/lib/systemd/system/kubelet.service.d/10-kubeadm.conf', content: drop },
+      ]);
+      try {
+        const r = sh('systemd-analyze', ['verify', '--man=no', '--generators=no', `--root=${root}`, unitPaths[0]!]);
+        return { status: r.status, stderr: r.stderr, warnings: r.stderr.split('\n').filter((l) => /^\S+:\d+:/.test(l)) };
+      } finally {
+        rmSync(root, { recursive: true, force: true });
+      }
+    };
+    const ok = verify(dropIn);
+    expect(ok.status, ok.stderr).toBe(0);
+    expect(ok.warnings).toEqual([]);
+    // the drop-in is read: a bad line in it is reported
+    expect(verify(`${dropIn}NoSuchDirective=1\n`).warnings.join('\n')).toMatch(/10-kubeadm\.conf:\d+: Unknown key 'NoSuchDirective'/);
   });
 
   it('builds byte-identical packages from the same inputs', () => {
@@ -607,6 +630,13 @@ describe('the artifacts directory and the HTTP server', () => {
       expect((await fetch(`${m.baseUrl('127.0.0.1')}${p}`)).status, p).toBe(404);
     }
     expect(m.requests()).toContain('/nope');
+  });
+
+  it('keeps serving while this process blocks (the server runs in its own process)', () => {
+    need('curl', 'curl');
+    const r = sh('curl', ['-fsS', '--max-time', '10', m.calicoManifest.url('127.0.0.1')]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(sha256(r.stdout)).toBe(m.calicoManifest.sha256);
   });
 });
 

@@ -11,16 +11,16 @@
 //   <registry>                                 Debian's docker-registry with stand-in images under the names
 //        the pre-pull asks for (google_containers/*, calico/*, kube-vip/kube-vip).
 //
-// The apt repository and the cri-dockerd build are cached under the e2e cache dir, keyed by the sha256 of their
-// inputs; the registry is filled afresh on each start (a second).
+// The HTTP server (serve.mjs) and the registry run as their own processes, so a test that blocks its event loop
+// (spawnSync) never stalls a guest. The apt repository and the cri-dockerd build are cached under the e2e cache
+// dir, keyed by the sha256 of their inputs; the registry is filled afresh on each start (a second or two).
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync, chmodSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync, chmodSync } from 'node:fs';
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
-import { dirname, join, relative, resolve, sep } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { makeTar, makeTgz } from '../../helpers/tgz.js';
@@ -557,46 +557,43 @@ async function startRegistry(port: number, storage: string): Promise<ChildProces
 
 // ------------------------------------------------------------------------------------------------ HTTP
 
-const CONTENT_TYPES: Record<string, string> = {
-  '.deb': 'application/vnd.debian.binary-package',
-  '.gz': 'application/gzip',
-  '.tgz': 'application/gzip',
-  '.yaml': 'text/yaml',
-  '.key': 'application/pgp-keys',
-  '.gpg': 'application/pgp-signature',
-};
+type Route = { prefix: string; dir: string } | { path: string; file: string };
 
-/** Serve the files `lookup` maps URL paths to (GET and HEAD; no listings; anything else 404). */
-function fileServer(lookup: (path: string) => string | undefined, log: string[]): Server {
-  return createServer((req, res) => {
-    const path = decodeURIComponent((req.url ?? '/').split('?')[0] ?? '/');
-    log.push(path);
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.writeHead(405, { allow: 'GET, HEAD', 'content-length': '0' }).end();
-      return;
-    }
-    const notFound = () => res.writeHead(404, { 'content-type': 'text/plain', 'content-length': '10' }).end(req.method === 'HEAD' ? undefined : 'not found\n');
-    const file = lookup(path);
-    if (file === undefined) return notFound();
-    let size: number;
-    let mtime: Date;
-    try {
-      const st = statSync(file);
-      if (!st.isFile()) return notFound();
-      size = st.size;
-      mtime = st.mtime;
-    } catch {
-      return notFound();
-    }
-    const ext = file.slice(file.lastIndexOf('.'));
-    res.writeHead(200, {
-      'content-type': CONTENT_TYPES[ext] ?? (/\/(Release|InRelease|Packages)$/.test(file) ? 'text/plain' : 'application/octet-stream'),
-      'content-length': String(size),
-      'last-modified': mtime.toUTCString(),
+/** serve.mjs in its own process: a test that blocks its event loop never stalls a guest's download. */
+async function startHttp(port: number, routes: Route[], dir: string): Promise<{ child: ChildProcess; port: number; log: string }> {
+  const log = join(dir, 'requests.log');
+  writeFileSync(log, '');
+  const config = join(dir, 'http.json');
+  writeFileSync(config, JSON.stringify({ port, log, routes }));
+  const child = spawn(process.execPath, [join(MIRROR_DIR, 'serve.mjs'), config], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr!.setEncoding('utf8').on('data', (s: string) => (stderr = (stderr + s).slice(-4000)));
+  const listening = await new Promise<number>((res, rej) => {
+    let out = '';
+    const timer = setTimeout(() => rej(new Error(`mirror HTTP server did not start within 10 s:\n${stderr}`)), 10_000);
+    child.stdout!.setEncoding('utf8').on('data', (s: string) => {
+      out += s;
+      const line = out.split('\n')[0];
+      if (out.includes('\n') && line) {
+        clearTimeout(timer);
+        res((JSON.parse(line) as { port: number }).port);
+      }
     });
-    if (req.method === 'HEAD') res.end();
-    else createReadStream(file).pipe(res);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      rej(new Error(`mirror HTTP server exited (${code}):\n${stderr}`));
+    });
   });
+  return { child, port: listening, log };
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((res) => child.once('exit', () => res()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+  await exited;
+  clearTimeout(timer);
 }
 
 // ------------------------------------------------------------------------------------------------ the mirror
@@ -634,22 +631,18 @@ export async function startMirror(opts: MirrorOptions = {}): Promise<Mirror> {
 
   const artifactsDir = join(MIRROR_DIR, 'artifacts');
   const calicoPath = join(artifactsDir, 'calico.yaml');
-  const requests: string[] = [];
-  const within = (dir: string, rest: string) => {
-    const f = resolve(dir, rest);
-    return f.startsWith(dir + sep) && !f.endsWith('.complete') ? f : undefined;
-  };
-  const server = fileServer((path) => {
-    if (path.startsWith(KUBERNETES_REPO_PATH)) return within(apt.dir, path.slice(KUBERNETES_REPO_PATH.length));
-    if (path === `/artifacts/${CRI_DOCKERD_FILE}`) return omitArtifacts.includes('cri-dockerd') ? undefined : cri.tarball;
-    if (path === '/artifacts/calico.yaml') return omitArtifacts.includes('calico') ? undefined : calicoPath;
-    return undefined;
-  }, requests);
-  await new Promise<void>((res, rej) => {
-    server.once('error', rej);
-    server.listen(opts.httpPort ?? 0, '127.0.0.1', () => res());
-  });
-  const httpPort = (server.address() as AddressInfo).port;
+  const routes: Route[] = [{ prefix: KUBERNETES_REPO_PATH, dir: apt.dir }];
+  if (!omitArtifacts.includes('cri-dockerd')) routes.push({ path: `/artifacts/${CRI_DOCKERD_FILE}`, file: cri.tarball });
+  if (!omitArtifacts.includes('calico')) routes.push({ path: '/artifacts/calico.yaml', file: calicoPath });
+  let http: Awaited<ReturnType<typeof startHttp>>;
+  try {
+    http = await startHttp(opts.httpPort ?? 0, routes, storage);
+  } catch (e) {
+    await stopChild(registry);
+    rmSync(storage, { recursive: true, force: true });
+    throw e;
+  }
+  const httpPort = http.port;
 
   const baseUrl = (host: MirrorHost) => `http://${host}:${httpPort}`;
   const tarball = readFileSync(cri.tarball);
@@ -689,22 +682,13 @@ export async function startMirror(opts: MirrorOptions = {}): Promise<Mirror> {
       artifactMirrors: [`${baseUrl(host)}/artifacts/`],
     }),
     criDockerdOverride: (host) => ({ version: CRI_DOCKERD_VERSION, url: `${baseUrl(host)}/artifacts/${CRI_DOCKERD_FILE}`, sha256: sha256(tarball) }),
-    requests: () => [...requests],
+    requests: () => readFileSync(http.log, 'utf8').split('\n').filter((l) => l !== ''),
     timings: { aptMs, criDockerdMs, registryMs, totalMs: Date.now() - t0, cached: { apt: apt.cached, criDockerd: cri.cached } },
     stop: async () => {
       if (stopped) return;
       stopped = true;
-      await new Promise<void>((res) => {
-        server.closeAllConnections();
-        server.close(() => res());
-      });
-      if (registry && registry.exitCode === null && registry.signalCode === null) {
-        const exited = new Promise<void>((res) => registry!.once('exit', () => res()));
-        registry.kill('SIGTERM');
-        const timer = setTimeout(() => registry!.kill('SIGKILL'), 5000);
-        await exited;
-        clearTimeout(timer);
-      }
+      await stopChild(http.child);
+      await stopChild(registry!);
       rmSync(storage, { recursive: true, force: true });
     },
   };
