@@ -332,6 +332,13 @@ describe('the fake kubeadm (from the kubeadm package)', () => {
     const pull = kubeadm('config', 'images', 'pull', '--config', cfg);
     expect(pull.status, pull.stderr).toBe(0);
     expect(pull.stdout.match(/^\[config\/images\] Pulled /gm)).toHaveLength(7);
+    // like the real one, the pull needs the CRI socket to answer (cri-dockerd must be up while baking)
+    const dead = plan();
+    dead.cluster.criSocket = 'unix:///var/run/nobody.sock';
+    writeFileSync(cfg, imagesConfig(dead));
+    const noCri = kubeadm('config', 'images', 'pull', '--config', cfg);
+    expect(noCri.status).toBe(1);
+    expect(noCri.stderr).toContain('failed to create new CRI image service');
     // the default repository keeps coredns' nested path
     expect(kubeadm('config', 'images', 'list', '--kubernetes-version', 'v1.29.2').stdout).toContain('registry.k8s.io/coredns/coredns:v1.11.1\n');
   });

@@ -5,8 +5,9 @@
 # the real one leaves (kubeconfigs, static pod manifests, kubelet config) so the first-boot script's paths run.
 #
 # Differences from the real kubeadm, on purpose:
-# - `config images pull` runs `docker pull` (the real one pulls through the CRI socket, i.e. cri-dockerd -> Docker;
-#   the images end up in the same place). FAKE_KUBEADM_DOCKER names another command for tests.
+# - `config images pull` checks that the CRI socket answers, then runs `docker pull` (the real one pulls through
+#   the CRI socket, i.e. cri-dockerd -> Docker; the images end up in the same place). FAKE_KUBEADM_DOCKER names
+#   another command for tests.
 # - `init`/`join` need --config, and `init` refuses a config without an InitConfiguration (the real one warns
 #   "Ignored YAML document" for a JoinConfiguration and goes on with defaults, failing later).
 # - `join` does no discovery over the network (it validates the token and CA hash shapes only).
@@ -477,8 +478,12 @@ def cmd_config(args):
     if args[1] == "list":
         out(*imgs)
         return 0
-    if "config" in flags:
-        cri_socket(nr)  # the real pull goes through this socket; the fake only requires it to be named
+    # the real pull goes through the CRI socket (cri-dockerd -> Docker): it must answer, as for init
+    sock = cri_socket(nr) if "config" in flags or (nr or {}).get("criSocket") else None
+    if sock:
+        problem = check_cri(sock)
+        if problem:
+            raise Fail("failed to create new CRI image service: %s\nTo see the stack trace of this error execute with --v=5 or higher" % problem)
     for img in imgs:
         r = subprocess.run(DOCKER + ["pull", img], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         if r.returncode != 0:
