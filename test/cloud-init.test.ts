@@ -458,8 +458,9 @@ describe('network-config', () => {
     expect(rendered).toContain('DNS=223.5.5.5');
   });
 
-  it.each(FAMILIES)('cloud-init 22.4 renders it for $family ($renderer)', ({ distro, renderer }) => {
-    const plan = fixturePlan();
+  it.each(FAMILIES)('cloud-init 22.4 renders it for $family ($renderer)', (family) => {
+    const { distro, renderer } = family;
+    const plan = planFor(family);
     if (plan.node) plan.node.mac = '52:54:00:12:34:56';
     const dir = tmp('netconv');
     const input = join(dir, 'network-config');
@@ -478,6 +479,31 @@ describe('network-config', () => {
     expect(rendered).toContain('192.168.66.11');
     expect(rendered).toContain('192.168.66.1');
     expect(rendered).toMatch(/lan0/);
+    // The default route in a form the renderer's own tool applies: cloud-init's ENI renderer turns a route into
+    // `post-up route add ... || true`, which needs net-tools and fails silently without it (canonical/cloud-init#6250).
+    expect(rendered).not.toContain('route add');
+    if (renderer === 'eni') expect(rendered).toMatch(/^\s+gateway 192\.168\.66\.1$/m);
+  });
+
+  it('debian-12 (netplan or ifupdown, whichever the image has) gets gateway4; the others a default route', () => {
+    const debian = parse(renderNetworkConfig(planFor(FAMILIES[3]!))) as { ethernets: Record<string, Record<string, unknown>> };
+    expect(debian.ethernets[LAN_INTERFACE]).toMatchObject({ gateway4: '192.168.66.1' });
+    expect(debian.ethernets[LAN_INTERFACE]).not.toHaveProperty('routes');
+    for (const f of FAMILIES.slice(0, 3)) {
+      const other = parse(renderNetworkConfig(planFor(f))) as { ethernets: Record<string, Record<string, unknown>> };
+      expect(other.ethernets[LAN_INTERFACE]?.['routes']).toEqual([{ to: '0.0.0.0/0', via: '192.168.66.1' }]);
+    }
+    // netplan still renders it (it only warns that gateway4 is deprecated).
+    const root = tmp('netplan-gw4');
+    mkdirSync(join(root, 'etc/netplan'), { recursive: true });
+    const file = join(root, 'etc/netplan/50-mkimage.yaml');
+    writeFileSync(file, stringify({ network: parse(renderNetworkConfig(planFor(FAMILIES[3]!)), { version: '1.1' }) as unknown }, { version: '1.1' }));
+    chmodSync(file, 0o600);
+    const r = run('netplan', ['generate', '--root-dir', root]);
+    expect(r.status).toBe(0);
+    expect(r.stderr.replace(/^.*`gateway4` has been deprecated.*\n(See the 'Default routes'.*\n)?/m, '').trim()).toBe('');
+    const dir = join(root, 'run/systemd/network');
+    expect(readdirSync(dir).map((f) => readFileSync(join(dir, f), 'utf8')).join('\n')).toContain('Gateway=192.168.66.1');
   });
 });
 

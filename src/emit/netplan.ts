@@ -12,7 +12,14 @@
 //
 // The default route is `to: 0.0.0.0/0`, not `to: default`: cloud-init 22.4 converts v2 to its internal
 // state for the sysconfig / ENI / networkd renderers (EL9, Debian 12) and rejects "default" there
-// ("Address default is not a valid ip address"). `gateway4` is deprecated, so routes it is.
+// ("Address default is not a valid ip address").
+//
+// Except on debian-12, which gets `gateway4`: a Debian image may have ifupdown instead of netplan, and cloud-init's
+// ENI renderer writes a route as `post-up route add default gw ... || true`, which needs net-tools and otherwise
+// leaves the node without a default route, silently (canonical/cloud-init#6250; seen on a real boot). `gateway4`
+// becomes an ifupdown `gateway` line, which ifupdown applies itself (checked with cloud-init 22.4's renderer). On
+// netplan (Debian 12 genericcloud) it still works; netplan only warns that gateway4 is deprecated. Ubuntu always has
+// netplan and EL9 uses sysconfig, so they keep the route.
 
 import { stringify } from 'yaml';
 import type { NodePlan, PlanNode } from '../plan/types.js';
@@ -28,7 +35,9 @@ export interface NetplanEthernet {
   dhcp4: false;
   dhcp6: false;
   addresses: string[];
-  routes: Array<{ to: string; via: string }>;
+  /** debian-12 only (see the top of this file) */
+  gateway4?: string;
+  routes?: Array<{ to: string; via: string }>;
   nameservers?: { addresses: string[] };
 }
 
@@ -36,6 +45,9 @@ export interface NetworkConfigV2 {
   version: 2;
   ethernets: Record<string, NetplanEthernet>;
 }
+
+/** Families whose images may render network config with ifupdown (cloud-init's ENI renderer). */
+const GATEWAY4_FAMILIES: ReadonlySet<NodePlan['os']['family']> = new Set(['debian-12']);
 
 /** Options for every YAML file cloud-init (PyYAML, YAML 1.1) reads: 1.1 quoting, no folding. */
 export const CLOUD_YAML_OPTIONS = { version: '1.1', lineWidth: 0, minContentWidth: 0, singleQuote: true } as const;
@@ -56,7 +68,7 @@ export function networkConfigObject(plan: NodePlan): NetworkConfigV2 {
     dhcp4: false,
     dhcp6: false,
     addresses: [node.address],
-    routes: [{ to: '0.0.0.0/0', via: node.gateway }],
+    ...(GATEWAY4_FAMILIES.has(plan.os.family) ? { gateway4: node.gateway } : { routes: [{ to: '0.0.0.0/0', via: node.gateway }] }),
   };
   if (node.dns.length > 0) eth.nameservers = { addresses: [...node.dns] };
   return { version: 2, ethernets: { [LAN_INTERFACE]: eth } };
