@@ -129,6 +129,14 @@ describe('first-boot script', () => {
     expect(r.status).toBe(0);
   });
 
+  it('does not hold multi-user.target: Type=exec (a oneshot WantedBy=multi-user.target holds it), active after success', () => {
+    const unit = firstbootBakeItems().units[0]!.content!;
+    expect(unit).toMatch(/^Type=exec$/m);
+    expect(unit).not.toMatch(/^Type=oneshot$/m);
+    expect(unit).toMatch(/^RemainAfterExit=yes$/m);
+    expect(unit).toMatch(/^WantedBy=multi-user.target$/m);
+  });
+
   it('has a unit that passes systemd-analyze verify with no warnings', () => {
     const { units } = firstbootBakeItems();
     const r = verifyUnits(units.map((u) => ({ path: u.path!, content: u.content! })));
