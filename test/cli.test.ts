@@ -346,18 +346,21 @@ sudo() { "$@"; }
 export -f sudo
 bash -c "$cmd"
 `;
-  async function status(state: 'done' | 'failed' | 'pending' | 'down') {
+  async function status(state: 'done' | 'failed' | 'install-failed' | 'pending' | 'down', ...extra: string[]) {
     const root = tmp('mkimage-fake-node-');
     const bin = join(root, 'bin');
     mkdirSync(bin);
     writeFileSync(join(bin, 'ssh'), FAKE_SSH, { mode: 0o755 });
     if (state === 'done') writeFileSync(join(root, 'firstboot.done'), 'node: worker1\nbootstrap: join\n');
-    if (state === 'failed') writeFileSync(join(root, 'firstboot.failed'), 'reason: kubeadm join failed (exit 1)\nnode: worker1\n');
+    if (state === 'failed') writeFileSync(join(root, 'firstboot.failed'), 'reason: kubeadm join failed (exit 1)\nphase: first boot\ncommand: kubeadm join --config "$CONFIG"\nnode: worker1\n');
+    if (state === 'install-failed') {
+      writeFileSync(join(root, 'firstboot.failed'), 'reason: packages failed (exit 100)\nphase: install\ncommand: bash /var/lib/mkimage/bake.sh\nnode: worker1\n--- last log lines (/var/log/mkimage-install.log) ---\nE: Unable to locate package kubelet\n');
+    }
     const saved = { PATH: process.env.PATH, FAKE_NODE_ROOT: process.env.FAKE_NODE_ROOT, FAKE_SSH_DOWN: process.env.FAKE_SSH_DOWN };
     Object.assign(process.env, { PATH: `${bin}:${process.env.PATH}`, FAKE_NODE_ROOT: root });
     if (state === 'down') process.env.FAKE_SSH_DOWN = '1';
     try {
-      const r = await mkimage(tmp(), 'cluster', 'status', 'worker1', '-i', '/keys/ops');
+      const r = await mkimage(tmp(), 'cluster', 'status', 'worker1', '-i', '/keys/ops', ...extra);
       return { ...r, log: readFileSync(join(root, 'ssh.log'), 'utf8') };
     } finally {
       for (const [k, v] of Object.entries(saved)) if (v === undefined) delete process.env[k]; else process.env[k] = v;
@@ -371,11 +374,21 @@ bash -c "$cmd"
     expect(r.out).toContain('worker1: first boot done');
   });
 
-  it('reports a failed first boot with its reason, exit 3', async () => {
+  it('reports a failed first boot with its phase, reason and command, exit 3', async () => {
     const r = await status('failed');
     expect(r.code).toBe(3);
-    expect(r.out).toContain('first boot FAILED');
-    expect(r.out).toContain('reason: kubeadm join failed');
+    expect(r.out).toContain('worker1: failed: first boot: kubeadm join failed (exit 1)\n');
+    expect(r.out).toContain('command: kubeadm join --config "$CONFIG"');
+  });
+
+  it('reports a failed install (--mode full) the same way, also as JSON', async () => {
+    const r = await status('install-failed');
+    expect(r.code).toBe(3);
+    expect(r.out).toContain('worker1: failed: install: packages failed (exit 100)\n');
+    expect(r.out).toContain('E: Unable to locate package kubelet');
+    const j = await status('install-failed', '--json');
+    expect(j.code).toBe(3);
+    expect(JSON.parse(j.out)).toMatchObject({ ok: false, node: 'worker1', state: 'failed', phase: 'install', reason: 'packages failed (exit 100)' });
   });
 
   it('reports a node still booting', async () => {

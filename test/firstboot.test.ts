@@ -25,10 +25,20 @@ case "$1" in
     [ -f "$K/pki/ca.key" ] || { echo "fake kubeadm: expected the seeded CA at $K/pki/ca.key" >&2; exit 3; }
     echo "apiVersion: v1" > "$K/admin.conf"; touch "$K/kubelet.conf" ;;
   join)
+    # preflight, as the real one: files a join writes must not exist yet (a worker has no seeded CA either)
+    for f in kubelet.conf bootstrap-kubelet.conf; do
+      [ -e "$K/$f" ] && { echo "[preflight] FileAvailable--etc-kubernetes-$f: /etc/kubernetes/$f already exists" >&2; exit 1; }
+    done
+    if ! grep -q '^BOOTSTRAP=join-control-plane' "$K/mkimage/bootstrap.env" && [ -e "$K/pki/ca.crt" ]; then
+      echo "[preflight] FileAvailable--etc-kubernetes-pki-ca.crt: /etc/kubernetes/pki/ca.crt already exists" >&2; exit 1
+    fi
     [ "\${FAKE_FAIL:-}" = join ] && { echo "error execution phase preflight: couldn't validate the identity of the API Server: connection refused" >&2; exit 1; }
-    touch "$K/kubelet.conf" ;;
+    # TLS bootstrap: discovery wrote the CA and the bootstrap kubeconfig, then the kubelet never got its cert
+    mkdir -p "$K/pki"; touch "$K/pki/ca.crt" "$K/bootstrap-kubelet.conf"
+    [ "\${FAKE_FAIL:-}" = tls ] && { echo "error execution phase kubelet-start: timed out waiting for the condition" >&2; exit 1; }
+    rm -f "$K/bootstrap-kubelet.conf"; touch "$K/kubelet.conf" ;;
   reset)
-    rm -rf "$K/manifests" "$K/pki" "$K/admin.conf" "$K/kubelet.conf" ;;
+    rm -rf "$K/manifests" "$K/pki" "$K/admin.conf" "$K/kubelet.conf" "$K/bootstrap-kubelet.conf" ;;
 esac
 `;
 const FAKE_KUBECTL = `#!/bin/bash
@@ -196,7 +206,7 @@ describe('first-boot script', () => {
     expect(r.status).not.toBe(0);
     expect(r.calls.some((c) => c.startsWith('kubeadm join'))).toBe(false);
     const marker = readFileSync(failed(n), 'utf8');
-    expect(marker).toMatch(/^reason: wait for the API server failed \(exit 1\)/);
+    expect(marker).toMatch(/^reason: wait for the API server failed \(exit 1\)\nphase: first boot\ncommand: wait_for_api \(returned 1\)\n/);
     expect(existsSync(done(n))).toBe(false);
   });
 
@@ -205,7 +215,9 @@ describe('first-boot script', () => {
     const r = boot(n, { FAKE_FAIL: 'join' });
     expect(r.status).toBe(1);
     const marker = readFileSync(failed(n), 'utf8');
-    expect(marker).toMatch(/^reason: kubeadm join failed \(exit 1\)\nnode: node-a\n/);
+    expect(marker).toMatch(/^reason: kubeadm join failed \(exit 1\)\nphase: first boot\ncommand: kubeadm join --config "\$CONFIG"\nnode: node-a\n/);
+    // the script's own message names the failed step and its command
+    expect(r.out).toContain('mkimage-firstboot: FAILED at step "kubeadm join": kubeadm join --config "$CONFIG" (exit 1)');
     expect(marker).toContain("couldn't validate the identity of the API Server");
     expect(statSync(failed(n)).mode & 0o777).toBe(0o600);
     expect(existsSync(done(n))).toBe(false);
@@ -237,6 +249,37 @@ describe('first-boot script', () => {
 
     const clean = makeNode('init');
     expect(boot(clean).calls.some((c) => c.includes('reset'))).toBe(false);
+  });
+
+  it('a worker whose join failed in TLS bootstrap resets (bootstrap-kubelet.conf, unseeded pki/ca.crt) and joins on the next boot', () => {
+    const n = makeNode('join');
+    const first = boot(n, { FAKE_FAIL: 'tls' });
+    expect(first.status).toBe(1);
+    expect(readFileSync(failed(n), 'utf8')).toContain('timed out waiting for the condition');
+    expect(existsSync(join(n.root, 'etc/kubernetes/bootstrap-kubelet.conf'))).toBe(true);
+    const r = boot(n);
+    expect(r.status, r.out).toBe(0);
+    const after = r.calls.slice(first.calls.length).filter((c) => c.startsWith('kubeadm'));
+    expect(after).toEqual(['kubeadm reset --force --cri-socket unix:///var/run/cri-dockerd.sock', `kubeadm join --config ${n.root}/etc/kubernetes/mkimage/kubeadm.yaml`]);
+    expect(existsSync(done(n))).toBe(true);
+    expect(existsSync(failed(n))).toBe(false);
+    // kubeadm's own ca.crt was never mistaken for a seeded one
+    expect(existsSync(join(n.root, 'var/lib/mkimage/pki-seed'))).toBe(false);
+  });
+
+  it('a joining control plane: the seeded pki/ca.crt is no partial state, and is restored after a reset', () => {
+    const n = makeNode('join-control-plane');
+    expect(boot(n, { FAKE_FAIL: 'join' }).status).toBe(1);
+    const clean = boot(n);
+    expect(clean.status, clean.out).toBe(0);
+    expect(clean.calls.some((c) => c.includes('reset'))).toBe(false);
+
+    const m = makeNode('join-control-plane');
+    expect(boot(m, { FAKE_FAIL: 'tls' }).status).toBe(1);
+    const r = boot(m);
+    expect(r.status, r.out).toBe(0);
+    expect(r.calls).toContain('kubeadm reset --force --cri-socket unix:///var/run/cri-dockerd.sock');
+    expect(readFileSync(join(m.root, 'etc/kubernetes/pki/ca.key'), 'utf8')).toBe('KEY');
   });
 
   it('a node with no seed fails with a marker that says to attach the seed', () => {
@@ -283,5 +326,71 @@ describe('first-boot script', () => {
     expect(r.status, r.out).toBe(0);
     expect(r.calls).toContain('kubeadm reset --force --cri-socket unix:///var/run/cri-dockerd.sock');
     expect(readFileSync(manifest, 'utf8')).toBe(kubeVipSeed('join-control-plane'));
+  });
+});
+
+describe('the failure marker for other phases (firstboot.sh --run-phase / --mark-failed)', () => {
+  function phaseRun(n: Node, args: string[]) {
+    const r = spawnSync(tool('bash'), [join(n.root, 'firstboot.sh'), ...args], {
+      encoding: 'utf8',
+      env: { PATH: `${n.bin}:/usr/bin:/bin`, MKIMAGE_ROOT: n.root, CALLS: n.calls, STATE_DIR: n.state },
+    });
+    return { status: r.status, out: r.stdout + r.stderr };
+  }
+  const installLog = (n: Node) => join(n.root, 'var/log/mkimage-install.log');
+  function failingInstall(n: Node): string {
+    const script = join(n.root, 'install.sh');
+    writeFileSync(script, [
+      'set -e',
+      "printf 'mkimage[bake]: %s\\n' 'repositories'",
+      "printf 'mkimage[bake]: %s\\n' 'packages'",
+      "echo 'E: Unable to locate package kubelet' >&2",
+      'exit 100',
+      '',
+    ].join('\n'));
+    return script;
+  }
+
+  it('a failing install: the command\'s exit code, and a marker naming the phase, the step, the command and its output', () => {
+    const n = makeNode('join');
+    const script = failingInstall(n);
+    const r = phaseRun(n, ['--run-phase', 'install', installLog(n), '--', 'bash', script]);
+    expect(r.status).toBe(100);
+    expect(r.out).toContain('E: Unable to locate package kubelet');
+    const marker = readFileSync(failed(n), 'utf8');
+    expect(marker).toMatch(new RegExp(`^reason: packages failed \\(exit 100\\)\\nphase: install\\ncommand: bash ${script.replace(/[.]/g, '\\.')}\\nnode: node-a\\n`));
+    expect(marker).toContain(`--- last log lines (${installLog(n)}) ---\n`);
+    expect(marker).toContain('E: Unable to locate package kubelet');
+    expect(statSync(failed(n)).mode & 0o777).toBe(0o600);
+    expect(readFileSync(installLog(n), 'utf8')).toContain('mkimage[bake]: packages');
+  });
+
+  it('takes the step from a phase script\'s FAILED line; a later success clears only its own phase\'s marker', () => {
+    const n = makeNode('join');
+    const script = join(n.root, 'bake.sh');
+    writeFileSync(script, "printf 'mkimage[bake]: FAILED step \"%s\": %s (exit %s)\\n' 'kubernetes repository key' 'curl -fsSL https://x/Release.key' 6 >&2\nexit 6\n");
+    expect(phaseRun(n, ['--run-phase', 'install', installLog(n), '--', 'bash', script]).status).toBe(6);
+    expect(readFileSync(failed(n), 'utf8')).toMatch(/^reason: kubernetes repository key failed \(exit 6\)\nphase: install\n/);
+    expect(phaseRun(n, ['--run-phase', 'other', installLog(n), '--', 'true']).status).toBe(0);
+    expect(existsSync(failed(n))).toBe(true);
+    expect(phaseRun(n, ['--run-phase', 'install', installLog(n), '--', 'true']).status).toBe(0);
+    expect(existsSync(failed(n))).toBe(false);
+  });
+
+  it('--mark-failed writes the same format', () => {
+    const n = makeNode('join');
+    mkdirSync(join(n.root, 'var/log'), { recursive: true });
+    writeFileSync(installLog(n), 'line one\nline two\n');
+    const r = phaseRun(n, ['--mark-failed', 'install', 'download cri-dockerd', '22', installLog(n), 'curl', '-fsSL', 'https://example.test/a b']);
+    expect(r.status).toBe(0);
+    expect(readFileSync(failed(n), 'utf8')).toBe(
+      `reason: download cri-dockerd failed (exit 22)\nphase: install\ncommand: curl -fsSL https://example.test/a\\ b\nnode: node-a\n--- last log lines (${installLog(n)}) ---\nline one\nline two\n`,
+    );
+  });
+
+  it('a bad invocation is a usage error (exit 2)', () => {
+    const n = makeNode('join');
+    expect(phaseRun(n, ['--run-phase', 'install']).status).toBe(2);
+    expect(phaseRun(n, ['--bogus']).status).toBe(2);
   });
 });

@@ -191,9 +191,19 @@ export async function clusterStatus(io: Io, nodeName: string, o: CommonFlags & {
   const out = ssh.stdout;
   const state = out.includes('@@done') ? 'joined' : out.includes('@@failed') ? 'failed' : 'pending';
   const detail = out.replace(/@@(done|failed|pending)\s*$/, '').trim();
-  if (o.json) return { result: { node: nodeName, state, detail }, exitCode: state === 'failed' ? EXIT.environment : EXIT.ok };
-  io.out(`${nodeName}: ${state === 'joined' ? 'first boot done' : state === 'failed' ? 'first boot FAILED' : 'first boot still running (no marker yet)'}\n${detail ? `${detail}\n` : ''}`);
-  return { exitCode: state === 'failed' ? EXIT.environment : EXIT.ok };
+  const code = state === 'failed' ? EXIT.environment : EXIT.ok;
+  if (state !== 'failed') {
+    if (o.json) return { result: { node: nodeName, state, detail }, exitCode: code };
+    io.out(`${nodeName}: ${state === 'joined' ? 'first boot done' : 'first boot still running (no marker yet)'}\n${detail ? `${detail}\n` : ''}`);
+    return { exitCode: code };
+  }
+  // The failure marker (src/firstboot/files.ts): the same format for every phase (install, first boot, ...).
+  const field = (k: string) => new RegExp(`^${k}: (.*)$`, 'm').exec(detail)?.[1]?.trim();
+  const phase = field('phase');
+  const reason = field('reason') ?? 'no reason recorded';
+  if (o.json) return { result: { node: nodeName, state, phase, reason, detail }, exitCode: code };
+  io.out(`${nodeName}: failed: ${phase ? `${phase}: ` : ''}${reason}\n${detail}\n`);
+  return { exitCode: code };
 }
 
 /** Every artifact any role's golden image needs, once each, in a fixed order. */
