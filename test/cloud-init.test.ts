@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import {
   BAKE_SCRIPT_PATH,
+  INSTALL_LOG,
   CLOUD_CONFIG_TOP_LEVEL_KEYS,
   GZIP_THRESHOLD,
   instanceId,
@@ -21,6 +22,7 @@ import {
   type CloudInitMode,
 } from '../src/emit/cloud-init.js';
 import { LAN_INTERFACE } from '../src/emit/netplan.js';
+import { FIRSTBOOT_SCRIPT, firstbootBakeItems } from '../src/firstboot/files.js';
 import type { Diagnostic } from '../src/diagnostics.js';
 import { planNode } from '../src/plan/build.js';
 import type { NodePlan } from '../src/plan/types.js';
@@ -330,6 +332,44 @@ describe('what each mode delivers', () => {
     expect(d.runcmd?.[1]).toEqual(['bash', BAKE_SCRIPT_PATH]);
     expect(d.runcmd?.at(-1)).toEqual(['bash', '-euo', 'pipefail', '-c', 'kubeadm init --config /run/kubeadm/kubeadm.yaml', 'mkimage-boot-kubeadm-init']);
     expect(d.package_update).toBe(false);
+  });
+
+  it('full mode runs the install through the first-boot phase runner, which leaves firstboot.failed when it fails', () => {
+    const plan = bootPlan();
+    const fb = firstbootBakeItems();
+    plan.files.push(...fb.files);
+    plan.units.push(...fb.units);
+    const d = doc(renderUserData(plan, 'full'));
+    expect(d.runcmd?.[1]).toEqual(['bash', FIRSTBOOT_SCRIPT, '--run-phase', 'install', INSTALL_LOG, '--', 'bash', BAKE_SCRIPT_PATH]);
+    // For real: cloud-init's own runcmd shell, H3's runner from the seed, and an install that fails at a step.
+    const dir = tmp('install-failed');
+    const ud = join(dir, 'user-data');
+    writeFileSync(ud, renderUserData(plan, 'full'));
+    const shellified = python(RUNCMD_HARNESS, [ud]);
+    expect(shellified.status).toBe(0);
+    const runner = join(dir, 'firstboot.sh');
+    writeFileSync(runner, fb.files[0]!.content);
+    writeFileSync(join(dir, 'bake.sh'), [
+      'printf "mkimage[bake]: %s\\n" "repository kubernetes"',
+      'echo "curl: (6) Could not resolve host: pkgs.k8s.io" >&2',
+      'echo \'mkimage[bake]: FAILED step "repository kubernetes": curl -fsSL -o k https://pkgs.k8s.io/key (exit 6)\' >&2',
+      'exit 6',
+      '',
+    ].join('\n'));
+    const script = shellified.stdout
+      .replace(`'${FIRSTBOOT_SCRIPT}'`, `'${runner}'`)
+      .replace(`'${BAKE_SCRIPT_PATH}'`, `'${join(dir, 'bake.sh')}'`)
+      .replace(`'${INSTALL_LOG}'`, `'${join(dir, 'install.log')}'`);
+    const root = join(dir, 'root');
+    mkdirSync(root);
+    writeFileSync(join(dir, 'runcmd.sh'), script);
+    const r = run('sh', [join(dir, 'runcmd.sh')], { env: { ...process.env, MKIMAGE_ROOT: root } });
+    expect(r.status).toBe(6);
+    const marker = readFileSync(join(root, 'var/lib/mkimage/firstboot.failed'), 'utf8');
+    expect(marker).toMatch(/^reason: .*repository kubernetes.* failed \(exit 6\)\n/);
+    expect(marker).toContain('phase: install');
+    expect(marker).toContain('Could not resolve host: pkgs.k8s.io');
+    expect(statSync(join(root, 'var/lib/mkimage/firstboot.failed')).mode & 0o777).toBe(0o600);
   });
 
   it('renderSeed refuses a role plan (no node)', () => {

@@ -19,6 +19,7 @@ import { header } from '../template.js';
 import { metaDataText, seedInstanceId } from './meta-data.js';
 import { CLOUD_YAML_OPTIONS, renderNetworkConfig, requireNode } from './netplan.js';
 import { renderPhaseScript } from './script.js';
+import { FIRSTBOOT_SCRIPT } from '../firstboot/files.js';
 
 export { renderNetworkConfig } from './netplan.js';
 
@@ -32,6 +33,8 @@ export interface SeedFiles {
 
 /** Where full mode writes the bake-phase script, and how runcmd runs it. */
 export const BAKE_SCRIPT_PATH = '/var/lib/mkimage/bake.sh';
+/** The install phase's log in full mode (the first-boot runner appends the script's output to it). */
+export const INSTALL_LOG = '/var/log/mkimage-install.log';
 
 /** Contents larger than this are written gzip+b64 (keeps the seed small; cloud-init decodes it). */
 export const GZIP_THRESHOLD = 64 * 1024;
@@ -205,7 +208,12 @@ export function cloudConfigObject(plan: NodePlan, mode: CloudInitMode): CloudCon
     for (const u of plan.units) if (hasUnitFile(u)) files.push(unitFileEntry(u));
     const bake = renderPhaseScript(plan, 'bake', { files: 'skip', artifacts: 'download', start: true, insideCloudInit: true });
     files.push(writeFile(BAKE_SCRIPT_PATH, '0700', 'root:root', bake));
-    runcmd.push(['bash', BAKE_SCRIPT_PATH]);
+    // Through the first-boot script's phase runner when the plan ships it: a failed install then leaves
+    // firstboot.failed (step, command, log tail) instead of a node that looks like it is still booting.
+    const runner = plan.files.find((f) => f.path === FIRSTBOOT_SCRIPT && f.phase === 'bake');
+    runcmd.push(runner !== undefined
+      ? ['bash', FIRSTBOOT_SCRIPT, '--run-phase', 'install', INSTALL_LOG, '--', 'bash', BAKE_SCRIPT_PATH]
+      : ['bash', BAKE_SCRIPT_PATH]);
   } else {
     for (const f of plan.files) if (f.phase === 'boot') files.push(planFileEntry(f));
     for (const u of plan.units) if (u.phase === 'boot' && hasUnitFile(u)) files.push(unitFileEntry(u));
