@@ -218,6 +218,15 @@ describe('renderPackerDir contents (el9 fixture)', () => {
     expect(pre).toContain('systemctl stop cri-docker.socket kubelet.service');
   });
 
+  it('a profile with image.prepull false (no images) renders, with nothing to pull or check', () => {
+    const bare = fixturePlan(false);
+    bare.images = [];
+    const out = renderPackerDir(bare, { packerVersion: '1.6.6' });
+    const pre = String(out.find((f) => f.path === 'scripts/prepull.sh')?.content);
+    expect(pre).not.toContain('docker pull');
+    expect(String(out.find((f) => f.path === 'scripts/selfcheck.sh')?.content)).not.toContain('image_present registry');
+  });
+
   it('the self-check covers docker, units, pins, holds, sysctls, modules, images, pki and tokens', () => {
     const check = text('scripts/selfcheck.sh');
     for (const line of [

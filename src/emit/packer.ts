@@ -148,7 +148,11 @@ function renderPrepull(plan: NodePlan): string {
     hasStart: start.length > 0,
     kubeadmPull: kubeadmPull(plan),
     config: `${DEFAULT_STAGED_DIR}/images.yaml`,
-    images: plan.images.map((img) => ({ image: shellQuote(img), label: shellQuote(`image ${img}`) })),
+    // one string, not a list of views: the strict template check refuses an empty list's item fields
+    pulls: plan.images
+      .map((img) => `step ${shellQuote(`image ${img}`)}\ndocker image inspect ${shellQuote(img)} >/dev/null 2>&1 || docker pull ${shellQuote(img)}`)
+      .join('\n'),
+    hasPulls: plan.images.length > 0,
     stop: stop.map(shellQuote).join(' '),
     hasStop: stop.length > 0,
   });
