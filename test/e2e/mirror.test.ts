@@ -6,7 +6,7 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
 import { createServer as createNetServer, type Server as NetServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -310,8 +310,23 @@ describe('the fake kubeadm (from the kubeadm package)', () => {
     await node?.close();
   });
 
-  it('prints its version like kubeadm 1.29.2', () => {
+  it('prints its version like kubeadm 1.29.2, for a non-root user too (nothing to record then)', () => {
     expect(kubeadm('version', '-o', 'short').stdout).toBe('v1.29.2\n');
+    const pub = mkdtempSync(join(tmpdir(), 'mk-pub-'));
+    try {
+      chmodSync(pub, 0o755);
+      for (const [pkg, b] of [['kubeadm', 'kubeadm'], ['kubectl', 'kubectl']] as const) {
+        writeFileSync(join(pub, b), readFileSync(packaged(pkg, `usr/bin/${b}`)), { mode: 0o755 });
+      }
+      const asNobody = (b: string, ...args: string[]) =>
+        sh('setpriv', ['--reuid=nobody', '--regid=nogroup', '--clear-groups', join(pub, b), ...args], { env: { PATH: '/usr/bin:/bin', HOME: '/nonexistent' } });
+      const v = asNobody('kubeadm', 'version', '-o', 'short');
+      expect([v.status, v.stdout, v.stderr]).toEqual([0, 'v1.29.2\n', '']);
+      const c = asNobody('kubectl', 'version', '--client');
+      expect([c.status, c.stderr]).toEqual([0, '']);
+    } finally {
+      rmSync(pub, { recursive: true, force: true });
+    }
   });
 
   it('lists and pulls the images kubeadm 1.29.2 would, from mkimage\'s images config (every one exists in the registry)', () => {

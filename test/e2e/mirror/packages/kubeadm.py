@@ -13,7 +13,7 @@
 # - `join` does no discovery over the network (it validates the token and CA hash shapes only).
 # - no certificates are generated: an absent CA is written as a STAND-IN text file.
 #
-# Every call is appended to /var/log/fake-kubeadm.calls ("<n> exit=<code> <argv>") and its --config is copied to
+# Every call is appended to /var/log/fake-kubeadm.calls (when writable: not for a non-root user) ("<n> exit=<code> <argv>") and its --config is copied to
 # /var/log/fake-kubeadm.<n>.config. FAKE_KUBEADM_ROOT relocates every path (tests run it in a temp root);
 # FAKE_KUBEADM_PROC replaces /proc for the preflight checks; FAKE_KUBEADM_NO_SYSTEMCTL=1 skips starting kubelet
 # (set automatically under FAKE_KUBEADM_ROOT).
@@ -669,7 +669,10 @@ COMMANDS = {"version": cmd_version, "config": cmd_config, "init": cmd_init, "joi
 
 
 def record_start(argv):
-    os.makedirs(os.path.dirname(CALLS), exist_ok=True)
+    try:
+        os.makedirs(os.path.dirname(CALLS), exist_ok=True)
+    except OSError:
+        pass
     try:
         with open(CALLS) as f:
             n = sum(1 for _ in f) + 1
@@ -700,8 +703,11 @@ def main(argv):
         print(str(e), file=sys.stderr)
         code = 1
     finally:
-        with open(CALLS, "a") as f:
-            f.write("%d exit=%d %s\n" % (n, code, " ".join(shlex.quote(a) for a in ["kubeadm"] + argv)))
+        try:
+            with open(CALLS, "a") as f:
+                f.write("%d exit=%d %s\n" % (n, code, " ".join(shlex.quote(a) for a in ["kubeadm"] + argv)))
+        except OSError:
+            pass  # not root (e.g. `kubeadm version` as a user): the real one needs no log, so neither does the call
     return code
 
 
