@@ -11,6 +11,7 @@ import { createServer as createHttpServer } from 'node:http';
 import { createServer as createNetServer, type Server as NetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { parseAllDocuments } from 'yaml';
 import { bootstrapBootFiles } from '../../src/cluster/bootstrap-files.js';
 import { initConfig, joinConfig, imagesConfig } from '../../src/cluster/kubeadm.js';
@@ -695,6 +696,10 @@ describe('the registry', () => {
     const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'));
     const layer = join(dir, manifest.layers[0].digest.replace('sha256:', ''));
     expect(sh('tar', ['-xzOf', layer, 'STAND-IN.txt']).stdout).toContain('STAND-IN for docker.io/calico/node:v3.27.3');
+    // what docker pull verifies: the config's diff_id is the sha256 of the uncompressed layer
+    const config = JSON.parse(readFileSync(join(dir, manifest.config.digest.replace('sha256:', '')), 'utf8'));
+    expect(config.rootfs.diff_ids).toEqual([`sha256:${sha256(gunzipSync(readFileSync(layer)))}`]);
+    expect(manifest.mediaType).toBe('application/vnd.docker.distribution.manifest.v2+json');
     const img = IMAGES.find((i) => i.repo === 'calico/node')!;
     expect((await standInImage(img)).manifest.equals((await standInImage(img)).manifest)).toBe(true);
   });
