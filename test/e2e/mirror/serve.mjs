@@ -63,6 +63,9 @@ const server = createServer((req, res) => {
   else createReadStream(file).pipe(res);
 });
 
+// Idle keep-alive connections stay open for 10 minutes: a client whose event loop was blocked (a test in spawnSync)
+// must not reuse a socket this process closed meanwhile (Node's default is 5 s; undici then fails "other side closed").
+server.keepAliveTimeout = 10 * 60_000;
 server.listen(config.port, '127.0.0.1', () => {
   process.stdout.write(`${JSON.stringify({ port: server.address().port })}\n`);
 });
