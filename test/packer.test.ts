@@ -610,8 +610,10 @@ describe('the self-check on a fake host', () => {
   it.each(['debian-12', 'el9'] as const)('%s: a hold listing far larger than a pipe buffer still reads as held, 50 times in a row', (family) => {
     const plan = realPlan(family, 'worker');
     const h = selfcheckHost(plan, { bigHolds: true });
-    const held = plan.packages.filter((p) => p.hold).map((p) => p.name);
-    expect(held.length).toBeGreaterThan(3);
+    // the first, a middle and the last held name of the listing (each call lists every hold plus the filler)
+    const allHeld = plan.packages.filter((p) => p.hold).map((p) => p.name);
+    expect(allHeld.length).toBeGreaterThan(3);
+    const held = [allHeld[0]!, allHeld[Math.floor(allHeld.length / 2)]!, allHeld.at(-1)!];
     // the rendered pkg_held, under the script's own shell options, 50 rounds over every held package
     const driver = join(h.root, '..', 'held.sh');
     writeFileSync(driver, [
@@ -629,7 +631,7 @@ describe('the self-check on a fake host', () => {
     expect(r.stderr).toBe('');
     expect(r.stdout).toBe('all held\n');
     expect(r.status).toBe(0);
-  }, 60_000);
+  }, 120_000);
 
   it('docker.io with cri-dockerd 0.3.9: Docker 20.10 passes, a Docker 25+ server fails the build', () => {
     const plan = realPlan('debian-12', 'worker');
