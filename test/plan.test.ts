@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Diagnostic } from '../src/diagnostics.js';
 import { planJson, planNode, planRole } from '../src/plan/build.js';
+import { kubeVipBootFiles } from '../src/cluster/kube-vip.js';
 import { loadInputs } from '../src/profile/load.js';
 import type { NodePlan } from '../src/plan/types.js';
 import type { Cluster, Located, Mirror, NodeRole, NodeSpec, OsFamily, Profile } from '../src/profile/types.js';
@@ -702,21 +703,133 @@ describe('plans from loaded YAML', () => {
 });
 
 describe('artifact mirrors', () => {
-  it('tries the upstream URL first, then each mirror: {url} prefix proxies and plain directories', () => {
+  it('tries each mirror first ({url} prefix proxies and plain directories), then the upstream URL', () => {
     const diags: Diagnostic[] = [];
     const mirrors = ['https://ghproxy.example.com/{url}', 'http://192.168.66.5/mkimage/', 'http://files.lan/k8s'];
     const plan = planRole(profileOf('control-plane'), clusterOf((c) => void (c.artifactMirrors = mirrors)), diags);
     expect(errors(diags)).toEqual([]);
     const cri = plan.artifacts.find((a) => a.name === 'cri-dockerd')!;
     const up = 'https://github.com/Mirantis/cri-dockerd/releases/download/v0.3.9/cri-dockerd-0.3.9.amd64.tgz';
+    // An air-gapped site must not wait for the upstream URL to time out first.
     expect(cri.urls).toEqual([
-      up,
       `https://ghproxy.example.com/${up}`,
       'http://192.168.66.5/mkimage/cri-dockerd-0.3.9.amd64.tgz',
       'http://files.lan/k8s/cri-dockerd-0.3.9.amd64.tgz',
+      up,
     ]);
     const calico = plan.artifacts.find((a) => a.name === 'calico-manifest')!;
-    expect(calico.urls[2]).toBe('http://192.168.66.5/mkimage/calico.yaml');
+    expect(calico.urls[1]).toBe('http://192.168.66.5/mkimage/calico.yaml');
     expect(planRole(profileOf('control-plane'), clusterOf(), []).artifacts[0]!.urls).toEqual([up]);
+  });
+});
+
+describe('custom mirrors (cluster repositories, registries, images; profile criDockerd.url)', () => {
+  const INTERNAL = {
+    docker: { url: 'http://nexus.lan/docker-ce/linux/debian', gpgkey: 'http://nexus.lan/docker-ce/linux/debian/gpg' },
+    kubernetes: { url: 'http://10.0.2.2:8480/kubernetes/core/stable/v1.29/deb/', gpgkey: 'http://10.0.2.2:8480/kubernetes/core/stable/v1.29/deb/Release.key' },
+    os: { url: 'http://mirrors.aliyun.com/debian' },
+  };
+
+  it('repositories replace what mirror: picks, on apt (flat kubernetes repo) and dnf', () => {
+    const diags: Diagnostic[] = [];
+    const plan = planRole(profileOf('worker'), clusterOf((c) => {
+      c.osFamily = 'debian-12';
+      c.repositories = INTERNAL;
+    }), diags);
+    expect(errors(diags)).toEqual([]);
+    expect(repo(plan, 'docker-ce')).toMatchObject({ kind: 'deb', baseurl: INTERNAL.docker.url, gpgkey: INTERNAL.docker.gpgkey, suite: 'bookworm', components: ['stable'] });
+    expect(repo(plan, 'kubernetes')).toMatchObject({ kind: 'deb', baseurl: INTERNAL.kubernetes.url, gpgkey: INTERNAL.kubernetes.gpgkey, suite: '/' });
+    const el = planRole(profileOf('worker'), clusterOf((c) => {
+      c.repositories = {
+        docker: { url: 'http://nexus.lan/docker-ce/linux/centos', gpgkey: 'http://nexus.lan/docker-ce/linux/centos/gpg' },
+        kubernetes: { url: 'http://nexus.lan/k8s/rpm/', gpgkey: 'http://nexus.lan/k8s/rpm/repodata/repomd.xml.key' },
+      };
+    }), []);
+    expect(repo(el, 'docker-ce-stable')).toMatchObject({ baseurl: 'http://nexus.lan/docker-ce/linux/centos/$releasever/$basearch/stable', gpgkey: 'http://nexus.lan/docker-ce/linux/centos/gpg' });
+    expect(repo(el, 'kubernetes')).toMatchObject({ baseurl: 'http://nexus.lan/k8s/rpm/', gpgkey: 'http://nexus.lan/k8s/rpm/repodata/repomd.xml.key', exclude: ['kubelet', 'kubeadm', 'kubectl', 'cri-tools', 'kubernetes-cni'] });
+  });
+
+  it('repositories.os rewrites the distribution archive (and cloud-init\'s mirror settings) on each family', () => {
+    const deb = planRole(profileOf('worker'), clusterOf((c) => {
+      c.osFamily = 'debian-12';
+      c.repositories = { os: { url: 'http://mirrors.aliyun.com/debian/' } };
+    }), []);
+    expect(deb.os.archive).toEqual({
+      url: 'http://mirrors.aliyun.com/debian',
+      files: ['/etc/apt/sources.list', '/etc/apt/sources.list.d/*.list', '/etc/apt/sources.list.d/*.sources', '/etc/cloud/cloud.cfg', '/etc/cloud/cloud.cfg.d/*.cfg'],
+      rewrites: [
+        { from: 'https?://(deb|security)\\.debian\\.org/debian-security', to: 'http://mirrors.aliyun.com/debian-security' },
+        { from: 'https?://deb\\.debian\\.org/debian', to: 'http://mirrors.aliyun.com/debian' },
+      ],
+    });
+    const ubuntu = planRole(profileOf('worker'), clusterOf((c) => {
+      c.osFamily = 'ubuntu-22.04';
+      c.repositories = { os: { url: 'http://mirrors.aliyun.com/ubuntu', security: 'http://mirrors.aliyun.com/ubuntu-security-only' } };
+    }), []);
+    expect(ubuntu.os.archive?.rewrites).toEqual([
+      { from: 'https?://security\\.ubuntu\\.com/ubuntu', to: 'http://mirrors.aliyun.com/ubuntu-security-only' },
+      { from: 'https?://([a-z]+\\.)?archive\\.ubuntu\\.com/ubuntu', to: 'http://mirrors.aliyun.com/ubuntu' },
+      { from: 'https?://ports\\.ubuntu\\.com/ubuntu-ports', to: 'http://mirrors.aliyun.com/ubuntu' },
+    ]);
+    const el = planRole(profileOf('worker'), clusterOf((c) => void (c.repositories = { os: { url: 'https://mirrors.aliyun.com/rockylinux' } })), []);
+    expect(el.os.archive).toEqual({
+      url: 'https://mirrors.aliyun.com/rockylinux',
+      files: ['/etc/yum.repos.d/rocky*.repo'],
+      rewrites: [
+        { from: '^mirrorlist=', to: '#mirrorlist=' },
+        { from: '^#?baseurl=https?://dl\\.rockylinux\\.org/\\$contentdir', to: 'baseurl=https://mirrors.aliyun.com/rockylinux' },
+      ],
+    });
+    expect(planRole(profileOf('worker'), clusterOf(), []).os.archive).toBeUndefined();
+  });
+
+  it('insecure registries merge into daemon.json; image repositories replace docker.io/calico and ghcr.io/kube-vip/kube-vip', () => {
+    const plan = planRole(
+      profileOf('control-plane', (p) => void (p.docker.insecureRegistries = ['registry.lan:5000'])),
+      clusterOf((c) => {
+        c.registries = { insecure: ['10.0.2.2:5000', 'registry.lan:5000'] };
+        c.images = { calico: '10.0.2.2:5000/calico', kubeVip: '10.0.2.2:5000/kube-vip/kube-vip' };
+        c.controlPlaneHA = 'kube-vip';
+        c.controlPlaneEndpoint = '192.168.66.10:6443';
+      }),
+      [],
+    );
+    expect(JSON.parse(file(plan, '/etc/docker/daemon.json')!.content)['insecure-registries']).toEqual(['registry.lan:5000', '10.0.2.2:5000']);
+    const calico = ['cni', 'node', 'kube-controllers'].map((c) => `10.0.2.2:5000/calico/${c}:v3.27.3`);
+    for (const img of [...calico, '10.0.2.2:5000/kube-vip/kube-vip:v0.8.2']) expect(plan.images).toContain(img);
+    expect(plan.images.filter((i) => i.startsWith('docker.io/') || i.startsWith('ghcr.io/'))).toEqual([]);
+    expect(plan.cluster.kubeVipImage).toBe('10.0.2.2:5000/kube-vip/kube-vip:v0.8.2');
+    const cluster = clusterOf((c) => {
+      c.images = { kubeVip: '10.0.2.2:5000/kube-vip/kube-vip' };
+      c.controlPlaneHA = 'kube-vip';
+      c.controlPlaneEndpoint = '192.168.66.10:6443';
+    });
+    const cp1 = planNode(profileOf('control-plane'), cluster, cluster.value.nodes[0]!, []);
+    const manifest = kubeVipBootFiles(cp1).find((f) => f.path.endsWith('kube-vip.yaml'))?.content ?? '';
+    expect(manifest).toContain('image: 10.0.2.2:5000/kube-vip/kube-vip:v0.8.2\n');
+    expect(manifest).not.toContain('ghcr.io');
+    // The manifest Calico's pods come from names docker.io/calico/...: the installed copy names the mirror.
+    expect(plan.artifacts.find((a) => a.name === 'calico-manifest')?.edits).toEqual([{ from: 'docker.io/calico/', to: '10.0.2.2:5000/calico/' }]);
+    expect(planRole(profileOf('control-plane'), clusterOf(), []).artifacts.find((a) => a.name === 'calico-manifest')).not.toHaveProperty('edits');
+  });
+
+  it('criDockerd.url + sha256 replace the release tarball (mirrors still first); url without sha256 is E005 at url', () => {
+    const url = 'http://10.0.2.2:8480/artifacts/cri-dockerd-0.3.14.amd64.tgz';
+    const sha = 'b'.repeat(64);
+    const diags: Diagnostic[] = [];
+    const plan = planRole(profileOf('worker', (p) => {
+      p.criDockerd = { ...p.criDockerd, version: '0.3.14', url, sha256: sha };
+    }), clusterOf((c) => void (c.artifactMirrors = ['http://files.lan/k8s/'])), diags);
+    expect(errors(diags)).toEqual([]);
+    expect(plan.artifacts[0]).toMatchObject({ name: 'cri-dockerd', version: '0.3.14', sha256: sha, urls: ['http://files.lan/k8s/cri-dockerd-0.3.14.amd64.tgz', url] });
+    const bad: Diagnostic[] = [];
+    const profile = profileOf('worker', (p) => void (p.criDockerd = { ...p.criDockerd, url }));
+    planRole(profile, clusterOf(), bad);
+    expect(bad).toHaveLength(1);
+    expect(bad[0]).toMatchObject({ severity: 'error', code: 'E005', ...profile.positions.get('criDockerd.url') });
+    expect(bad[0]?.message).toContain('criDockerd.sha256');
+    // sha256 alone pins the upstream tarball of a version mkimage does not know.
+    const pinned = planRole(profileOf('worker', (p) => void (p.criDockerd = { ...p.criDockerd, version: '0.3.14', sha256: sha })), clusterOf(), []);
+    expect(pinned.artifacts[0]).toMatchObject({ sha256: sha, urls: ['https://github.com/Mirantis/cri-dockerd/releases/download/v0.3.14/cri-dockerd-0.3.14.amd64.tgz'] });
   });
 });

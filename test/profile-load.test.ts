@@ -174,6 +174,27 @@ describe('one position per diagnostic code', () => {
     expect(r.diagnostics[0]?.message).toContain('control-plane, ikuai-gateway, worker');
   });
 
+  it('internal mirrors, insecure registries and image repositories load as written', () => {
+    const r = cluster('mirrors');
+    expect(r.diagnostics).toEqual([]);
+    const v = r.inputs?.cluster.value as Cluster;
+    expect(v.repositories).toEqual({
+      docker: { url: 'http://nexus.lan/docker-ce/linux/debian', gpgkey: 'http://nexus.lan/docker-ce/linux/debian/gpg' },
+      kubernetes: { url: 'http://10.0.2.2:8480/kubernetes/core/stable/v1.29/deb/', gpgkey: 'http://10.0.2.2:8480/kubernetes/core/stable/v1.29/deb/Release.key' },
+      os: { url: 'http://mirrors.aliyun.com/debian' },
+    });
+    expect(v.registries).toEqual({ insecure: ['10.0.2.2:5000'] });
+    expect(v.images).toEqual({ calico: '10.0.2.2:5000/calico', kubeVip: '10.0.2.2:5000/kube-vip/kube-vip' });
+    expect(v.artifactMirrors).toEqual(['http://10.0.2.2:8480/artifacts/']);
+  });
+
+  it('E007 a mirror URL without its scheme, E005 a repository without its key, both positioned', () => {
+    const r = cluster('bad-mirror-url');
+    expect(where(r.diagnostics)).toEqual([`E007 ${F}/clusters/bad-mirror-url.yaml:4:18`, `E005 ${F}/clusters/bad-mirror-url.yaml:5:3`]);
+    expect(r.diagnostics[0]?.message).toMatch(/repositories\.docker\.url is "nexus\.lan\/docker-ce", not an http:\/\/ or https:\/\/ URL: write it like/);
+    expect(r.diagnostics[1]?.message).toMatch(/repositories\.kubernetes needs "gpgkey"/);
+  });
+
   it('E007 bad CIDR', () => {
     const r = cluster('bad-cidr');
     expect(r.inputs).toBeUndefined();

@@ -429,3 +429,43 @@ describe('full mode starts Docker and cri-dockerd before first boot', () => {
     expect(readFileSync(host.log, 'utf8')).not.toContain('start --no-block mkimage-firstboot.service');
   });
 });
+
+describe('repositories.os and image repositories in the bake', () => {
+  it('rewrites the distribution archive before the first apt-get, in existing files only, twice the same', () => {
+    const plan = realPlan('debian-12');
+    plan.os.archive = {
+      url: 'http://mirrors.aliyun.com/debian',
+      files: ['/etc/apt/sources.list', '/etc/apt/sources.list.d/*.sources'],
+      rewrites: [
+        { from: 'https?://(deb|security)\\.debian\\.org/debian-security', to: 'http://mirrors.aliyun.com/debian-security' },
+        { from: 'https?://deb\\.debian\\.org/debian', to: 'http://mirrors.aliyun.com/debian' },
+      ],
+    };
+    plan.artifacts = [];
+    const s = renderPhaseScript(plan, 'bake', { files: 'skip', artifacts: 'download', start: false });
+    expect(s.indexOf("step 'distribution archive")).toBeLessThan(s.indexOf('apt-get -o DPkg::Lock::Timeout=600 update'));
+    const host = fakeHost();
+    mkdirSync(join(host.root, 'etc/apt/sources.list.d'), { recursive: true });
+    const sources = join(host.root, 'etc/apt/sources.list.d/debian.sources');
+    writeFileSync(sources, 'Types: deb\nURIs: http://deb.debian.org/debian\nSuites: bookworm bookworm-updates\n\nTypes: deb\nURIs: http://security.debian.org/debian-security\nSuites: bookworm-security\n');
+    // the real sed on the fake root's files
+    const script = s.replaceAll(' /etc/apt/', ` ${host.root}/etc/apt/`);
+    const fakeSed = join(host.bin, 'sed');
+    rmSync(fakeSed);
+    const [first, second] = runTwice(script, host);
+    expect(first!.stderr).toBe('');
+    expect(first!.status).toBe(0);
+    expect(second!.status).toBe(0);
+    expect(readFileSync(sources, 'utf8')).toBe('Types: deb\nURIs: http://mirrors.aliyun.com/debian\nSuites: bookworm bookworm-updates\n\nTypes: deb\nURIs: http://mirrors.aliyun.com/debian-security\nSuites: bookworm-security\n');
+  });
+
+  it('the Calico manifest names the image mirror once installed (staged and downloaded)', () => {
+    const plan = realPlan('el9');
+    const calico = plan.artifacts.find((a) => a.name === 'calico-manifest')!;
+    calico.edits = [{ from: 'docker.io/calico/', to: '10.0.2.2:5000/calico/' }];
+    for (const opts of OPTION_SETS) {
+      const s = renderPhaseScript(plan, 'bake', opts);
+      expect(s).toContain("sed -i 's|docker\\.io/calico/|10.0.2.2:5000/calico/|g' /usr/share/mkimage/calico.yaml\n");
+    }
+  });
+});

@@ -69,7 +69,8 @@ export function kubeVipManifest(plan: NodePlan, node: PlanNode): string {
       containers: [
         {
           name: 'kube-vip',
-          image: KUBE_VIP_IMAGE,
+          // cluster images.kubeVip (an internal registry) when set; ghcr.io otherwise
+          image: plan.cluster.kubeVipImage ?? KUBE_VIP_IMAGE,
           // pre-pulled into the control-plane image: the registry may be unreachable before the VIP is up
           imagePullPolicy: 'IfNotPresent',
           args: ['manager'],

@@ -115,7 +115,38 @@ function packageBlocks(plan: NodePlan): string[] {
   return blocks;
 }
 
+/** A sed replacement text: `\`, `&` and the delimiter taken literally. */
+const sedText = (s: string, delimiter = '|') => s.replace(/[\\&]/g, (c) => `\\${c}`).replaceAll(delimiter, `\\${delimiter}`);
+/** A basic-regex matching `s` literally. */
+const sedLiteral = (s: string) => s.replace(/[\\.*[\]^$|]/g, (c) => `\\${c}`);
+
+/** The installed artifact's literal edits (the Calico manifest's image repository), after it is in place. */
+function artifactEdits(a: PlanArtifact): string {
+  if (a.edits === undefined || a.edits.length === 0) return '';
+  return renderTemplate('scripts/artifact-edit.sh.mustache', {
+    dest: shellQuote(a.dest),
+    edits: a.edits.map((e) => ({ expr: shellQuote(`s|${sedLiteral(e.from)}|${sedText(e.to)}|g`) })),
+  });
+}
+
+/** Shell globs of fixed system paths: written bare so the shell expands them. */
+const GLOB_PATH = /^\/[A-Za-z0-9_.\/*-]+$/;
+
+function archiveBlock(archive: NonNullable<NodePlan['os']['archive']>): string {
+  for (const f of archive.files) if (!GLOB_PATH.test(f)) throw new Error(`mkimage: archive file pattern ${JSON.stringify(f)} is not a plain path glob`);
+  return renderTemplate('scripts/os-archive.sh.mustache', {
+    url: shellQuote(archive.url).replace(/^'|'$/g, ''),
+    files: archive.files.join(' '),
+    // `#` delimits: the patterns use `|` for alternatives.
+    exprs: archive.rewrites.map((r) => `-e ${shellQuote(`s#${r.from}#${sedText(r.to, '#')}#g`)}`).join(' '),
+  });
+}
+
 function artifactBlock(a: PlanArtifact, opts: PhaseScriptOptions, staged: string): string {
+  return `${artifactInstall(a, opts, staged).replace(/\n+$/, '')}\n${artifactEdits(a)}`;
+}
+
+function artifactInstall(a: PlanArtifact, opts: PhaseScriptOptions, staged: string): string {
   if (opts.artifacts === 'staged') {
     return renderTemplate('scripts/artifact-staged.sh.mustache', {
       name: a.name,
@@ -218,6 +249,7 @@ export function renderPhaseScript(plan: NodePlan, phase: Phase, opts: PhaseScrip
   if (bake) {
     // Outside cloud-init (a Packer build), cloud-init may still be running apt on the fresh VM: wait for it.
     if (plan.os.packageManager === 'apt' && opts.insideCloudInit !== true) blocks.push(renderTemplate('scripts/apt-wait.sh.mustache', {}));
+    if (plan.os.archive !== undefined) blocks.push(archiveBlock(plan.os.archive));
     if (plan.repos.length > 0) {
       if (plan.os.packageManager === 'apt') blocks.push(renderTemplate('scripts/apt-prereqs.sh.mustache', {}));
       for (const r of plan.repos) blocks.push(repoBlock(plan, r));

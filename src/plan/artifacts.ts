@@ -13,21 +13,31 @@ const CRI_DOCKERD_SHA256: Record<string, Partial<Record<Arch, string>>> = {
 };
 
 /**
- * The upstream URL first, then each mirror: an entry with "{url}" is a prefix proxy that takes the whole upstream
- * URL; any other entry is a directory that holds the file under its upstream name.
+ * Each mirror first, in order, then the upstream URL last (an air-gapped site must not wait for the internet to time
+ * out first): an entry with "{url}" is a prefix proxy that takes the whole upstream URL; any other entry is a
+ * directory that holds the file under its upstream name.
  */
 export function withMirrors(upstream: string, mirrors: readonly string[]): string[] {
   const file = upstream.slice(upstream.lastIndexOf('/') + 1);
-  return [upstream, ...mirrors.map((m) => (m.includes('{url}') ? m.replace('{url}', upstream) : `${m.replace(/\/*$/, '')}/${file}`))];
+  return [...mirrors.map((m) => (m.includes('{url}') ? m.replace('{url}', upstream) : `${m.replace(/\/*$/, '')}/${file}`)), upstream];
 }
 
-export function criDockerdArtifact(version: string, arch: Arch, mirrors: readonly string[] = []): PlanArtifact {
-  const sha256 = CRI_DOCKERD_SHA256[version]?.[arch];
+export const criDockerdUpstream = (version: string, arch: Arch) =>
+  `https://github.com/Mirantis/cri-dockerd/releases/download/v${version}/cri-dockerd-${version}.${arch}.tgz`;
+
+/** The profile's criDockerd.url / sha256 replace the release tarball and its known digest. */
+export function criDockerdArtifact(
+  version: string,
+  arch: Arch,
+  mirrors: readonly string[] = [],
+  own: { url?: string; sha256?: string } = {},
+): PlanArtifact {
+  const sha256 = own.sha256 ?? CRI_DOCKERD_SHA256[version]?.[arch];
   return {
     name: 'cri-dockerd',
     version,
     arch,
-    urls: withMirrors(`https://github.com/Mirantis/cri-dockerd/releases/download/v${version}/cri-dockerd-${version}.${arch}.tgz`, mirrors),
+    urls: withMirrors(own.url ?? criDockerdUpstream(version, arch), mirrors),
     ...(sha256 !== undefined && { sha256 }),
     member: 'cri-dockerd/cri-dockerd',
     dest: '/usr/bin/cri-dockerd',
@@ -37,8 +47,12 @@ export function criDockerdArtifact(version: string, arch: Arch, mirrors: readonl
 
 export const CALICO_MANIFEST_DEST = '/usr/share/mkimage/calico.yaml';
 
-export function calicoManifestArtifact(calicoVersion: string, arch: Arch, mirrors: readonly string[] = []): PlanArtifact {
-  return {
+/** The image repository Calico's manifest names (docker.io/calico/cni:..., node, kube-controllers). */
+export const CALICO_UPSTREAM_REPOSITORY = 'docker.io/calico';
+
+/** `imageRepository`: cluster images.calico; the installed manifest then names it instead of docker.io/calico. */
+export function calicoManifestArtifact(calicoVersion: string, arch: Arch, mirrors: readonly string[] = [], imageRepository?: string): PlanArtifact {
+  const a: PlanArtifact = {
     name: 'calico-manifest',
     version: calicoVersion,
     arch,
@@ -46,6 +60,16 @@ export function calicoManifestArtifact(calicoVersion: string, arch: Arch, mirror
     dest: CALICO_MANIFEST_DEST,
     mode: '0644',
   };
+  if (imageRepository !== undefined && imageRepository !== CALICO_UPSTREAM_REPOSITORY) {
+    a.edits = [{ from: `${CALICO_UPSTREAM_REPOSITORY}/`, to: `${imageRepository}/` }];
+  }
+  return a;
+}
+
+export interface ArtifactSources {
+  mirrors?: readonly string[];
+  criDockerd?: { url?: string; sha256?: string };
+  calicoImages?: string;
 }
 
 export function planArtifacts(
@@ -53,9 +77,10 @@ export function planArtifacts(
   calicoVersion: string,
   arch: Arch,
   role: NodeRole,
-  mirrors: readonly string[] = [],
+  sources: ArtifactSources = {},
 ): PlanArtifact[] {
-  const list = [criDockerdArtifact(criDockerdVersion, arch, mirrors)];
-  if (role === 'control-plane') list.push(calicoManifestArtifact(calicoVersion, arch, mirrors));
+  const mirrors = sources.mirrors ?? [];
+  const list = [criDockerdArtifact(criDockerdVersion, arch, mirrors, sources.criDockerd)];
+  if (role === 'control-plane') list.push(calicoManifestArtifact(calicoVersion, arch, mirrors, sources.calicoImages));
   return list;
 }

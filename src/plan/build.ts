@@ -7,8 +7,8 @@ import type { Arch, Cluster, Located, NodeRole, NodeSpec, OsFamily, Profile } fr
 import { CALICO_MANIFEST_DEST, planArtifacts } from './artifacts.js';
 import { baseFiles, DAEMON_JSON, MODULES_CONF, NODE_ENV, nodeEnvFile, profileFiles, sortFiles, SYSCTL_CONF } from './files.js';
 import { planGateway } from './gateway.js';
-import { planImages, podInfraImage } from './images.js';
-import { isRpmFamily, planOs } from './os.js';
+import { kubeVipImage, planImages, podInfraImage } from './images.js';
+import { archiveMirror, isRpmFamily, planOs } from './os.js';
 import { planPackages } from './packages.js';
 import { positionOf } from './positions.js';
 import { planRepos } from './repos.js';
@@ -149,8 +149,17 @@ function buildPlan(inp: Inputs, target: Target): NodePlan {
       cni: cluster.cni,
       calicoVersion: calicoTag(inp),
       controlPlaneHA: cluster.controlPlaneHA,
+      ...(cluster.controlPlaneHA === 'kube-vip' && { kubeVipImage: kubeVipImage(cluster.images?.kubeVip) }),
     },
-    os: { family: os.family, packageManager: os.packageManager, ...(os.codename !== undefined && { codename: os.codename }), cloudImage: os.cloudImage },
+    os: {
+      family: os.family,
+      packageManager: os.packageManager,
+      ...(os.codename !== undefined && { codename: os.codename }),
+      cloudImage: os.cloudImage,
+      ...(cluster.repositories?.os !== undefined && {
+        archive: archiveMirror(target.osFamily, cluster.repositories.os.url, cluster.repositories.os.security),
+      }),
+    },
     kubeadm: { ignorePreflightErrors: [...profile.kubernetes.ignorePreflightErrors] },
     admin: { user: cluster.admin.user, sshAuthorizedKeys: [...cluster.admin.sshAuthorizedKeys] },
     ...(target.node !== undefined && { node: target.node }),
@@ -190,6 +199,11 @@ function buildPlan(inp: Inputs, target: Target): NodePlan {
       `kubernetes.packageVersion ${pkgText} is not supported: use a ${SUPPORTED_MINORS.join(' or ')} release`, 'E018');
   }
 
+  if (profile.criDockerd.url !== undefined && profile.criDockerd.sha256 === undefined) {
+    inp.diags.push(error('E005',
+      `criDockerd.url needs criDockerd.sha256: add "sha256: <64 hex digits>" (\`sha256sum\` of the tarball), so every ` +
+        'node verifies what it downloads', positionOf(inp.profile, 'criDockerd.url')));
+  }
   const docker = version(inp, 'profile', 'docker.version', profile.docker.version, '24.0.7');
   const criDockerd = version(inp, 'profile', 'criDockerd.version', profile.criDockerd.version, '0.3.9');
   checkRuntime(inp, target, docker, criDockerd);
@@ -201,9 +215,9 @@ function buildPlan(inp: Inputs, target: Target): NodePlan {
 
   return {
     ...base,
-    repos: planRepos(target.osFamily, os.codename, cluster.mirror, cluster.containerRuntime, repoMinor, profile.kubernetes.repoExclude),
+    repos: planRepos(target.osFamily, os.codename, cluster.mirror, cluster.containerRuntime, repoMinor, profile.kubernetes.repoExclude, cluster.repositories),
     packages: planPackages(target.osFamily, cluster.containerRuntime, profile, formatVersion(pkg), pkgRelease),
-    files: sortFiles([...baseFiles(profile, sysctls), ...profileFiles(profile), ...bootFiles]),
+    files: sortFiles([...baseFiles(profile, sysctls, cluster.registries?.insecure), ...profileFiles(profile), ...bootFiles]),
     units: planUnits(pause),
     sysctls,
     modules: [...profile.kernel.modules],
@@ -212,9 +226,13 @@ function buildPlan(inp: Inputs, target: Target): NodePlan {
     firewall: { enabled: profile.firewall.enabled, ports: [...profile.firewall.ports], ...CALICO_FIREWALL },
     commands: commands(profile),
     images: profile.image.prepull
-      ? planImages(repo, k8s, release, role, profile.criDockerd.pauseImage, base.cluster.calicoVersion, cluster.controlPlaneHA)
+      ? planImages(repo, k8s, release, role, profile.criDockerd.pauseImage, base.cluster.calicoVersion, cluster.controlPlaneHA, cluster.images)
       : [],
-    artifacts: planArtifacts(profile.criDockerd.version, base.cluster.calicoVersion, target.arch, role, cluster.artifactMirrors),
+    artifacts: planArtifacts(profile.criDockerd.version, base.cluster.calicoVersion, target.arch, role, {
+      mirrors: cluster.artifactMirrors,
+      criDockerd: { ...(profile.criDockerd.url !== undefined && { url: profile.criDockerd.url }), ...(profile.criDockerd.sha256 !== undefined && { sha256: profile.criDockerd.sha256 }) },
+      ...(cluster.images?.calico !== undefined && { calicoImages: cluster.images.calico }),
+    }),
     image,
   };
 }

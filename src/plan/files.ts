@@ -12,7 +12,8 @@ export const SYSCTL_CONF = '/etc/sysctl.d/99-kubernetes.conf';
 export const NODE_ENV = '/etc/mkimage/node.env';
 
 /** Key order is fixed; list-valued keys appear only when non-empty. */
-export function daemonJson(docker: Profile['docker']): string {
+/** `insecure`: every insecure registry (the profile's docker.insecureRegistries, then the cluster's registries.insecure). */
+export function daemonJson(docker: Profile['docker'], insecure: readonly string[] = docker.insecureRegistries): string {
   const config: Record<string, unknown> = {
     'exec-opts': ['native.cgroupdriver=systemd'],
     'log-driver': 'json-file',
@@ -20,7 +21,7 @@ export function daemonJson(docker: Profile['docker']): string {
     'storage-driver': 'overlay2',
   };
   if (docker.registryMirrors.length > 0) config['registry-mirrors'] = [...docker.registryMirrors];
-  if (docker.insecureRegistries.length > 0) config['insecure-registries'] = [...docker.insecureRegistries];
+  if (insecure.length > 0) config['insecure-registries'] = [...insecure];
   return `${JSON.stringify(config, null, 2)}\n`;
 }
 
@@ -40,8 +41,9 @@ const file = (
   owner = 'root:root',
 ): PlanFile => ({ path, mode, owner, content, phase });
 
-export function baseFiles(profile: Profile, sysctls: Array<{ key: string; value: string }>): PlanFile[] {
-  const files = [file(DAEMON_JSON, daemonJson(profile.docker))];
+export function baseFiles(profile: Profile, sysctls: Array<{ key: string; value: string }>, clusterInsecure: readonly string[] = []): PlanFile[] {
+  const insecure = [...profile.docker.insecureRegistries, ...clusterInsecure].filter((r, i, all) => all.indexOf(r) === i);
+  const files = [file(DAEMON_JSON, daemonJson(profile.docker, insecure))];
   if (profile.kernel.modules.length > 0) files.push(file(MODULES_CONF, modulesConf(profile.kernel.modules)));
   if (sysctls.length > 0) files.push(file(SYSCTL_CONF, sysctlConf(sysctls)));
   return files;

@@ -28,8 +28,9 @@ export function kubeadmImages(repo: string, version: SemVer, release: Kubernetes
   ];
 }
 
-export function calicoImages(calicoVersion: string): string[] {
-  return ['cni', 'node', 'kube-controllers'].map((c) => `docker.io/calico/${c}:${calicoVersion}`);
+/** `repository`: cluster images.calico, default docker.io/calico. */
+export function calicoImages(calicoVersion: string, repository = 'docker.io/calico'): string[] {
+  return ['cni', 'node', 'kube-controllers'].map((c) => `${repository}/${c}:${calicoVersion}`);
 }
 
 /**
@@ -38,7 +39,10 @@ export function calicoImages(calicoVersion: string): string[] {
  * (v0.9.0 renamed it to `vip_subnet`).
  */
 export const KUBE_VIP_VERSION = 'v0.8.2';
-export const KUBE_VIP_IMAGE = `ghcr.io/kube-vip/kube-vip:${KUBE_VIP_VERSION}`;
+export const KUBE_VIP_REPOSITORY = 'ghcr.io/kube-vip/kube-vip';
+export const KUBE_VIP_IMAGE = `${KUBE_VIP_REPOSITORY}:${KUBE_VIP_VERSION}`;
+/** `repository`: cluster images.kubeVip, default ghcr.io/kube-vip/kube-vip. */
+export const kubeVipImage = (repository = KUBE_VIP_REPOSITORY) => `${repository}:${KUBE_VIP_VERSION}`;
 
 /** Pod infra image cri-dockerd is told to use (--pod-infra-container-image). */
 export const podInfraImage = (repo: string, pauseImage: string) => `${repo}/${pauseImage}`;
@@ -51,13 +55,14 @@ export function planImages(
   pauseImage: string,
   calicoVersion: string,
   controlPlaneHA: 'none' | 'kube-vip' | 'external' = 'none',
+  repositories: { calico?: string; kubeVip?: string } = {},
 ): string[] {
   const all = [
     ...(release ? kubeadmImages(repo, version, release, role) : []),
     podInfraImage(repo, pauseImage),
-    ...calicoImages(calicoVersion),
+    ...calicoImages(calicoVersion, repositories.calico),
     // the static pod starts before the API (and the VIP) exist: its image must already be on the node
-    ...(role === 'control-plane' && controlPlaneHA === 'kube-vip' ? [KUBE_VIP_IMAGE] : []),
+    ...(role === 'control-plane' && controlPlaneHA === 'kube-vip' ? [kubeVipImage(repositories.kubeVip)] : []),
   ];
   return all.filter((x, i) => all.indexOf(x) === i);
 }

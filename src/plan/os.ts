@@ -43,3 +43,47 @@ export function planOs(family: OsFamily, arch: Arch): PlanOs {
     cloudImage: cloudImage(family, arch),
   };
 }
+
+const trimSlash = (u: string) => u.replace(/\/+$/, '');
+
+/**
+ * How repositories.os replaces each family's archive: the hosts its cloud images (and cloud-init's mirror settings
+ * in cloud.cfg, which re-render sources.list on a node's first boot) name, in an order where no rewrite feeds the
+ * next. el9 means the Rocky Linux cloud image: its repo files carry a mirrorlist and a commented baseurl under
+ * http://dl.rockylinux.org/$contentdir (= /pub/rocky), the layout every Rocky mirror copies.
+ */
+export function archiveMirror(family: OsFamily, url: string, security?: string): NonNullable<PlanOs['archive']> {
+  const base = trimSlash(url);
+  const apt = ['/etc/apt/sources.list', '/etc/apt/sources.list.d/*.list', '/etc/apt/sources.list.d/*.sources', '/etc/cloud/cloud.cfg', '/etc/cloud/cloud.cfg.d/*.cfg'];
+  switch (family) {
+    case 'debian-12':
+      return {
+        url: base,
+        files: apt,
+        rewrites: [
+          { from: 'https?://(deb|security)\\.debian\\.org/debian-security', to: trimSlash(security ?? `${base}-security`) },
+          { from: 'https?://deb\\.debian\\.org/debian', to: base },
+        ],
+      };
+    case 'ubuntu-22.04':
+    case 'ubuntu-24.04':
+      return {
+        url: base,
+        files: apt,
+        rewrites: [
+          { from: 'https?://security\\.ubuntu\\.com/ubuntu', to: trimSlash(security ?? base) },
+          { from: 'https?://([a-z]+\\.)?archive\\.ubuntu\\.com/ubuntu', to: base },
+          { from: 'https?://ports\\.ubuntu\\.com/ubuntu-ports', to: base },
+        ],
+      };
+    case 'el9':
+      return {
+        url: base,
+        files: ['/etc/yum.repos.d/rocky*.repo'],
+        rewrites: [
+          { from: '^mirrorlist=', to: '#mirrorlist=' },
+          { from: '^#?baseurl=https?://dl\\.rockylinux\\.org/\\$contentdir', to: `baseurl=${base}` },
+        ],
+      };
+  }
+}

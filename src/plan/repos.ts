@@ -1,7 +1,7 @@
 // Package repositories per OS family and mirror (DOMAIN.md "Repos"). For rpm the baseurl is what Docker's
 // docker-ce.repo file expands to; the aliyun mirror rewrites download.docker.com to mirrors.aliyun.com/docker-ce.
 
-import type { Mirror, OsFamily, RuntimeSource } from '../profile/types.js';
+import type { Mirror, OsFamily, Repositories, RuntimeSource } from '../profile/types.js';
 import type { PlanRepo } from './types.js';
 import { isRpmFamily } from './os.js';
 
@@ -17,25 +17,27 @@ const DOCKER_DEB_DISTRO: Record<Exclude<OsFamily, 'el9'>, string> = {
   'debian-12': 'debian',
 };
 
-export function dockerRepo(family: OsFamily, codename: string | undefined, mirror: Mirror): PlanRepo {
+/** `own`: cluster repositories.docker, a mirror of download.docker.com/linux/<distro> with its key. */
+export function dockerRepo(family: OsFamily, codename: string | undefined, mirror: Mirror, own?: Repositories['docker']): PlanRepo {
   const base = DOCKER_BASE[mirror];
   if (family === 'el9') {
+    const dir = own !== undefined ? own.url.replace(/\/+$/, '') : `${base}/centos`;
     return {
       id: 'docker-ce-stable',
       name: 'Docker CE Stable',
       kind: 'rpm',
-      baseurl: `${base}/centos/$releasever/$basearch/stable`,
-      gpgkey: `${base}/centos/gpg`,
+      baseurl: `${dir}/$releasever/$basearch/stable`,
+      gpgkey: own?.gpgkey ?? `${dir}/gpg`,
       exclude: [],
     };
   }
-  const distro = `${base}/${DOCKER_DEB_DISTRO[family]}`;
+  const distro = own !== undefined ? own.url.replace(/\/+$/, '') : `${base}/${DOCKER_DEB_DISTRO[family]}`;
   return {
     id: 'docker-ce',
     name: 'Docker CE Stable',
     kind: 'deb',
     baseurl: distro,
-    gpgkey: `${distro}/gpg`,
+    gpgkey: own?.gpgkey ?? `${distro}/gpg`,
     suite: codename ?? '',
     components: ['stable'],
     exclude: [],
@@ -48,21 +50,22 @@ export function kubernetesRepoBase(mirror: Mirror, minor: string, kind: 'rpm' | 
     : `https://pkgs.k8s.io/core:/stable:/v${minor}/${kind}/`;
 }
 
-export function kubernetesRepo(family: OsFamily, mirror: Mirror, minor: string, exclude: string[]): PlanRepo {
+/** `own`: cluster repositories.kubernetes, a mirror of pkgs.k8s.io's repo for the minor (deb: flat) with its key. */
+export function kubernetesRepo(family: OsFamily, mirror: Mirror, minor: string, exclude: string[], own?: Repositories['kubernetes']): PlanRepo {
   const kind = isRpmFamily(family) ? 'rpm' : 'deb';
-  const baseurl = kubernetesRepoBase(mirror, minor, kind);
+  const baseurl = own?.url ?? kubernetesRepoBase(mirror, minor, kind);
   if (kind === 'rpm') {
     return {
       id: 'kubernetes',
       name: 'Kubernetes',
       kind,
       baseurl,
-      gpgkey: `${baseurl}repodata/repomd.xml.key`,
+      gpgkey: own?.gpgkey ?? `${baseurl}repodata/repomd.xml.key`,
       exclude: [...exclude],
     };
   }
   // A flat repository: `deb [signed-by=...] <baseurl> /`.
-  return { id: 'kubernetes', name: 'Kubernetes', kind, baseurl, gpgkey: `${baseurl}Release.key`, suite: '/', exclude: [] };
+  return { id: 'kubernetes', name: 'Kubernetes', kind, baseurl, gpgkey: own?.gpgkey ?? `${baseurl}Release.key`, suite: '/', exclude: [] };
 }
 
 export function planRepos(
@@ -72,9 +75,10 @@ export function planRepos(
   runtime: RuntimeSource,
   minor: string,
   exclude: string[],
+  own: Repositories = {},
 ): PlanRepo[] {
   const repos: PlanRepo[] = [];
-  if (runtime === 'docker-ce') repos.push(dockerRepo(family, codename, mirror));
-  repos.push(kubernetesRepo(family, mirror, minor, exclude));
+  if (runtime === 'docker-ce') repos.push(dockerRepo(family, codename, mirror, own.docker));
+  repos.push(kubernetesRepo(family, mirror, minor, exclude, own.kubernetes));
   return repos;
 }

@@ -80,6 +80,8 @@ export interface PlanArtifact {
   /** where it lands in the image */
   dest: string;
   mode: string;
+  /** literal replacements made in the installed file, in order (the Calico manifest's image repository) */
+  edits?: Array<{ from: string; to: string }>;
 }
 
 export interface PlanNode {
@@ -149,6 +151,8 @@ export interface NodePlan {
     cni: 'calico';
     calicoVersion: string;
     controlPlaneHA: 'none' | 'kube-vip' | 'external';
+    /** controlPlaneHA kube-vip only: the kube-vip image its static pod runs (cluster images.kubeVip) */
+    kubeVipImage?: string;
   };
   os: {
     family: OsFamily;
@@ -157,6 +161,11 @@ export interface NodePlan {
     codename?: string;
     /** the cloud image Packer starts from */
     cloudImage: { url: string; checksum: string };
+    /**
+     * cluster repositories.os: the distribution archive the bake installs from. Before anything is installed,
+     * each existing file matching `files` (shell globs) gets every rewrite, in order (`sed -E s|from|to|g`).
+     */
+    archive?: { url: string; files: string[]; rewrites: Array<{ from: string; to: string }> };
   };
   /** kubeadm settings that come from the profile */
   kubeadm: {

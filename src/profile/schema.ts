@@ -55,6 +55,7 @@ export const FORMATS = {
   imageRef: { pattern: '^[a-z0-9]([a-z0-9._/-]*[a-z0-9])?:[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$', what: 'NAME:TAG', example: 'pause:3.9' },
   registry: { pattern: `^${LABEL}(\\.${LABEL})*(:[0-9]{1,5})?$`, what: 'HOST or HOST:PORT', example: 'registry.lan:5000' },
   url: { pattern: '^https?://[^\\s]+$', what: 'an http:// or https:// URL', example: 'https://docker.m.daocloud.io' },
+  sha256: { pattern: '^[0-9a-f]{64}$', what: 'a sha256 sum: 64 lower-case hex digits (`sha256sum FILE`)', example: 'a6d9b4b796e9eff830311a2349d259507302cb3955dd07b78296b91e40e8b433' },
   diskSize: { pattern: '^[1-9][0-9]*[MG]$', what: 'a size in M or G', example: '20G' },
   logSize: { pattern: '^[1-9][0-9]*[kmg]$', what: 'a size in k, m or g', example: '100m' },
   absPath: { pattern: '^/[^\\n]*$', what: 'an absolute path', example: '/etc/motd' },
@@ -227,6 +228,11 @@ export const PROFILE_SCHEMA: ObjectSchema = obj(
     criDockerd: obj('cri-dockerd, the CRI shim kubelet talks to (unix:///var/run/cri-dockerd.sock).', {
       version: str('Release version (tarball from Mirantis/cri-dockerd, sha256-pinned).', { format: 'version', default: '0.3.9' }),
       pauseImage: str('Pause image under the cluster imageRepository; kubeadm 1.29 expects pause:3.9.', { format: 'imageRef', default: 'pause:3.9' }),
+      url: str('Where to download the release tarball instead of GitHub (an internal mirror; the tarball holds cri-dockerd/cri-dockerd). Needs sha256.', {
+        format: 'url',
+        example: 'http://192.168.66.5/mkimage/cri-dockerd-0.3.14.amd64.tgz',
+      }),
+      sha256: str('sha256 of the tarball: required with url; alone it pins the GitHub tarball of a version mkimage does not know.', { format: 'sha256' }),
     }),
     kernel: obj('Kernel prerequisites, loaded at boot and applied at once.', {
       modules: list('Modules in /etc/modules-load.d.', str('Module.', { format: 'module' }), { default: ['overlay', 'br_netfilter'] }),
@@ -304,8 +310,32 @@ export const CLUSTER_SCHEMA: ObjectSchema = obj(
     calicoVersion: str('Calico release tag (v3.27.x supports Kubernetes 1.27-1.29).', { format: 'vVersion', default: 'v3.27.3' }),
     controlPlaneHA: oneOf('none, kube-vip (a static pod holds the endpoint VIP) or external (your load balancer).', ['none', 'kube-vip', 'external'], 'none'),
     bootstrapTokenTTL: str('Lifetime of the join token; long enough for slow bare-metal boots.', { format: 'duration', default: '24h0m0s' }),
+    repositories: obj('Internal package mirrors (Nexus, Artifactory, apt-cacher, a local repo); each replaces what `mirror:` picks for it.', {
+      docker: obj('Docker CE: a mirror of https://download.docker.com/linux/<centos|ubuntu|debian>. apt: `deb URL <codename> stable`; dnf: URL/$releasever/$basearch/stable.', {
+        url: str('Repository URL.', { format: 'url', example: 'http://nexus.lan/docker-ce/linux/debian' }),
+        gpgkey: str('Its signing key.', { format: 'url', example: 'http://nexus.lan/docker-ce/linux/debian/gpg' }),
+      }, { required: ['url', 'gpgkey'], optional: true }),
+      kubernetes: obj('Kubernetes packages: a mirror of https://pkgs.k8s.io/core:/stable:/v1.29/<deb|rpm>/. apt: a flat repository `deb URL /`; dnf: baseurl URL.', {
+        url: str('Repository URL.', { format: 'url', example: 'http://nexus.lan/kubernetes/core/stable/v1.29/deb/' }),
+        gpgkey: str('Its signing key (Release.key for deb, repodata/repomd.xml.key for rpm).', { format: 'url', example: 'http://nexus.lan/kubernetes/core/stable/v1.29/deb/Release.key' }),
+      }, { required: ['url', 'gpgkey'], optional: true }),
+      os: obj('The distribution archive the bake installs from. debian-12: replaces deb.debian.org/debian (and the security archive); ubuntu: archive/security/ports.ubuntu.com; el9 (Rocky): mirrorlist off, baseurl under URL (a mirror of dl.rockylinux.org/pub/rocky). Also rewritten in cloud-init\'s mirror settings.', {
+        url: str('Archive URL.', { format: 'url', example: 'http://mirrors.aliyun.com/debian' }),
+        security: str('Security archive URL. Default: debian-12 URL + "-security" (http://mirrors.aliyun.com/debian-security), ubuntu the same URL.', { format: 'url' }),
+      }, { required: ['url'], optional: true }),
+    }, { optional: true }),
+    registries: obj('Image registries.', {
+      insecure: list('Plain-HTTP or self-signed registries (a LAN Harbor or registry): added to daemon.json insecure-registries on every node, with the profile\'s docker.insecureRegistries.', str('Registry.', { format: 'registry' }), { default: [] }),
+    }),
+    images: obj('Repositories for images that are not under imageRepository (Docker Hub and ghcr.io are blocked or throttled in places).', {
+      calico: str('Replaces docker.io/calico: <calico>/{cni,node,kube-controllers}:<calicoVersion>, pre-pulled and named in the installed Calico manifest.', {
+        format: 'imageRepository',
+        example: 'harbor.lan/calico',
+      }),
+      kubeVip: str('Replaces ghcr.io/kube-vip/kube-vip (controlPlaneHA: kube-vip): <kubeVip>:<version>.', { format: 'imageRepository', example: 'harbor.lan/kube-vip/kube-vip' }),
+    }),
     artifactMirrors: list(
-      'Where mkimage fetches artifacts (cri-dockerd, the Calico manifest) after the upstream URL fails. An entry with {url} is a prefix proxy ("https://proxy.example/{url}"); any other entry is a directory holding the files by name ("http://192.168.66.5/mkimage/").',
+      'Where mkimage fetches artifacts (cri-dockerd, the Calico manifest), tried in order BEFORE the upstream URL. An entry with {url} is a prefix proxy ("https://proxy.example/{url}"); any other entry is a directory holding the files by name ("http://192.168.66.5/mkimage/").',
       str('Mirror URL.', { format: 'url' }),
       { default: [] },
     ),

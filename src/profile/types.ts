@@ -50,6 +50,10 @@ export interface Profile {
     version: string;
     /** image name under imageRepository, e.g. "pause:3.9" */
     pauseImage: string;
+    /** the release tarball from elsewhere (an internal mirror); needs sha256 */
+    url?: string;
+    /** sha256 of the tarball */
+    sha256?: string;
   };
   kernel: {
     modules: string[];
@@ -123,11 +127,24 @@ export interface Cluster {
   /** HA: "kube-vip" (static pod holding the endpoint VIP) or "external" (a load balancer you run) */
   controlPlaneHA: 'none' | 'kube-vip' | 'external';
   bootstrapTokenTTL: string; // "24h0m0s"
-  /** artifact mirrors tried after the upstream URL: "{url}" prefix proxies or directories of files by name */
+  /** internal package mirrors, each replacing what `mirror` picks (the loader leaves absent ones out) */
+  repositories?: Repositories;
+  /** registries.insecure: daemon.json insecure-registries on every node (the loader fills []) */
+  registries?: { insecure: string[] };
+  /** repositories replacing docker.io/calico and ghcr.io/kube-vip/kube-vip */
+  images?: { calico?: string; kubeVip?: string };
+  /** artifact mirrors tried before the upstream URL: "{url}" prefix proxies or directories of files by name */
   artifactMirrors: string[];
   /** login for operators: cloud-init creates this user with these keys (and no password) */
   admin: { user: string; sshAuthorizedKeys: string[] };
   nodes: NodeSpec[];
+}
+
+export interface Repositories {
+  docker?: { url: string; gpgkey: string };
+  kubernetes?: { url: string; gpgkey: string };
+  /** the distribution archive; security defaults per family */
+  os?: { url: string; security?: string };
 }
 
 export interface Inputs {
