@@ -52,6 +52,7 @@ export const CODES = {
   W109: 'pause image differs from the one kubeadm expects',
   W110: 'node IP outside its subnet',
   W111: 'gateway outside the node subnet',
+  W112: 'mirror: aliyun with a download it does not reach (Docker Hub, ghcr.io, GitHub)',
 } as const;
 
 export type Code = keyof typeof CODES;

@@ -9,6 +9,8 @@ import {
   lintDockerCriDockerd,
   lintIgnorePreflightAll,
   lintInputs,
+  lintMirrorReach,
+  lintMirrorReachCriDockerd,
   lintNodeGateways,
   lintNodeSubnets,
   lintPackageNameTypos,
@@ -32,14 +34,17 @@ const profile = (over: ProfileOverrides = {}, file = 'profiles/worker.yaml'): Lo
 const node = (index: number, name: string, role: NodeSpec['role'], ip: string, gateway: string): NodeSpec =>
   testNode(name, role, index, 10 + index, { ip, gateway, dns: ['192.168.66.1'] });
 
-/** A cluster that lints clean: one control plane and two workers on 192.168.66.0/24. */
+/**
+ * A cluster that lints clean: one control plane and two workers on 192.168.66.0/24, mirror: aliyun with every
+ * download it cannot reach covered (a Calico image repository and an artifact mirror on the LAN).
+ */
 function cluster(over: Partial<Cluster> = {}): Located<Cluster> {
   const nodes = [
     node(0, 'cp1', 'control-plane', '192.168.66.11/24', '192.168.66.1'),
     node(1, 'w1', 'worker', '192.168.66.21/24', '192.168.66.1'),
     node(2, 'w2', 'worker', '192.168.66.22/24', '192.168.66.1'),
   ];
-  return located(testCluster({ nodes, ...over }), 'cluster.yaml');
+  return located(testCluster({ nodes, images: { calico: 'harbor.lan/calico' }, artifactMirrors: ['http://192.168.66.5/mkimage/'], ...over }), 'cluster.yaml');
 }
 
 const at = (doc: Located<unknown>, path: string): Position => {
@@ -449,11 +454,54 @@ describe('lintInputs on loaded files', () => {
     expect(hasErrors(applyStrict(diags, true))).toBe(true);
   });
 
-  it('the shipped profiles and example cluster lint clean', () => {
+  it('the shipped profiles and example cluster lint clean but for W112: mirror: aliyun does not reach everything', () => {
     const loaded = loadInputs({ cwd: ROOT });
     expect(loaded.diagnostics).toEqual([]);
     if (loaded.inputs === undefined) throw new Error('shipped defaults did not load');
     expect(loaded.inputs.profiles.size).toBeGreaterThanOrEqual(3);
-    expect(lintInputs(loaded.inputs)).toEqual([]);
+    const diags = lintInputs(loaded.inputs);
+    expect(diags.map((d) => d.code)).toEqual(['W112', 'W112', 'W112']);
+    expect(diags.map((d) => d.file)).toEqual(['profiles/base.yaml', 'profiles/cluster.yaml', 'profiles/cluster.yaml']);
+  });
+});
+
+// ---- W112 -----------------------------------------------------------------------------------------------
+
+describe('W112 mirror: aliyun and downloads it does not reach', () => {
+  const bare = () => cluster({ images: {}, artifactMirrors: [] });
+
+  it('Calico images from docker.io and the Calico manifest from GitHub, at the mirror line, worded as the fix', () => {
+    const c = bare();
+    const diags = lintMirrorReach(c);
+    expect(where(diags)).toEqual([{ code: 'W112', ...at(c, 'mirror') }, { code: 'W112', ...at(c, 'mirror') }]);
+    expect(diags[0]?.message).toMatch(/docker\.io\/calico.*set images\.calico/);
+    expect(diags[1]?.message).toMatch(/raw\.githubusercontent\.com.*set artifactMirrors/);
+  });
+
+  it('kube-vip from ghcr.io with controlPlaneHA kube-vip', () => {
+    const c = cluster({ controlPlaneHA: 'kube-vip', controlPlaneEndpoint: '192.168.66.10:6443' });
+    const msg = expectOne(lintMirrorReach(c), 'W112', at(c, 'mirror'));
+    expect(msg).toMatch(/ghcr\.io\/kube-vip\/kube-vip.*set images\.kubeVip/);
+    expect(lintMirrorReach(cluster({ controlPlaneHA: 'kube-vip', images: { calico: 'h/calico', kubeVip: 'h/kube-vip' } }))).toEqual([]);
+  });
+
+  it('an imageRepository on registry.k8s.io', () => {
+    const c = cluster({ imageRepository: 'registry.k8s.io' });
+    const msg = expectOne(lintMirrorReach(c), 'W112', at(c, 'imageRepository'));
+    expect(msg).toContain('set imageRepository: registry.aliyuncs.com/google_containers');
+  });
+
+  it('cri-dockerd from GitHub: at criDockerd.version, unless criDockerd.url or artifactMirrors covers it', () => {
+    const p = profile();
+    const msg = expectOne(lintMirrorReachCriDockerd(p, bare()), 'W112', at(p, 'criDockerd.version'));
+    expect(msg).toMatch(/github\.com.*set criDockerd\.url \(with criDockerd\.sha256\), or the cluster's artifactMirrors/);
+    expect(lintMirrorReachCriDockerd(p, cluster())).toEqual([]);
+    expect(lintMirrorReachCriDockerd(profile({ criDockerd: { version: '0.3.9', pauseImage: 'pause:3.9', url: 'http://h/c.tgz', sha256: 'a'.repeat(64) } }), bare())).toEqual([]);
+  });
+
+  it('mirror: upstream is silent', () => {
+    const c = cluster({ mirror: 'upstream', images: {}, artifactMirrors: [], imageRepository: 'registry.k8s.io' });
+    expect(lintMirrorReach(c)).toEqual([]);
+    expect(lintMirrorReachCriDockerd(profile(), c)).toEqual([]);
   });
 });

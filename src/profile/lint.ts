@@ -1,4 +1,4 @@
-// Lints: warnings about inputs that load fine but build a cluster that fails or misbehaves (codes W101-W111).
+// Lints: warnings about inputs that load fine but build a cluster that fails or misbehaves (codes W101-W112).
 // `--strict` turns them into errors via applyStrict(). Each lint is its own exported function so tests and
 // other stages can run one alone; lintInputs runs them all.
 
@@ -13,10 +13,12 @@ import {
 } from './lint/network.js';
 import { lintIgnorePreflightAll, lintPackageNameTypos, lintPackageVersion, lintRepoExcludes } from './lint/packages.js';
 import { lintDockerCriDockerd, lintPauseImage } from './lint/runtime.js';
+import { lintMirrorReach, lintMirrorReachCriDockerd } from './lint/mirror.js';
 
 export * from './lint/network.js';
 export * from './lint/packages.js';
 export * from './lint/runtime.js';
+export * from './lint/mirror.js';
 
 export type ClusterLint = (cluster: Located<Cluster>) => Diagnostic[];
 export type ProfileLint = (profile: Located<Profile>, cluster: Located<Cluster>) => Diagnostic[];
@@ -27,6 +29,7 @@ export const CLUSTER_LINTS: readonly ClusterLint[] = [
   lintControlPlaneEndpoint, // W105
   lintNodeSubnets, // W110
   lintNodeGateways, // W111
+  lintMirrorReach, // W112
 ];
 
 export const PROFILE_LINTS: readonly ProfileLint[] = [
@@ -36,6 +39,7 @@ export const PROFILE_LINTS: readonly ProfileLint[] = [
   lintRepoExcludes, // W107
   lintPackageNameTypos, // W108
   lintPauseImage, // W109
+  lintMirrorReachCriDockerd, // W112
 ];
 
 /**
