@@ -691,3 +691,36 @@ describe('a freshly rendered out/<role>/packer (the pipeline, embedded profiles)
     expect(after).toEqual(before);
   });
 });
+
+describe('the qemu command the real Packer 1.6.6 runs (qemu itself is a FAKE that records its argv)', () => {
+  it('has -cpu max under tcg, discard/detect-zeroes unmap, and still every default argument', async () => {
+    const cwd = tempDir('qemuargs');
+    await renderRole({ role: 'worker', cwd, packerVersion: '1.6.6' });
+    const base = join(cwd, 'base.qcow2');
+    expect(run('qemu-img', ['create', '-f', 'qcow2', base, '64M']).status).toBe(0);
+    const argsFile = join(cwd, 'qemu-args');
+    const fake = join(cwd, 'fake-qemu');
+    // answers -version with the real qemu's (Packer parses it), records the VM command line, then idles
+    writeFileSync(fake, [
+      '#!/bin/bash',
+      `if [ "$1" = -version ]; then exec ${shellQuote(tool('qemu-system-x86_64'))} -version; fi`,
+      `printf '%s\\n' "$@" > ${shellQuote(argsFile)}`,
+      'sleep 30',
+      '',
+    ].join('\n'), { mode: 0o755 });
+    const r = await runAsync('packer', [
+      'build', '-color=false', `-var=qemu_binary=${fake}`, '-var=accelerator=tcg', `-var=cloud_image_url=file://${base}`,
+      '-var=cloud_image_checksum=none', '-var=ssh_timeout=5s', `-var=output_directory=${join(cwd, 'img.building')}`, '.',
+    ], join(cwd, 'out/worker/packer'));
+    expect(r.status).not.toBe(0); // no VM behind the fake: Packer gives up, after starting it
+    const args = readFileSync(argsFile, 'utf8').trim().split('\n');
+    const value = (flag: string) => args.filter((_, i) => args[i - 1] === flag);
+    expect(value('-cpu')).toEqual(['max']);
+    expect(value('-machine')).toEqual(['type=pc,accel=tcg']);
+    expect(value('-boot')).toEqual(['c']);
+    expect(value('-m')).toEqual(['4096M']);
+    expect(value('-netdev')[0]).toMatch(/^user,id=user\.0,hostfwd=tcp::\d+-:22$/);
+    expect(value('-drive')[0]).toMatch(/^file=.*\/mkimage-worker-el9\.qcow2,if=virtio,.*discard=unmap,.*detect-zeroes=unmap$/);
+    expect(value('-drive')[1]).toMatch(/media=cdrom$/); // the cidata seed from cd_files
+  }, 180_000);
+});
