@@ -23,7 +23,7 @@ rm -f /etc/ssh/ssh_host_*
 # its own name on first boot. The running name becomes localhost, so the final `sudo shutdown` still resolves it.
 step 'build hostname'
 truncate -s 0 /etc/hostname
-hostname localhost
+hostname localhost 2>/dev/null || hostnamectl --transient set-hostname localhost || true
 sed -i '/\bmkimage-build\b/d' /etc/hosts
 
 # Packer is logged in as mkimage-build until power-off, so userdel cannot run now: this oneshot's ExecStop removes
