@@ -520,7 +520,7 @@ interface SelfcheckHost {
   script: string;
 }
 
-function selfcheckHost(plan: NodePlan, opts: { dockerVersion?: string; bigHolds?: boolean } = {}): SelfcheckHost {
+function selfcheckHost(plan: NodePlan, opts: { dockerVersion?: string; bigHolds?: boolean; installed?: Record<string, string> } = {}): SelfcheckHost {
   const base = tempDir('selfcheck');
   const root = join(base, 'root');
   const bin = join(base, 'bin');
@@ -528,7 +528,7 @@ function selfcheckHost(plan: NodePlan, opts: { dockerVersion?: string; bigHolds?
   for (const m of plan.modules) mkdirSync(join(root, 'sys/module', m), { recursive: true });
   // what a real build stages: the cri-dockerd Go binary (any Go binary holds names matching the token pattern)
   copyFileSync(tool('packer'), join(root, 'tmp/mkimage/artifacts/cri-dockerd'));
-  const pkgs = plan.packages.map((p) => `${p.name} ${p.version ?? '1.0'}-1\n`).join('');
+  const pkgs = plan.packages.map((p) => `${p.name} ${opts.installed?.[p.name] ?? `${p.version ?? '1.0'}-1`}\n`).join('');
   writeFileSync(join(base, 'pkgs'), pkgs);
   const held = plan.packages.filter((p) => p.hold).map((p) => p.name);
   writeFileSync(join(base, 'holds'), held.map((n) => `${n}\n`).join(''));
@@ -647,6 +647,18 @@ describe('the self-check on a fake host', () => {
     expect(ok.status).toBe(0);
     const bad = selfcheck(selfcheckHost(plan, { dockerVersion: '26.1.5+dfsg1' }));
     expect(bad.stderr).toContain('FAIL docker server is older than 25');
+    expect(bad.status).toBe(1);
+  });
+
+  it('a series pin (docker.io=20.10.*) matches the installed release as a pattern, and refuses another series', () => {
+    const plan = realPlan('debian-12', 'worker');
+    plan.packages = plan.packages.filter((p) => !p.name.startsWith('docker-ce') && p.name !== 'containerd.io');
+    plan.packages.unshift({ name: 'docker.io', version: '20.10.*', hold: true });
+    const ok = selfcheck(selfcheckHost(plan, { dockerVersion: '20.10.24+dfsg1', installed: { 'docker.io': '20.10.24+dfsg1-1+deb12u1' } }));
+    expect(ok.stdout).toContain('ok   docker.io is 20.10.*');
+    expect(ok.status).toBe(0);
+    const bad = selfcheck(selfcheckHost(plan, { dockerVersion: '20.10.24+dfsg1', installed: { 'docker.io': '26.1.5+dfsg1-9' } }));
+    expect(bad.stderr).toContain('FAIL docker.io is 20.10.*');
     expect(bad.status).toBe(1);
   });
 

@@ -39,7 +39,12 @@ pkg_is() {
     *:*) got=$(rpm -q --qf '%{EPOCH}:%{VERSION}-%{RELEASE}' "$1") || return 1 ;;
     *) got=$(rpm -q --qf '%{VERSION}-%{RELEASE}' "$1") || return 1 ;;
   esac
-  [ "$got" = "$2" ] || [ "${got#"$2"-}" != "$got" ]
+  # PIN may be a series glob (apt "20.10.*", dnf "1.6.*"), so it is matched as a pattern.
+  # shellcheck disable=SC2254
+  case $got in
+    $2 | $2-*) return 0 ;;
+  esac
+  return 1
 }
 
 # pkg_held NAME. The listing is read whole into a variable first: `lister | grep -q` under pipefail fails at
