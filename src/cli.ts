@@ -93,6 +93,9 @@ Exit codes: 0 ok, 2 bad input, 3 missing tool or download, packer's own code on 
     .argument('<node>')
     .option('--user <user>', 'SSH user (default: the cluster admin user)')
     .option('-i, --identity <file>', 'SSH private key')
+    .option('--host <host>', "address SSH reaches the node at (default: the node's inventory address)")
+    .option('--port <port>', 'SSH port (default: 22)')
+    .option('--known-hosts <file>', 'known_hosts file (a new node is recorded on first contact)')
     .action((node, o) => runCommand(io, o, () => cmd.clusterStatus(io, node, o)));
 
   common(program.command('fetch'))

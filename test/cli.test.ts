@@ -361,7 +361,8 @@ bash -c "$cmd"
     if (state === 'down') process.env.FAKE_SSH_DOWN = '1';
     try {
       const r = await mkimage(tmp(), 'cluster', 'status', 'worker1', '-i', '/keys/ops', ...extra);
-      return { ...r, log: readFileSync(join(root, 'ssh.log'), 'utf8') };
+      const logFile = join(root, 'ssh.log');
+      return { ...r, log: existsSync(logFile) ? readFileSync(logFile, 'utf8') : '' };
     } finally {
       for (const [k, v] of Object.entries(saved)) if (v === undefined) delete process.env[k]; else process.env[k] = v;
     }
@@ -370,7 +371,7 @@ bash -c "$cmd"
   it('logs in as the admin user at the node address and reports success', async () => {
     const r = await status('done');
     expect(r.code, r.err).toBe(0);
-    expect(r.log).toMatch(/-i \/keys\/ops kube@192\.168\.66\.21 /);
+    expect(r.log).toMatch(/-o StrictHostKeyChecking=accept-new -i \/keys\/ops -- kube@192\.168\.66\.21 /);
     expect(r.out).toContain('worker1: first boot done');
   });
 
@@ -389,6 +390,23 @@ bash -c "$cmd"
     const j = await status('install-failed', '--json');
     expect(j.code).toBe(3);
     expect(JSON.parse(j.out)).toMatchObject({ ok: false, node: 'worker1', state: 'failed', phase: 'install', reason: 'packages failed (exit 100)' });
+  });
+
+  it('reaches the node where --host and --port say (a NAT or a forwarded port), with its own known_hosts', async () => {
+    const r = await status('done', '--host', '127.0.0.1', '--port', '2222', '--known-hosts', '/tmp/kh');
+    expect(r.code, r.err).toBe(0);
+    expect(r.log).toMatch(/-o UserKnownHostsFile=\/tmp\/kh -p 2222 -i \/keys\/ops -- kube@127\.0\.0\.1 /);
+  });
+
+  it.each([
+    ['--user', '-oProxyCommand=touch /tmp/pwned'],
+    ['--host', '-oProxyCommand=x'],
+    ['--port', '22 -oX'],
+  ])('%s %s never reaches ssh: exit 2 with the fix', async (flag, value) => {
+    const r = await status('done', flag, value);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain(`${flag} "${value}"`);
+    expect(r.log).toBe('');
   });
 
   it('reports a node still booting', async () => {

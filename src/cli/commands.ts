@@ -173,7 +173,33 @@ export async function joinCommand(io: Io, o: CommonFlags): Promise<Outcome> {
   return { diagnostics: r.diagnostics };
 }
 
-export async function clusterStatus(io: Io, nodeName: string, o: CommonFlags & { user?: string; identity?: string }): Promise<Outcome> {
+export interface StatusFlags {
+  user?: string;
+  identity?: string;
+  /** the address SSH reaches the node at (a NAT, a bastion's forward); default its inventory address */
+  host?: string;
+  port?: string;
+  /** the known_hosts file; a node seen for the first time is accepted and recorded there */
+  knownHosts?: string;
+}
+
+const SSH_USER = /^[a-z_][a-z0-9_-]{0,31}$/;
+const SSH_HOST = /^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$/;
+
+/** Flag values that reach ssh's command line: a value starting with "-" would be read as an ssh option. */
+function statusFlagErrors(o: StatusFlags): Diagnostic[] {
+  const bad: Diagnostic[] = [];
+  if (o.user !== undefined && !SSH_USER.test(o.user)) bad.push(error('E007', `--user "${o.user}" is not a Linux user name: use lower-case letters, digits, "_" and "-", e.g. --user kube`));
+  if (o.host !== undefined && !SSH_HOST.test(o.host)) bad.push(error('E007', `--host "${o.host}" is not a host name or IPv4 address: e.g. --host 192.168.66.11`));
+  if (o.port !== undefined && !(/^[0-9]{1,5}$/.test(o.port) && Number(o.port) >= 1 && Number(o.port) <= 65535)) {
+    bad.push(error('E007', `--port "${o.port}" is not a TCP port: use 1-65535, e.g. --port 22`));
+  }
+  return bad;
+}
+
+export async function clusterStatus(io: Io, nodeName: string, o: CommonFlags & StatusFlags): Promise<Outcome> {
+  const flagErrors = statusFlagErrors(o);
+  if (flagErrors.length > 0) return { diagnostics: flagErrors };
   const { r } = loadedOrFail(io, o);
   if (!r.inputs) return { diagnostics: r.diagnostics, sources: r.sources };
   const node = r.inputs.cluster.value.nodes.find((n) => n.name === nodeName);
@@ -182,9 +208,20 @@ export async function clusterStatus(io: Io, nodeName: string, o: CommonFlags & {
     return { diagnostics: [error('E010', `there is no node "${nodeName}" in the cluster: use one of ${names}`)] };
   }
   const user = o.user ?? r.inputs.cluster.value.admin.user;
-  const host = node.ip.split('/')[0]!;
+  const host = o.host ?? node.ip.split('/')[0]!;
   const remote = `sudo cat ${FIRSTBOOT_DONE} 2>/dev/null && echo '@@done' || { sudo cat ${FIRSTBOOT_FAILED} 2>/dev/null && echo '@@failed' || echo '@@pending'; }`;
-  const args = ['-o', 'BatchMode=yes', '-o', 'ConnectTimeout=10', ...(o.identity ? ['-i', o.identity] : []), `${user}@${host}`, remote];
+  const args = [
+    '-o', 'BatchMode=yes',
+    '-o', 'ConnectTimeout=10',
+    // a freshly installed node is a new host: record its key on first contact, refuse a changed one after
+    '-o', 'StrictHostKeyChecking=accept-new',
+    ...(o.knownHosts ? ['-o', `UserKnownHostsFile=${o.knownHosts}`] : []),
+    ...(o.port ? ['-p', o.port] : []),
+    ...(o.identity ? ['-i', o.identity] : []),
+    '--',
+    `${user}@${host}`,
+    remote,
+  ];
   const ssh = spawnSync('ssh', args, { encoding: 'utf8' });
   if (ssh.error) throw new EnvironmentError('ssh is not installed: apt-get install openssh-client (or dnf install openssh-clients)');
   if (ssh.status === 255) throw new EnvironmentError(`cannot reach ${user}@${host} over SSH: ${ssh.stderr.trim()} — check the address and that your key is in the cluster's admin.sshAuthorizedKeys`);
