@@ -19,9 +19,10 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync, chmodSync } from 'node:fs';
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
-import { homedir, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { e2eCacheDir } from '../vm/base-image.js';
 import { gzipSync } from 'node:zlib';
 import { makeTar, makeTgz } from '../../helpers/tgz.js';
 
@@ -118,11 +119,7 @@ export const CALICO_VERSION = 'v3.27.3';
 /** what the release tarballs and packages are dated (the 1.29.2 release); every build is byte-identical */
 export const SOURCE_DATE_EPOCH = 1707868800; // 2024-02-14T00:00:00Z
 
-/** The directory every e2e build is cached in: ${MKIMAGE_E2E_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/mkimage-e2e}. */
-export function e2eCacheDir(env: NodeJS.ProcessEnv = process.env): string {
-  if (env.MKIMAGE_E2E_CACHE) return env.MKIMAGE_E2E_CACHE;
-  return join(env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'mkimage-e2e');
-}
+export { e2eCacheDir } from '../vm/base-image.js';
 
 // ------------------------------------------------------------------------------------------------ tools
 
