@@ -159,30 +159,3 @@ describe('e2e VM test bed: Debian 12 base image under QEMU TCG', { timeout: 25 *
     expect(Number(df)).toBeGreaterThan(2.5 * 1024 ** 3);
   });
 });
-
-describe('e2e VM test bed: the same image without a seed', { timeout: 15 * MINUTE }, () => {
-  let bare: Vm | undefined;
-  let keyDir: string;
-  let bareKey: string;
-
-  beforeAll(async () => {
-    keyDir = mkdtempSync(join(tmpdir(), 'mkimage-e2e-vm-bare-'));
-    bareKey = join(keyDir, 'id_ed25519');
-    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', bareKey]);
-    bare = await bootVm({ baseImage: await ensureBaseImage(), mac: MAC });
-    await bare.waitForSerial(/^\S+ login: /m, BOOT_TIMEOUT);
-  }, 15 * MINUTE);
-
-  afterAll(async () => {
-    await bare?.stop();
-    if (keyDir) rmSync(keyDir, { recursive: true, force: true });
-  });
-
-  it('boots to a login prompt but never lets e2e in over SSH', async () => {
-    await expect(bare!.waitForSsh('e2e', bareKey, 60_000)).rejects.toThrow(
-      // a failed wait says why and shows the end of the console
-      /timed out .* waiting for SSH as e2e[\s\S]*last 60 lines of the serial log[\s\S]*login: /,
-    );
-    expect(bare!.serial()).not.toMatch(/Datasource DataSourceNoCloud/);
-  });
-});
