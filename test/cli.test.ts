@@ -161,6 +161,8 @@ describe('mkimage worker', () => {
       expect(ud).toContain(discoveryHash(ca));
       expect(mode(join(seeds, w, 'user-data'))).toBe(0o600);
       expect(run('cloud-init', ['schema', '-c', join(seeds, w, 'user-data')]).status).toBe(0);
+      // the token-bearing user-data is owner-only inside the ISO too (Rock Ridge)
+      expect(run('isoinfo', ['-R', '-l', '-i', join(seeds, w, 'seed.iso')]).stdout).toMatch(/^-rw------- .* user-data $/m);
     }
   });
 });
