@@ -473,3 +473,19 @@ describe('mkimage <role> --build', () => {
     }
   });
 });
+
+describe('fixes that name a command name one that exists, and work when followed', () => {
+  it('a broken token.json says to run `mkimage cluster token`; running it makes the render work again', async () => {
+    const cwd = tmp();
+    expect((await mkimage(cwd, 'cluster', 'init')).code).toBe(0);
+    writeFileSync(join(cwd, 'clusters/homelab/secrets/token.json'), '{"id": "nope"}');
+    const broken = await mkimage(cwd, 'control-plane');
+    expect(broken.code).toBe(2);
+    const named = /"(mkimage [a-z -]+)"/.exec(broken.err)?.[1];
+    expect(named, broken.err).toBe('mkimage cluster token');
+    const fixed = await mkimage(cwd, ...named!.split(' ').slice(1));
+    expect(fixed.code, fixed.err).toBe(0);
+    expect((await mkimage(cwd, 'control-plane')).code).toBe(0);
+  });
+
+});

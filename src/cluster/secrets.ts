@@ -96,7 +96,7 @@ export async function initSecrets(dir: string, opts: InitSecretsOptions): Promis
       error(
         'E017',
         `${dir} already holds cluster secrets and nodes built from them trust this CA: keep them, rotate only the ` +
-          `token ("mkimage cluster rotate-token"), or pass --force to replace every key (then rebuild every node)`,
+          `token ("mkimage cluster token"), or pass --force to replace every key (then rebuild every node)`,
         { file: dir },
       ),
     ]);
@@ -178,7 +178,7 @@ export async function loadSecrets(dir: string): Promise<ClusterSecrets> {
     if (why) throw new Error(why);
     token = parsed as BootstrapToken;
   } catch (e) {
-    diags.push(error('E014', `${SECRET_FILES.token}: ${(e as Error).message}; make a new one with "mkimage cluster rotate-token"`, {
+    diags.push(error('E014', `${SECRET_FILES.token}: ${(e as Error).message}; make a new one with "mkimage cluster token"`, {
       file: join(dir, SECRET_FILES.token),
     }));
   }
