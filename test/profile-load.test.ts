@@ -150,7 +150,22 @@ describe('one position per diagnostic code', () => {
     const r = profile('wrong-type');
     expect(where(r.diagnostics)).toEqual([`E004 ${F}/wrong-type.yaml:5:11`, `E004 ${F}/wrong-type.yaml:8:11`]);
     expect(r.diagnostics[0]?.message).toBe('image.memory must be a whole number, not the text "lots"; e.g. memory: 4096');
-    expect(r.diagnostics[1]?.message).toBe('files[0].mode must be text, not number 0644; quote it: mode: "0644"');
+    expect(r.diagnostics[1]?.message).toBe("files[0].mode must be text, not number 0644; quote it: mode: '0644'");
+  });
+
+  it.each(['644', '0o644', '0644'])('an unquoted mode %s is told the quoted form the loader then accepts', (written) => {
+    const dir = mkdtempSync(join(tmpdir(), 'mkimage-mode-'));
+    const file = (mode: string) => `version: 1\nrole: worker\nfiles:\n  - path: /etc/motd\n    content: hi\n    mode: ${mode}\n`;
+    writeFileSync(join(dir, 'control-plane.yaml'), 'version: 1\nrole: control-plane\n');
+    writeFileSync(join(dir, 'worker.yaml'), file(written));
+    const bad = loadInputs({ profilesDir: dir, clusterFile: join(PACKAGE_ROOT, 'profiles/cluster.yaml'), cwd: dir });
+    const msg = bad.diagnostics.find((d) => d.code === 'E004')?.message ?? '';
+    const fix = /quote it: mode: (\S+)$/.exec(msg)?.[1];
+    expect(fix, msg).toBe("'0644'");
+    writeFileSync(join(dir, 'worker.yaml'), file(fix!));
+    const good = loadInputs({ profilesDir: dir, clusterFile: join(PACKAGE_ROOT, 'profiles/cluster.yaml'), cwd: dir });
+    expect(good.diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
+    expect(good.inputs?.profiles.get('worker')?.value.files[0]?.mode).toBe('0644');
   });
 
   it('E007 bad port, E004 port without protocol', () => {

@@ -167,6 +167,15 @@ function textOf(schema: StringSchema, node: LScalar): string | undefined {
   return undefined;
 }
 
+/**
+ * The quoted form of an unquoted value. A mode is written back as the 4-digit octal string the loader accepts:
+ * 644, 0644 and 0o644 all become '0644' (quoting "644" or "0o644" as they stand would be refused next).
+ */
+function quotedFix(schema: StringSchema, source: string): string {
+  const octal = schema.format === 'mode' ? /^(?:0o)?([0-7]{1,4})$/.exec(source)?.[1] : undefined;
+  return octal !== undefined ? `'${octal.padStart(4, '0')}'` : `"${source}"`;
+}
+
 function validateString(schema: StringSchema, node: LNode, path: Path, diags: Diagnostic[]): void {
   const where = displayPath(path);
   if (node.kind !== 'scalar') {
@@ -175,7 +184,7 @@ function validateString(schema: StringSchema, node: LNode, path: Path, diags: Di
   }
   const text = textOf(schema, node);
   if (text === undefined) {
-    const fix = node.value === null ? `give it a value, e.g. ${written(path, exampleOf(schema))}` : `quote it: ${written(path, `"${node.source}"`)}`;
+    const fix = node.value === null ? `give it a value, e.g. ${written(path, exampleOf(schema))}` : `quote it: ${written(path, quotedFix(schema, node.source))}`;
     diags.push(error('E004', `${where} must be text, not ${kindOf(node)}; ${fix}`, node.pos));
     return;
   }
