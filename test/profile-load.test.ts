@@ -323,3 +323,24 @@ describe('JSON Schemas', () => {
     expect(schemaErrors(clusterSchema, { version: 2, name: 'lab' })).toEqual(['$: missing nodes', '$.version: not in enum']);
   });
 });
+
+describe('a YAML alias bomb ("billion laughs")', () => {
+  it('is E002 at the alias, at once, instead of expanding 10^9 values', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mkimage-bomb-'));
+    const levels = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]'];
+    for (let i = 1; i < 9; i++) {
+      const prev = String.fromCharCode(96 + i);
+      const name = String.fromCharCode(97 + i);
+      levels.push(`${name}: &${name} [${Array(9).fill(`*${prev}`).join(',')}]`);
+    }
+    const text = `version: 1\nname: bomb\nx:\n${levels.map((l) => `  ${l}`).join('\n')}\n`;
+    expect(Buffer.byteLength(text)).toBeLessThan(700);
+    writeFileSync(join(dir, 'cluster.yaml'), text);
+    const r = loadInputs({ profilesDir: join(PACKAGE_ROOT, 'profiles'), clusterFile: join(dir, 'cluster.yaml'), cwd: dir });
+    expect(r.inputs).toBeUndefined();
+    const bomb = r.diagnostics.find((d) => d.code === 'E002');
+    expect(bomb?.message).toMatch(/aliases here expand to more than 200000 values .*write the values out/);
+    expect(bomb?.file).toBe('cluster.yaml');
+    expect(bomb?.line).toBeGreaterThanOrEqual(5);
+  });
+});

@@ -9,7 +9,7 @@ import { LineCounter, isPair, isScalar, parseDocument, visit, type Document } fr
 import { error, hasErrors, sortDiagnostics, type Diagnostic, type Position } from '../diagnostics.js';
 import { PACKAGE_ROOT } from '../template.js';
 import { clusterJsonSchema as clusterSchema, profileJsonSchema as profileSchema } from './jsonschema.js';
-import { mergeNodes, withoutKeys, fromYaml, type LNode } from './merge.js';
+import { AliasExpansionError, MAX_EXPANDED_NODES, mergeNodes, withoutKeys, fromYaml, type LNode } from './merge.js';
 import { CLUSTER_SCHEMA, PROFILE_SCHEMA, ROLE_PORTS, type ObjectSchema } from './schema.js';
 import type { Cluster, Inputs, Located, NodeSpec, Profile, Role } from './types.js';
 import { applyDefaults, toValue, validate } from './validate.js';
@@ -89,9 +89,19 @@ class Loader {
     if (doc.errors.some((e) => e.code !== 'DUPLICATE_KEY')) {
       result = { file, ok: false };
     } else {
-      const root: LNode = fromYaml(doc, lc, file) ?? { kind: 'map', pos: { file, line: 1, col: 1 }, entries: new Map() };
-      validate(schema, root, [], root.pos, this.diags);
-      result = { file, root, ok: this.diags.length === before };
+      let root: LNode | undefined;
+      try {
+        root = fromYaml(doc, lc, file) ?? { kind: 'map', pos: { file, line: 1, col: 1 }, entries: new Map() };
+      } catch (e) {
+        if (!(e instanceof AliasExpansionError)) throw e;
+        this.diags.push(error('E002', `YAML aliases here expand to more than ${MAX_EXPANDED_NODES} values (an alias bomb?): write the values out instead of nesting aliases`, e.pos));
+      }
+      if (root === undefined) {
+        result = { file, ok: false };
+      } else {
+        validate(schema, root, [], root.pos, this.diags);
+        result = { file, root, ok: this.diags.length === before };
+      }
     }
     this.parsed.set(abs, result);
     return result;

@@ -31,17 +31,35 @@ export interface LScalar {
   source: string;
 }
 
+/** More nodes than any profile or inventory has (a 1000-node cluster file is about 10,000). */
+export const MAX_EXPANDED_NODES = 200_000;
+
+/** Aliases that expand past MAX_EXPANDED_NODES ("billion laughs"): the loader reports E002 at the alias. */
+export class AliasExpansionError extends Error {
+  constructor(readonly pos: Position) {
+    super(`aliases expand to more than ${MAX_EXPANDED_NODES} values`);
+  }
+}
+
 /** Convert a parsed yaml document (aliases resolved) to a positioned tree; undefined for an empty document. */
 export function fromYaml(doc: Document.Parsed, lc: LineCounter, file: string): LNode | undefined {
   const at = (offset: number | undefined): Position => {
     const { line, col } = lc.linePos(offset ?? 0);
     return { file, line, col };
   };
+  let expanded = 0;
   const convert = (node: YamlNode | null, fallback: Position, depth: number): LNode => {
+    if (++expanded > MAX_EXPANDED_NODES) throw new AliasExpansionError(fallback);
     if (depth > 64) return { kind: 'scalar', pos: fallback, value: null, source: '' };
     if (isAlias(node)) {
       const target = node.resolve(doc);
-      return target ? convert(target, at(node.range?.[0]), depth + 1) : { kind: 'scalar', pos: at(node.range?.[0]), value: null, source: '' };
+      if (!target) return { kind: 'scalar', pos: at(node.range?.[0]), value: null, source: '' };
+      try {
+        return convert(target, at(node.range?.[0]), depth + 1);
+      } catch (e) {
+        // the outermost alias is the one to point at
+        throw e instanceof AliasExpansionError ? new AliasExpansionError(at(node.range?.[0])) : e;
+      }
     }
     if (isMap(node)) {
       const entries = new Map<string, LEntry>();
