@@ -448,6 +448,20 @@ describe('unsupported combinations (E018)', () => {
     expect(diags[0]?.message).toContain('docker.registryMirrors');
   });
 
+  it('two profile files with one path are E006 at the second', () => {
+    const diags: Diagnostic[] = [];
+    const profile = profileOf('worker', (p) => {
+      p.files = [
+        { path: '/etc/motd', mode: '0644', owner: 'root:root', content: 'a\n', phase: 'bake' },
+        { path: '/etc/motd', mode: '0600', owner: 'root:root', content: 'b\n', phase: 'boot' },
+      ];
+    });
+    planRole(profile, clusterOf(), diags);
+    expect(diags).toHaveLength(1);
+    expect(diags[0]).toMatchObject({ code: 'E006', ...profile.positions.get('files.1.path') });
+    expect(diags[0]?.message).toContain('already written by files[0]');
+  });
+
   it('bad version and address formats are E007 at their keys', () => {
     const diags: Diagnostic[] = [];
     const profile = profileOf('worker', (p) => (p.docker.version = '24.0'));

@@ -344,3 +344,15 @@ describe('a YAML alias bomb ("billion laughs")', () => {
     expect(bomb?.line).toBeGreaterThanOrEqual(5);
   });
 });
+
+describe('a profile file path with ".." (it would climb out of packer/rootfs/ and the seed)', () => {
+  it.each(['/../scripts/bake.sh', '/../../seeds/worker1/user-data', '/etc/../../x'])('%s is E007 at the path, with the fix', (path) => {
+    const dir = mkdtempSync(join(tmpdir(), 'mkimage-dotdot-'));
+    writeFileSync(join(dir, 'control-plane.yaml'), 'version: 1\nrole: control-plane\n');
+    writeFileSync(join(dir, 'worker.yaml'), `version: 1\nrole: worker\nfiles:\n  - path: "${path}"\n    content: hi\n`);
+    const r = loadInputs({ profilesDir: dir, clusterFile: join(PACKAGE_ROOT, 'profiles/cluster.yaml'), cwd: dir });
+    expect(r.inputs).toBeUndefined();
+    expect(r.diagnostics.map((d) => `${d.code} ${d.file}:${d.line}`)).toEqual(['E007 worker.yaml:4']);
+    expect(r.diagnostics[0]?.message).toContain('without ".." parts');
+  });
+});

@@ -107,7 +107,15 @@ function checkProfileFiles(inp: Inputs, target: Target): void {
     [CALICO_MANIFEST_DEST, 'calicoVersion in the cluster file'],
   ]);
   if (target.node !== undefined) owned.set(NODE_ENV, 'the cluster inventory');
+  const first = new Map<string, number>();
   inp.profile.value.files.forEach((f, i) => {
+    const earlier = first.get(f.path);
+    if (earlier !== undefined) {
+      report(inp, 'profile', `files.${i}.path`,
+        `files: ${f.path} is already written by files[${earlier}]: give each file one entry (merge their content)`, 'E006');
+      return;
+    }
+    first.set(f.path, i);
     const via = owned.get(f.path);
     if (via === undefined) return;
     report(inp, 'profile', `files.${i}.path`,

@@ -58,7 +58,13 @@ export const FORMATS = {
   sha256: { pattern: '^[0-9a-f]{64}$', what: 'a sha256 sum: 64 lower-case hex digits (`sha256sum FILE`)', example: 'a6d9b4b796e9eff830311a2349d259507302cb3955dd07b78296b91e40e8b433' },
   diskSize: { pattern: '^[1-9][0-9]*[MG]$', what: 'a size in M or G', example: '20G' },
   logSize: { pattern: '^[1-9][0-9]*[kmg]$', what: 'a size in k, m or g', example: '100m' },
-  absPath: { pattern: '^/[^\\n]*$', what: 'an absolute path', example: '/etc/motd' },
+  absPath: {
+    pattern: '^/[^\\n]*$',
+    // ".." would climb out of the directory the file is staged in (packer/rootfs/, the seed)
+    check: (s) => !s.split('/').includes('..'),
+    what: 'an absolute path without ".." parts',
+    example: '/etc/motd',
+  },
   owner: { pattern: '^[a-z_][a-z0-9_-]*(:[a-z_][a-z0-9_-]*)?$', what: 'USER or USER:GROUP', example: 'root:root' },
   user: { pattern: '^[a-z_][a-z0-9_-]{0,31}$', what: 'a lower-case Linux user name', example: 'kube' },
   sshKey: {
