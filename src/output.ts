@@ -28,15 +28,36 @@ function checkRelative(p: string): string {
   return n;
 }
 
+/**
+ * The normalised relative path of every file, checked before anything is written: inside the tree, one file per
+ * path, and no file where another needs a directory (`etc/foo` and `etc/foo/bar`): the second write would
+ * silently replace the first, or fail half-way.
+ */
+function checkTree(files: FileTree): string[] {
+  const paths = files.map((f) => checkRelative(f.path));
+  const seen = new Set<string>();
+  for (const p of paths) {
+    if (seen.has(p)) throw new Error(`refusing to write two files at one path: ${p}`);
+    seen.add(p);
+  }
+  for (const p of paths) {
+    for (let d = dirname(p); d !== '.' && d !== '/'; d = dirname(d)) {
+      if (seen.has(d)) throw new Error(`refusing to write ${p}: ${d} is a file in the same tree`);
+    }
+  }
+  return paths;
+}
+
 /** Write `files` as the complete content of directory `dest`, replacing whatever was there. */
 export async function writeTreeAtomic(dest: string, files: FileTree, opts: TreeOptions = {}): Promise<void> {
   const dirMode = opts.dirMode ?? 0o755;
   const target = resolve(dest);
+  const paths = checkTree(files);
   const parent = dirname(target);
   await mkdir(parent, { recursive: true });
   const tmp = await mkdtemp(join(parent, `.${basename(target)}.tmp-`));
   try {
-    const entries = files.map((f) => ({ ...f, full: join(tmp, checkRelative(f.path)) }));
+    const entries = files.map((f, i) => ({ ...f, full: join(tmp, paths[i]!) }));
     // Directories first (sorted, once each), then the files with bounded parallelism.
     for (const dir of [...new Set(entries.map((e) => dirname(e.full)))].sort()) {
       await mkdir(dir, { recursive: true, mode: dirMode });
