@@ -16,6 +16,13 @@ const DEBIAN_PACKAGE: Record<string, string> = {
   'ignition-validate': 'ignition',
   bash: 'bash',
   curl: 'curl',
+  'qemu-img': 'qemu-utils',
+  'qemu-system-x86_64': 'qemu-system-x86',
+  debootstrap: 'debootstrap',
+  skopeo: 'skopeo',
+  'docker-registry': 'docker-registry',
+  go: 'golang-go',
+  xorriso: 'xorriso',
 };
 
 /** Absolute path of `name`, or throw naming the Debian package that provides it. */
