@@ -434,32 +434,21 @@ describe('unsupported combinations (E018)', () => {
     expect(diags[0]).toMatchObject({ code: 'E018', ...cluster.positions.get('nodes.0.role') });
   });
 
-  it('a profile file may not replace one the planner writes (E006 at its path)', () => {
+  it.each([
+    ['may not replace one the planner writes', '/etc/docker/daemon.json', 'docker.registryMirrors'],
+    ['may not share its path with another profile file', '/etc/motd', 'already written by files[0]'],
+  ])('a profile file %s (E006 at its path)', (_what, second, message) => {
     const diags: Diagnostic[] = [];
     const profile = profileOf('worker', (p) => {
       p.files = [
         { path: '/etc/motd', mode: '0644', owner: 'root:root', content: 'hi\n', phase: 'bake' },
-        { path: '/etc/docker/daemon.json', mode: '0644', owner: 'root:root', content: '{}\n', phase: 'bake' },
+        { path: second, mode: '0644', owner: 'root:root', content: '{}\n', phase: 'bake' },
       ];
     });
     planRole(profile, clusterOf(), diags);
     expect(diags).toHaveLength(1);
     expect(diags[0]).toMatchObject({ code: 'E006', ...profile.positions.get('files.1.path') });
-    expect(diags[0]?.message).toContain('docker.registryMirrors');
-  });
-
-  it('two profile files with one path are E006 at the second', () => {
-    const diags: Diagnostic[] = [];
-    const profile = profileOf('worker', (p) => {
-      p.files = [
-        { path: '/etc/motd', mode: '0644', owner: 'root:root', content: 'a\n', phase: 'bake' },
-        { path: '/etc/motd', mode: '0600', owner: 'root:root', content: 'b\n', phase: 'boot' },
-      ];
-    });
-    planRole(profile, clusterOf(), diags);
-    expect(diags).toHaveLength(1);
-    expect(diags[0]).toMatchObject({ code: 'E006', ...profile.positions.get('files.1.path') });
-    expect(diags[0]?.message).toContain('already written by files[0]');
+    expect(diags[0]?.message).toContain(message);
   });
 
   it('bad version and address formats are E007 at their keys', () => {
