@@ -6,6 +6,9 @@
 import { Command, CommanderError, Option } from 'commander';
 import { EXIT, type Io, runCommand } from './cli/run.js';
 import * as cmd from './cli/commands.js';
+import { pxeBuild } from './cli/pxe-build.js';
+import { pxeReset, pxeServe, pxeStatus } from './cli/pxe-serve.js';
+import { ikuaiApply } from './cli/router.js';
 
 export function buildProgram(io: Io): Command {
   const program = new Command('mkimage')
@@ -50,9 +53,15 @@ Exit codes: 0 ok, 2 bad input, 3 missing tool or download, packer's own code on 
       .action((o) => runCommand(io, o, () => cmd.render(io, role, o)));
   }
   common(program.command('ikuai-gateway'))
-    .description('render out/ikuai-gateway/: the router settings (static DHCP leases, DNS, port mappings, PXE)')
+    .description('render out/ikuai-gateway/: the router settings (static DHCP leases, DNS, port mappings, PXE); with --router, push them through the router API')
     .option('--out <dir>', 'output directory (default: out/ikuai-gateway)')
-    .action((o) => runCommand(io, o, () => cmd.render(io, 'ikuai-gateway', o)));
+    .option('--router <url>', 'the iKuai web address, e.g. https://192.168.66.1: compare its settings with the plan and print the calls (a dry run)')
+    .option('--apply', 'with --router: make the calls (password from IKUAI_PASSWORD or a prompt; 4.x token from IKUAI_TOKEN)')
+    .addOption(new Option('--api <version>', 'router API: 3 (/Action, also on 4.x), 4 (REST with a token), auto').choices(['auto', '3', '4']).default('auto'))
+    .option('--user <name>', 'router login (3.x API)', 'admin')
+    .option('--fingerprint <sha256>', "trust the router's self-signed TLS certificate with this SHA-256 fingerprint")
+    .option('--insecure', 'trust any TLS certificate the router presents (prefer --fingerprint)')
+    .action((o) => runCommand(io, o, () => (o.router !== undefined || o.apply ? ikuaiApply(io, o) : cmd.render(io, 'ikuai-gateway', o))));
   common(program.command('render'))
     .description('render any profile by name (for custom profiles in --profiles)')
     .argument('<profile>')
@@ -97,6 +106,37 @@ Exit codes: 0 ok, 2 bad input, 3 missing tool or download, packer's own code on 
     .option('--port <port>', 'SSH port (default: 22)')
     .option('--known-hosts <file>', 'known_hosts file (a new node is recorded on first contact)')
     .action((node, o) => runCommand(io, o, () => cmd.clusterStatus(io, node, o)));
+
+  const pxe = program.command('pxe').description('LAN boot: workers install the golden image from the network and join');
+  common(pxe.command('build'))
+    .description('write out/pxe/: the golden image as raw.gz, the installer kernel and initramfs, iPXE boot files, seeds, dnsmasq.conf')
+    .option('--out <dir>', 'output directory (default: out/pxe)')
+    .option('--image <file>', 'the worker golden image, qcow2 or raw (default: the newest under images/<cluster>/worker/)')
+    .option('--no-image', 'leave the image out (serve can start without it)')
+    .option('--server <url>', 'the URL nodes reach `mkimage pxe serve` at (default: http://${next-server}:8080)')
+    .option('--role <role>', 'the role whose nodes boot from the LAN', 'worker')
+    .action((o) => runCommand(io, o, () => pxeBuild(io, o)));
+  const serveFlags = (c: Command) =>
+    common(c)
+      .option('--dir <dir>', 'the directory `mkimage pxe build` wrote (default: out/pxe)')
+      .option('--state <file>', 'per-machine install state (default: clusters/<cluster>/pxe-state.json)');
+  serveFlags(pxe.command('serve'))
+    .description('serve iPXE scripts, the installer, the image and the seeds over HTTP, and track each machine')
+    .option('--listen <host:port>', 'address to listen on', '0.0.0.0:8080')
+    .option('--dhcp-proxy', 'also run dnsmasq as a proxyDHCP + TFTP server beside the router (needs root)')
+    .option('--nat-source <addr...>', 'a NAT address that may fetch any installing node\'s seed (the path token still gates it)')
+    .action((o) => runCommand(io, o, () => pxeServe(io, o)));
+  serveFlags(pxe.command('status'))
+    .description('show each LAN-boot machine: pending, installing, installed or failed')
+    .action((o) => runCommand(io, o, () => pxeStatus(io, o)));
+  serveFlags(pxe.command('retry'))
+    .description('let a failed machine install again on its next boot')
+    .argument('<node>')
+    .action((node, o) => runCommand(io, o, () => pxeReset(io, node, 'retry', o)));
+  serveFlags(pxe.command('reinstall'))
+    .description('wipe and install an installed machine again on its next network boot')
+    .argument('<node>')
+    .action((node, o) => runCommand(io, o, () => pxeReset(io, node, 'reinstall', o)));
 
   common(program.command('fetch'))
     .description('fetch and verify every artifact into the cache, recording unpinned sha256 sums in mkimage.lock')

@@ -40,6 +40,11 @@ export const CODES = {
   E017: 'output path not usable',
   E018: 'unsupported combination',
   E019: 'artifact checksum unknown',
+  // LAN boot and the router (issue 8)
+  E020: 'router API call failed',
+  E021: 'router login failed',
+  E022: 'golden image missing',
+  E023: 'LAN boot directory missing or invalid',
   // lints
   W101: 'package version differs from kubernetesVersion',
   W102: 'Docker Engine 25+ with cri-dockerd 0.3.9',

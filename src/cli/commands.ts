@@ -30,7 +30,7 @@ import type { PlanArtifact } from '../plan/types.js';
 
 export const VERSION: string = JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')).version;
 
-interface CommonFlags {
+export interface CommonFlags {
   profiles?: string;
   cluster?: string;
   secrets?: string;

@@ -36,7 +36,7 @@ export interface Outcome {
 }
 
 /** Codes about the machine (a missing tool, a failed download), not the input: exit 3 when they are all there is. */
-const ENVIRONMENT_CODES: ReadonlySet<string> = new Set(['E015', 'E016']);
+const ENVIRONMENT_CODES: ReadonlySet<string> = new Set(['E015', 'E016', 'E020', 'E021', 'E022']);
 
 function exitFor(diags: Diagnostic[]): number {
   const errors = diags.filter((d) => d.severity === 'error');
