@@ -1,7 +1,7 @@
 // Loading the profile language: shipped defaults, one position test per diagnostic code, extends/merge
 // positions, and the generated JSON Schemas (committed files equal the generator; they accept the shipped files).
 
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
@@ -354,5 +354,59 @@ describe('a profile file path with ".." (it would climb out of packer/rootfs/ an
     expect(r.inputs).toBeUndefined();
     expect(r.diagnostics.map((d) => `${d.code} ${d.file}:${d.line}`)).toEqual(['E007 worker.yaml:4']);
     expect(r.diagnostics[0]?.message).toContain('without ".." parts');
+  });
+});
+
+describe('profile and cluster files that cannot load as written are named, never skipped', () => {
+  const shippedCluster = join(PACKAGE_ROOT, 'profiles/cluster.yaml');
+  const withWorker = (extra: (dir: string) => void) => {
+    const dir = mkdtempSync(join(tmpdir(), 'mkimage-unreadable-'));
+    writeFileSync(join(dir, 'control-plane.yaml'), 'version: 1\nrole: control-plane\n');
+    writeFileSync(join(dir, 'worker.yaml'), 'version: 1\nrole: worker\n');
+    extra(dir);
+    return dir;
+  };
+
+  it('a non-UTF-8 byte is E007 at its line and column (it would reach the node as U+FFFD)', () => {
+    const dir = withWorker((d) =>
+      writeFileSync(join(d, 'worker.yaml'), Buffer.concat([Buffer.from('version: 1\nrole: worker\ndescription: "caf'), Buffer.from([0xe9]), Buffer.from('"\n')])),
+    );
+    const r = loadInputs({ profilesDir: dir, clusterFile: shippedCluster, cwd: dir });
+    expect(r.inputs).toBeUndefined();
+    expect(where(r.diagnostics)).toEqual(['E007 worker.yaml:3:18']);
+    expect(r.diagnostics[0]?.message).toBe('byte 0xe9 is not UTF-8 (the file was saved in another encoding, e.g. GBK or Latin-1): save it as UTF-8');
+  });
+
+  it('valid multi-byte UTF-8 (Chinese comments) still loads', () => {
+    const dir = withWorker((d) => writeFileSync(join(d, 'worker.yaml'), 'version: 1\nrole: worker\n# 工作节点\ndescription: "节点 ok"\n'));
+    const r = loadInputs({ profilesDir: dir, clusterFile: shippedCluster, cwd: dir });
+    expect(r.diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
+    expect(r.inputs?.profiles.get('worker')?.value.description).toBe('节点 ok');
+  });
+
+  it('a symlink loop named *.yaml is E001 "symbolic link loop", not silently skipped', () => {
+    const dir = withWorker((d) => symlinkSync(join(d, 'gpu.yaml'), join(d, 'gpu.yaml')));
+    const r = loadInputs({ profilesDir: dir, clusterFile: shippedCluster, cwd: dir });
+    expect(r.inputs).toBeUndefined();
+    expect(r.diagnostics.map((d) => `${d.code} ${d.file}`)).toEqual(['E001 gpu.yaml']);
+    expect(r.diagnostics[0]?.message).toMatch(/symbolic link loop: point the link at a real file/);
+  });
+
+  it('a directory named *.yaml in the profiles directory, a profile path or a cluster path that is a directory: E001 "is a directory"', () => {
+    const dir = withWorker((d) => mkdirSync(join(d, 'old.yaml')));
+    const r = loadInputs({ profilesDir: dir, clusterFile: shippedCluster, cwd: dir });
+    expect(r.diagnostics.map((d) => `${d.code} ${d.file}`)).toEqual(['E001 old.yaml']);
+    expect(r.diagnostics[0]?.message).toMatch(/is a directory, not a YAML file/);
+
+    const byPath = loadProfile('./old.yaml', { profilesDir: dir, cwd: dir });
+    expect(byPath.diagnostics.map((d) => `${d.code} ${d.file}`)).toEqual(['E001 old.yaml']);
+    expect(byPath.diagnostics[0]?.message).toMatch(/is a directory/);
+
+    const clusterDir = join(dir, 'clusters');
+    mkdirSync(clusterDir);
+    rmSync(join(dir, 'old.yaml'), { recursive: true });
+    const c = loadInputs({ profilesDir: dir, clusterFile: clusterDir, cwd: dir });
+    expect(c.diagnostics.map((d) => `${d.code} ${d.file}`)).toEqual(['E001 clusters']);
+    expect(c.diagnostics[0]?.message).toMatch(/is a directory, not a YAML file/);
   });
 });

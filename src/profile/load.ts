@@ -3,7 +3,7 @@
 // resolve the `extends:` chain and merge (merge.ts), check what the merged profile must have, convert to values
 // with a positions map, apply defaults (firewall ports by role). Per cluster: defaults, then duplicate checks.
 
-import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { lstatSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, extname, isAbsolute, join, relative, resolve } from 'node:path';
 import { LineCounter, isPair, isScalar, parseDocument, visit, type Document } from 'yaml';
 import { error, hasErrors, sortDiagnostics, type Diagnostic, type Position } from '../diagnostics.js';
@@ -68,14 +68,15 @@ class Loader {
   /** Read, parse and validate one file (once); undefined when it cannot be read. */
   parse(abs: string, schema: ObjectSchema): ParsedFile | undefined {
     if (this.parsed.has(abs)) return this.parsed.get(abs);
-    let text: string;
-    try {
-      text = readFileSync(abs, 'utf8');
-    } catch {
-      this.parsed.set(abs, undefined);
-      return undefined;
-    }
     const file = this.display(abs);
+    const read = readText(abs);
+    if (typeof read !== 'string') {
+      // A missing file is the caller's to report (it knows what was looked for); anything else is said here.
+      if (read.code !== 'ENOENT') this.diags.push(error(read.code === 'EUTF8' ? 'E007' : 'E001', read.message, { file, ...read.at }));
+      this.parsed.set(abs, read.code === 'ENOENT' ? undefined : { file, ok: false });
+      return this.parsed.get(abs);
+    }
+    const text = read;
     this.sources.set(file, text);
     const before = this.diags.length;
     const lc = new LineCounter();
@@ -250,12 +251,73 @@ class Loader {
   }
 }
 
+interface ReadFailure {
+  code: string;
+  message: string;
+  at?: { line: number; col: number };
+}
+
+/** A file's text, refusing what would load wrong: a directory, a symlink loop, unreadable bytes, non-UTF-8. */
+function readText(abs: string): string | ReadFailure {
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(abs);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? 'EIO';
+    const why: Record<string, string> = {
+      ENOENT: 'does not exist',
+      EISDIR: 'is a directory, not a YAML file: name the file inside it, or move the directory out of the way',
+      ELOOP: 'is a symbolic link loop: point the link at a real file, or remove it',
+      EACCES: 'cannot be read (permission denied): make it readable (chmod a+r) or run as its owner',
+    };
+    return { code, message: `this path ${why[code] ?? `cannot be read (${code}): check the file and the disk`}` };
+  }
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    const bad = firstInvalidUtf8(bytes);
+    const before = bytes.subarray(0, bad).toString('utf8').split('\n');
+    const at = { line: before.length, col: [...(before[before.length - 1] ?? '')].length + 1 };
+    const hex = bytes[bad]?.toString(16).padStart(2, '0') ?? '??';
+    return { code: 'EUTF8', at, message: `byte 0x${hex} is not UTF-8 (the file was saved in another encoding, e.g. GBK or Latin-1): save it as UTF-8` };
+  }
+}
+
+/** Offset of the first byte that does not start or continue a valid UTF-8 sequence. */
+function firstInvalidUtf8(b: Buffer): number {
+  let i = 0;
+  while (i < b.length) {
+    const c = b[i] as number;
+    const len = c < 0x80 ? 1 : c >= 0xc2 && c < 0xe0 ? 2 : c >= 0xe0 && c < 0xf0 ? 3 : c >= 0xf0 && c < 0xf5 ? 4 : 0;
+    if (len === 0) return i;
+    const seq = b.subarray(i, i + len);
+    if (seq.length < len) return i;
+    try {
+      new TextDecoder('utf-8', { fatal: true }).decode(seq);
+    } catch {
+      return i;
+    }
+    i += len;
+  }
+  return i;
+}
+
 /** "192.168.66.11/24" -> "192.168.66.11" */
 const addressOf = (ipPrefix: string) => ipPrefix.split('/')[0] ?? ipPrefix;
 
 function isFile(abs: string): boolean {
   try {
     return statSync(abs).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/** Anything at the path, even a directory or a dangling link (the loader then says what is wrong with it). */
+function pathExists(abs: string): boolean {
+  try {
+    lstatSync(abs);
+    return true;
   } catch {
     return false;
   }
@@ -333,7 +395,7 @@ export function loadProfile(name: string, opts: LoadOptions = {}): { profile?: L
   const { loader, profilesDir } = setup(opts);
   const byPath = name.includes('/') || YAML_FILE.test(name);
   const abs = byPath ? resolve(loader.cwd, name) : loader.findProfile(name, profilesDir);
-  if (abs === undefined || !isFile(abs)) {
+  if (abs === undefined || !pathExists(abs)) {
     const shown = loader.display(abs ?? join(profilesDir, `${name}.yaml`));
     const known = profileNames(profilesDir);
     loader.diags.push(error('E001', `profile ${shown} not found: name one of ${known.join(', ')}, or create it`, { file: shown }));
