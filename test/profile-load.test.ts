@@ -410,3 +410,75 @@ describe('profile and cluster files that cannot load as written are named, never
     expect(c.diagnostics[0]?.message).toMatch(/is a directory, not a YAML file/);
   });
 });
+
+describe('values that look right but no machine can use are E007/E006 at the value, with the fix', () => {
+  const shippedText = readFileSync(join(PACKAGE_ROOT, 'profiles/cluster.yaml'), 'utf8');
+  const loadCluster = (edit: (t: string) => string) => {
+    const dir = mkdtempSync(join(tmpdir(), 'mkimage-values-'));
+    const text = edit(shippedText);
+    expect(text).not.toBe(shippedText);
+    writeFileSync(join(dir, 'cluster.yaml'), text);
+    return loadInputs({ clusterFile: join(dir, 'cluster.yaml'), cwd: dir });
+  };
+  const lineOf = (text: string, needle: string) => text.split('\n').findIndex((l) => l.includes(needle)) + 1;
+
+  it.each([
+    ['01:00:5e:00:00:21', /multicast MAC \(its first byte is odd\)/],
+    ['ff:ff:ff:ff:ff:ff', /broadcast MAC/],
+    ['00-00-00-00-00-00', /all-zero MAC/],
+  ])('MAC %s', (mac, message) => {
+    const r = loadCluster((t) => t.replace('mac: "52:54:00:66:00:21"', `mac: "${mac}"`));
+    expect(r.diagnostics.map((d) => `${d.code} ${d.line}`)).toEqual([`E007 ${lineOf(shippedText, 'mac: "52:54:00:66:00:21"')}`]);
+    expect(r.diagnostics[0]?.message).toMatch(message);
+    expect(r.diagnostics[0]?.message).toMatch(/copy the MAC from the machine's NIC/);
+  });
+
+  it.each([
+    ['192.168.66.0/24', /address of the subnet 192\.168\.66\.0\/24 itself.*such as 192\.168\.66\.1\/24/],
+    ['192.168.66.255/24', /broadcast address of 192\.168\.66\.0\/24.*such as 192\.168\.66\.254\/24/],
+    ['fd00::21/64', /IPv4 only, and this is an IPv6 address/],
+  ])('node address %s', (ip, message) => {
+    const r = loadCluster((t) => t.replace('ip: 192.168.66.21/24', `ip: "${ip}"`));
+    expect(r.diagnostics.map((d) => `${d.code} ${d.line}`)).toEqual([`E007 ${lineOf(shippedText, 'ip: 192.168.66.21/24')}`]);
+    expect(r.diagnostics[0]?.message).toMatch(message);
+  });
+
+  it('a /31 or /32 node address is a host (point-to-point links)', () => {
+    const r = loadCluster((t) => t.replace('ip: 192.168.66.21/24', 'ip: 192.168.66.20/31'));
+    expect(r.diagnostics.filter((d) => d.code === 'E007')).toEqual([]);
+  });
+
+  it('an IPv6 gateway or DNS server is "IPv4 only"', () => {
+    const r = loadCluster((t) => t.replace('dns: [192.168.66.1, 223.5.5.5]', 'dns: ["2400:3200::1"]'));
+    expect(r.diagnostics[0]?.code).toBe('E007');
+    expect(r.diagnostics[0]?.message).toMatch(/IPv4 only/);
+  });
+
+  it.each([
+    ['10.96.0.0/29', /too few addresses \(kubeadm gives CoreDNS the 10th\): use \/28 or larger/],
+    ['10.0.0.0/8', /refuses a Service network larger than \/12/],
+  ])('serviceSubnet %s', (cidr, message) => {
+    const r = loadCluster((t) => t.replace('serviceSubnet: 10.96.0.0/12', `serviceSubnet: ${cidr}`));
+    expect(r.diagnostics.map((d) => `${d.code} ${d.line}`)).toEqual([`E007 ${lineOf(shippedText, 'serviceSubnet:')}`]);
+    expect(r.diagnostics[0]?.message).toMatch(message);
+  });
+
+  it.each(['10.112.0.0/12', '10.96.0.0/28'])('serviceSubnet %s (the bounds) loads', (cidr) => {
+    const r = loadCluster((t) => t.replace('serviceSubnet: 10.96.0.0/12 ', `serviceSubnet: ${cidr} `));
+    expect(r.diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
+  });
+
+  it.each([
+    ['memory: 99999999999999999999', /image\.memory is 100000000000000000000: use at most 1048576/],
+    ['cpus: 100000', /image\.cpus is 100000: use at most 512/],
+    ['diskSize: 99999999G', /more than 16 TiB/],
+  ])('profile %s never reaches the Packer file', (line, message) => {
+    const dir = mkdtempSync(join(tmpdir(), 'mkimage-numbers-'));
+    writeFileSync(join(dir, 'control-plane.yaml'), 'version: 1\nrole: control-plane\n');
+    writeFileSync(join(dir, 'worker.yaml'), `version: 1\nrole: worker\nimage:\n  ${line}\n`);
+    const r = loadInputs({ profilesDir: dir, clusterFile: join(PACKAGE_ROOT, 'profiles/cluster.yaml'), cwd: dir });
+    expect(r.inputs).toBeUndefined();
+    expect(r.diagnostics.map((d) => `${d.file}:${d.line}:${d.col}`)).toEqual([`worker.yaml:4:${line.indexOf(':') + 5}`]);
+    expect(r.diagnostics[0]?.message).toMatch(message);
+  });
+});

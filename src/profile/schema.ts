@@ -8,7 +8,8 @@ import { OS_FAMILIES } from './types.js';
  *  extra check for what a regex says badly (port ranges), and the words of the fix. */
 export interface FormatSpec {
   pattern: string;
-  check?: (s: string) => boolean;
+  /** after the pattern matched: true, false (say `what`), or the precise reason with its fix */
+  check?: (s: string) => boolean | string;
   /** what a value must look like, completing "write it as ..." */
   what: string;
   example: string;
@@ -23,11 +24,52 @@ const portsOk = (s: string): boolean => {
   return lo >= 1 && hi <= 65535 && lo <= hi;
 };
 
+const ipv4Number = (s: string): number => s.split('.').reduce((n, o) => n * 256 + Number(o), 0);
+
+/** A node address must be a host of its subnet: not the subnet's own address, not its broadcast address. */
+const hostAddressOk = (s: string): boolean | string => {
+  const [ip = '', bits = '32'] = s.split('/');
+  const prefix = Number(bits);
+  if (prefix > 30) return true; // /31 point-to-point and /32: every address is a host
+  const size = 2 ** (32 - prefix);
+  const offset = ipv4Number(ip) % size;
+  const network = ipv4Number(ip) - offset;
+  const dotted = (n: number) => [24, 16, 8, 0].map((sh) => Math.floor(n / 2 ** sh) % 256).join('.');
+  if (offset === 0) return `that is the address of the subnet ${dotted(network)}/${prefix} itself, not a host in it: use a host address such as ${dotted(network + 1)}/${prefix}`;
+  if (offset === size - 1) return `that is the broadcast address of ${dotted(network)}/${prefix}, not a host in it: use a host address such as ${dotted(network + size - 2)}/${prefix}`;
+  return true;
+};
+
+/** A NIC's own address: unicast (first byte even), neither all zeros nor broadcast. */
+const unicastMacOk = (s: string): boolean | string => {
+  const bytes = s.split(/[:-]/).map((h) => parseInt(h, 16));
+  const fix = "copy the MAC from the machine's NIC (ip link) or its VM settings";
+  if (bytes.every((b) => b === 0)) return `the all-zero MAC is no NIC's address: ${fix}`;
+  if (bytes.every((b) => b === 255)) return `that is the broadcast MAC, no NIC's own address: ${fix}`;
+  if (((bytes[0] ?? 0) & 1) === 1) return `that is a multicast MAC (its first byte is odd), no NIC's own address: ${fix}`;
+  return true;
+};
+
+/** The Service network: CoreDNS takes its 10th address (so at least /28), and kube-apiserver refuses more than /12. */
+const serviceCidrOk = (s: string): boolean | string => {
+  const prefix = Number(s.split('/')[1]);
+  if (prefix > 28) return `a /${prefix} holds too few addresses (kubeadm gives CoreDNS the 10th): use /28 or larger, e.g. 10.96.0.0/16`;
+  if (prefix < 12) return `kube-apiserver refuses a Service network larger than /12: use /12 to /28, e.g. 10.96.0.0/12`;
+  return true;
+};
+
+/** Disk sizes up to 16 TiB: anything larger is a typo that Packer and qemu-img would only refuse much later. */
+const diskSizeOk = (s: string): boolean | string => {
+  const mib = Number(s.slice(0, -1)) * (s.endsWith('G') ? 1024 : 1);
+  return mib <= 16 * 1024 * 1024 || 'that is more than 16 TiB: write the size in G, e.g. 20G';
+};
+
 export const FORMATS = {
   cidr: { pattern: `^${IPV4}/${PREFIX}$`, what: 'a subnet ADDRESS/PREFIX with a prefix of 0-32', example: '10.244.0.0/16' },
-  ipPrefix: { pattern: `^${IPV4}/${PREFIX}$`, what: 'the node address with its prefix length', example: '192.168.66.11/24' },
+  serviceCidr: { pattern: `^${IPV4}/${PREFIX}$`, check: serviceCidrOk, what: 'a subnet ADDRESS/PREFIX, /12 to /28', example: '10.96.0.0/12' },
+  ipPrefix: { pattern: `^${IPV4}/${PREFIX}$`, check: hostAddressOk, what: 'the node address with its prefix length', example: '192.168.66.11/24' },
   ipv4: { pattern: `^${IPV4}$`, what: 'an IPv4 address', example: '192.168.66.1' },
-  mac: { pattern: '^[0-9A-Fa-f]{2}([:-][0-9A-Fa-f]{2}){5}$', what: 'six hex pairs separated by ":"', example: '52:54:00:66:00:11' },
+  mac: { pattern: '^[0-9A-Fa-f]{2}([:-][0-9A-Fa-f]{2}){5}$', check: unicastMacOk, what: 'six hex pairs separated by ":"', example: '52:54:00:66:00:11' },
   version: { pattern: '^[0-9]+\\.[0-9]+\\.[0-9]+$', what: 'a quoted MAJOR.MINOR.PATCH version', example: '1.29.2' },
   vVersion: { pattern: '^v[0-9]+\\.[0-9]+\\.[0-9]+$', what: 'a release tag vMAJOR.MINOR.PATCH', example: 'v3.27.3' },
   mode: { pattern: '^[0-7]{4}$', what: 'a quoted 4-digit octal mode', example: '0644' },
@@ -56,7 +98,7 @@ export const FORMATS = {
   registry: { pattern: `^${LABEL}(\\.${LABEL})*(:[0-9]{1,5})?$`, what: 'HOST or HOST:PORT', example: 'registry.lan:5000' },
   url: { pattern: '^https?://[^\\s]+$', what: 'an http:// or https:// URL', example: 'https://docker.m.daocloud.io' },
   sha256: { pattern: '^[0-9a-f]{64}$', what: 'a sha256 sum: 64 lower-case hex digits (`sha256sum FILE`)', example: 'a6d9b4b796e9eff830311a2349d259507302cb3955dd07b78296b91e40e8b433' },
-  diskSize: { pattern: '^[1-9][0-9]*[MG]$', what: 'a size in M or G', example: '20G' },
+  diskSize: { pattern: '^[1-9][0-9]*[MG]$', check: diskSizeOk, what: 'a size in M or G', example: '20G' },
   logSize: { pattern: '^[1-9][0-9]*[kmg]$', what: 'a size in k, m or g', example: '100m' },
   absPath: {
     pattern: '^/[^\\n]*$',
@@ -177,7 +219,7 @@ const gatewaySettings = obj(
       enabled: bool('Manage the DHCP server and static leases.', { default: true }),
       rangeStart: str('First address of the dynamic pool (optional).', { format: 'ipv4' }),
       rangeEnd: str('Last address of the dynamic pool (optional).', { format: 'ipv4' }),
-      leaseMinutes: int('Lease time in minutes.', { minimum: 1, default: 120 }),
+      leaseMinutes: int('Lease time in minutes.', { minimum: 1, maximum: 525600, default: 120 }),
     }),
     pxe: obj('Network boot: DHCP next-server and boot file (options 66/67).', {
       enabled: bool('Hand out next-server and boot file.', { default: false }),
@@ -228,7 +270,7 @@ export const PROFILE_SCHEMA: ObjectSchema = obj(
       version: str('docker-ce version pin. Stay on 24.0.x with cri-dockerd 0.3.9 (Docker 25+ breaks it).', { format: 'version', default: '24.0.7' }),
       registryMirrors: list('daemon.json registry-mirrors.', str('Mirror URL.', { format: 'url' }), { default: [] }),
       logMaxSize: str('daemon.json log-opts max-size.', { format: 'logSize', default: '100m' }),
-      logMaxFile: int('daemon.json log-opts max-file.', { minimum: 1, default: 3 }),
+      logMaxFile: int('daemon.json log-opts max-file.', { minimum: 1, maximum: 1000, default: 3 }),
       insecureRegistries: list('daemon.json insecure-registries.', str('Registry.', { format: 'registry' }), { default: [] }),
     }),
     criDockerd: obj('cri-dockerd, the CRI shim kubelet talks to (unix:///var/run/cri-dockerd.sock).', {
@@ -263,8 +305,8 @@ export const PROFILE_SCHEMA: ObjectSchema = obj(
     image: obj('The golden image build (Packer).', {
       prepull: bool('Pre-pull the kubeadm images (and CNI images on control planes) into the image.', { default: true }),
       diskSize: str('Disk size.', { format: 'diskSize', default: '20G' }),
-      memory: int('Build VM memory in MiB.', { minimum: 512, default: 4096 }),
-      cpus: int('Build VM CPUs.', { minimum: 1, default: 2 }),
+      memory: int('Build VM memory in MiB.', { minimum: 512, maximum: 1048576, default: 4096 }),
+      cpus: int('Build VM CPUs.', { minimum: 1, maximum: 512, default: 2 }),
       sources: list('Packer sources to build with.', oneOf('Source.', ['qemu', 'proxmox', 'vsphere']), { default: ['qemu'] }),
     }),
     extraPackages: list('Extra packages installed at bake time.', str('Package.', { format: 'packageName' }), { default: [] }),
@@ -306,7 +348,7 @@ export const CLUSTER_SCHEMA: ObjectSchema = obj(
       format: 'endpoint',
     }),
     podSubnet: str('Pod network (Calico CALICO_IPV4POOL_CIDR).', { format: 'cidr', default: '10.244.0.0/16' }),
-    serviceSubnet: str('Service network.', { format: 'cidr', default: '10.96.0.0/12' }),
+    serviceSubnet: str('Service network (/12 to /28).', { format: 'serviceCidr', default: '10.96.0.0/12' }),
     dnsDomain: str('Cluster DNS domain.', { format: 'domain', default: 'cluster.local' }),
     imageRepository: str('Where kubeadm pulls control-plane images from.', { format: 'imageRepository', default: 'registry.aliyuncs.com/google_containers' }),
     mirror: oneOf('Package mirror: upstream (download.docker.com, pkgs.k8s.io) or aliyun (mirrors.aliyun.com).', ['upstream', 'aliyun'], 'aliyun'),

@@ -7,7 +7,7 @@
 
 import { error, type Diagnostic, type Position } from '../diagnostics.js';
 import type { LNode, LScalar } from './merge.js';
-import { FORMATS, type FormatName, type Schema, type StringSchema } from './schema.js';
+import { FORMATS, type FormatName, type FormatSpec, type Schema, type StringSchema } from './schema.js';
 
 type Path = ReadonlyArray<string | number>;
 
@@ -60,9 +60,15 @@ function exampleOf(s: Schema): string {
   return '{}';
 }
 
-function formatOk(format: FormatName, text: string): boolean {
-  const f = FORMATS[format] as { pattern: string; check?: (s: string) => boolean };
-  return new RegExp(f.pattern).test(text) && (f.check?.(text) ?? true);
+/** true, false (the text does not look like the format), or the precise reason it is refused, worded as the fix. */
+function formatOk(format: FormatName, text: string): boolean | string {
+  const f = FORMATS[format] as FormatSpec;
+  if (!new RegExp(f.pattern).test(text)) {
+    const ipFormat = format === 'cidr' || format === 'serviceCidr' || format === 'ipPrefix' || format === 'ipv4';
+    if (ipFormat && /^[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*(\/\d+)?$/.test(text)) return `mkimage supports IPv4 only, and this is an IPv6 address: write it like ${quote(f.example)}`;
+    return false;
+  }
+  return f.check?.(text) ?? true;
 }
 
 /** What a scalar node is, for "found ..." wording. */
@@ -116,7 +122,7 @@ export function validate(schema: Schema, node: LNode, path: Path, anchor: Positi
         return;
       }
       for (const [key, entry] of node.entries) {
-        if (!formatOk(schema.keys, key)) {
+        if (formatOk(schema.keys, key) !== true) {
           const f = FORMATS[schema.keys];
           diags.push(error('E007', `key ${quote(key)} in ${where} is not ${f.what}: write it like ${quote(f.example)}`, entry.keyPos));
         }
@@ -194,9 +200,12 @@ function validateString(schema: StringSchema, node: LNode, path: Path, diags: Di
     diags.push(error('E006', `${where} is ${quote(text)}: use one of ${schema.enum.join(', ')}${hint}`, node.pos));
     return;
   }
-  if (schema.format && !formatOk(schema.format, text)) {
+  const ok = schema.format ? formatOk(schema.format, text) : true;
+  if (ok === false && schema.format) {
     const f = FORMATS[schema.format];
     diags.push(error('E007', `${where} is ${quote(text)}, not ${f.what}: write it like ${quote(f.example)}`, node.pos));
+  } else if (typeof ok === 'string') {
+    diags.push(error('E007', `${where} is ${quote(text)}: ${ok}`, node.pos));
   }
 }
 
