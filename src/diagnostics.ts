@@ -58,6 +58,11 @@ export const CODES = {
   W110: 'node IP outside its subnet',
   W111: 'gateway outside the node subnet',
   W112: 'mirror: aliyun with a download it does not reach (Docker Hub, ghcr.io, GitHub)',
+  W113: 'no control-plane node in the inventory',
+  W114: 'several control planes without HA',
+  W115: 'node is its own gateway',
+  W116: 'swap on',
+  W117: 'secrets directory readable by others',
 } as const;
 
 export type Code = keyof typeof CODES;

@@ -11,14 +11,18 @@ import {
   lintInputs,
   lintMirrorReach,
   lintMirrorReachCriDockerd,
+  lintControlPlanesWithoutHA,
   lintNodeGateways,
+  lintNodeIsOwnGateway,
   lintNodeSubnets,
+  lintNoControlPlane,
   lintPackageNameTypos,
   lintPackageVersion,
   lintPauseImage,
   lintRepoExcludes,
   lintSubnetAlignment,
   lintSubnetOverlap,
+  lintSwapOn,
   typoOf,
 } from '../src/profile/lint.js';
 import type { Cluster, Inputs, Located, NodeSpec, Profile } from '../src/profile/types.js';
@@ -361,6 +365,49 @@ describe('W111 gateway outside the node subnet', () => {
     const c = cluster({ nodes });
     const msg = expectOne(lintNodeGateways(c), 'W111', at(c, 'nodes.1.gateway'));
     expect(msg).toContain("set nodes[1].gateway to the router's address in 192.168.66.0/24");
+  });
+});
+
+// ---- W113-W116: the inventory as a cluster, and swap ------------------------------------------------------
+
+describe('W113 no control plane, W114 several control planes without HA, W115 own gateway, W116 swap on', () => {
+  it('W113: workers only, at nodes:', () => {
+    const c = cluster({ nodes: cluster().value.nodes.filter((n) => n.role === 'worker') });
+    const msg = expectOne(lintNoControlPlane(c), 'W113', at(c, 'nodes'));
+    expect(msg).toMatch(/nothing runs kubeadm init .*add a node with role: control-plane/);
+    expect(lintNoControlPlane(cluster())).toEqual([]);
+  });
+
+  it('W114: two control planes with controlPlaneHA none, at controlPlaneHA; kube-vip is quiet', () => {
+    const nodes = [...cluster().value.nodes, node(3, 'cp2', 'control-plane', '192.168.66.12/24', '192.168.66.1')];
+    const c = cluster({ nodes, controlPlaneHA: 'none' });
+    const msg = expectOne(lintControlPlanesWithoutHA(c), 'W114', at(c, 'controlPlaneHA'));
+    expect(msg).toContain('2 control planes (cp1, cp2) with controlPlaneHA: none all depend on 192.168.66.11:6443');
+    expect(lintControlPlanesWithoutHA(cluster({ nodes, controlPlaneHA: 'kube-vip', controlPlaneEndpoint: '192.168.66.10:6443' }))).toEqual([]);
+    expect(lintControlPlanesWithoutHA(cluster())).toEqual([]);
+  });
+
+  it('W115: a node whose gateway is its own address, at its gateway', () => {
+    const nodes = [...cluster().value.nodes];
+    nodes[2] = node(2, 'w2', 'worker', '192.168.66.22/24', '192.168.66.22');
+    const c = cluster({ nodes });
+    const msg = expectOne(lintNodeIsOwnGateway(c), 'W115', at(c, 'nodes.2.gateway'));
+    expect(msg).toContain("node w2 has its own address 192.168.66.22 as gateway");
+    expect(lintNodeIsOwnGateway(cluster())).toEqual([]);
+  });
+
+  it('W116: swap: on, at swap', () => {
+    const p = profile({ swap: 'on' });
+    const msg = expectOne(lintSwapOn(p), 'W116', at(p, 'swap'));
+    expect(msg).toMatch(/kubelet refuse to start .*set swap: off/);
+    expect(lintSwapOn(profile())).toEqual([]);
+  });
+
+  it('lintInputs runs them, and --strict makes them errors', () => {
+    const inputs: Inputs = { cluster: cluster({ nodes: cluster().value.nodes.filter((n) => n.role === 'worker') }), profiles: new Map([['worker', profile({ swap: 'on' })]]) };
+    const diags = lintInputs(inputs);
+    expect(diags.map((d) => d.code).sort()).toEqual(['W113', 'W116']);
+    expect(hasErrors(applyStrict(diags, true))).toBe(true);
   });
 });
 

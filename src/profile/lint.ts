@@ -1,4 +1,4 @@
-// Lints: warnings about inputs that load fine but build a cluster that fails or misbehaves (codes W101-W112).
+// Lints: warnings about inputs that load fine but build a cluster that fails or misbehaves (codes W101-W116).
 // `--strict` turns them into errors via applyStrict(). Each lint is its own exported function so tests and
 // other stages can run one alone; lintInputs runs them all.
 
@@ -14,11 +14,13 @@ import {
 import { lintIgnorePreflightAll, lintPackageNameTypos, lintPackageVersion, lintRepoExcludes } from './lint/packages.js';
 import { lintDockerCriDockerd, lintPauseImage } from './lint/runtime.js';
 import { lintMirrorReach, lintMirrorReachCriDockerd } from './lint/mirror.js';
+import { lintControlPlanesWithoutHA, lintNoControlPlane, lintNodeIsOwnGateway, lintSwapOn } from './lint/inventory.js';
 
 export * from './lint/network.js';
 export * from './lint/packages.js';
 export * from './lint/runtime.js';
 export * from './lint/mirror.js';
+export * from './lint/inventory.js';
 
 export type ClusterLint = (cluster: Located<Cluster>) => Diagnostic[];
 export type ProfileLint = (profile: Located<Profile>, cluster: Located<Cluster>) => Diagnostic[];
@@ -30,6 +32,9 @@ export const CLUSTER_LINTS: readonly ClusterLint[] = [
   lintNodeSubnets, // W110
   lintNodeGateways, // W111
   lintMirrorReach, // W112
+  lintNoControlPlane, // W113
+  lintControlPlanesWithoutHA, // W114
+  lintNodeIsOwnGateway, // W115
 ];
 
 export const PROFILE_LINTS: readonly ProfileLint[] = [
@@ -40,6 +45,7 @@ export const PROFILE_LINTS: readonly ProfileLint[] = [
   lintPackageNameTypos, // W108
   lintPauseImage, // W109
   lintMirrorReachCriDockerd, // W112
+  lintSwapOn, // W116
 ];
 
 /**
