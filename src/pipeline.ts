@@ -11,7 +11,7 @@ import { planJson, planNode, planRole } from './plan/build.js';
 import type { NodePlan } from './plan/types.js';
 import { firstbootBakeItems } from './firstboot/files.js';
 import { bootstrapBootFiles } from './cluster/bootstrap-files.js';
-import { initSecrets, loadSecrets, type ClusterSecrets } from './cluster/secrets.js';
+import { initSecrets, loadSecrets, secretsDirWarnings, type ClusterSecrets } from './cluster/secrets.js';
 import { renderSeed, unknownRenderedKeys, type CloudInitMode } from './emit/cloud-init.js';
 import { IMAGES_DIR, renderPackerDir } from './emit/packer.js';
 import { ensureBuildKey } from './packer/build-key.js';
@@ -70,9 +70,13 @@ export function secretsDirFor(inputs: Inputs, opts: CommonOptions): string {
 }
 
 /** Load the cluster's secrets, generating them on first use (never overwriting). */
-export async function ensureSecrets(inputs: Inputs, opts: CommonOptions): Promise<ClusterSecrets> {
+export async function ensureSecrets(inputs: Inputs, opts: CommonOptions, diags?: Diagnostic[]): Promise<ClusterSecrets> {
   const dir = secretsDirFor(inputs, opts);
-  if (existsSync(dir)) return loadSecrets(dir);
+  if (existsSync(dir)) {
+    const secrets = await loadSecrets(dir);
+    diags?.push(...applyStrict(await secretsDirWarnings(dir), opts.strict ?? false));
+    return secrets;
+  }
   const s = await initSecrets(dir, { ttl: inputs.cluster.value.bootstrapTokenTTL });
   const shown = relative(opts.cwd ?? process.cwd(), dir) || dir;
   opts.log?.(`note: generated the cluster's CAs, service-account keys and bootstrap token in ${shown} (0600; keep them, never commit them)`);
@@ -204,7 +208,7 @@ export async function renderRole(opts: RenderOptions): Promise<RenderResult> {
   };
   if (plan.role === 'gateway') return done(gatewayFiles(plan), []);
 
-  const secrets = await ensureSecrets(inputs, opts);
+  const secrets = await ensureSecrets(inputs, opts, diags);
   const plans = nodePlans(inputs, profile, secrets, diags);
   if (hasErrors(diags)) return fail();
 

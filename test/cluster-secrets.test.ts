@@ -10,6 +10,7 @@ import {
   discoveryHash,
   joinCommand,
   SECRET_FILES,
+  secretsDirWarnings,
   type ClusterSecrets,
 } from '../src/cluster/secrets.js';
 import { TOKEN_PATTERN, tokenString } from '../src/cluster/token.js';
@@ -231,6 +232,57 @@ describe('loadSecrets', () => {
     const e = await caught(loadSecrets(d));
     expect(codes(e)).toEqual(['E014', 'E014']);
     expect(e.diagnostics.map((x) => x.file)).toEqual([join(d, 'etcd-ca.crt'), join(d, 'sa.key')]);
+  });
+
+  it('says how to get each missing file back (cluster init refuses the directory), and the fixes work when followed', async () => {
+    const d = await copyOf('restore');
+    await unlink(join(d, 'sa.pub'));
+    await unlink(join(d, 'token.json'));
+    await unlink(join(d, 'ca.key'));
+    const e = await caught(loadSecrets(d));
+    const byFile = new Map(e.diagnostics.map((x) => [x.file, x.message]));
+    expect(byFile.get(join(d, 'ca.key'))).toMatch(/ca\.key is missing from .*: restore it from your backup, or copy it back from a control plane .*scp root@cp1:\/etc\/kubernetes\/pki\/ca\.key /);
+    expect(byFile.get(join(d, 'token.json'))).toContain('run "mkimage cluster token" to write a new bootstrap token');
+    const saHint = byFile.get(join(d, 'sa.pub')) ?? '';
+    expect(saHint).not.toContain('mkimage cluster init"');
+    // follow the fixes: derive sa.pub with the printed openssl command, make a token, put the key back
+    const openssl = /\(openssl ([^)]+)\)/.exec(saHint)?.[1];
+    expect(openssl).toBeDefined();
+    expect(run('openssl', (openssl as string).split(' ')).status).toBe(0);
+    await chmod(join(d, 'sa.pub'), 0o600);
+    await rotateToken(d, '24h0m0s', { now: NOW });
+    await copyFile(join(dir, 'ca.key'), join(d, 'ca.key'));
+    const back = await loadSecrets(d);
+    expect(back.sa).toEqual(secrets.sa);
+    expect(back.ca).toEqual(secrets.ca);
+  });
+
+  it('a secrets entry that is a directory, and --secrets naming a file or a path below one, are E014 (no stack trace)', async () => {
+    const d = await copyOf('dir-entry');
+    await unlink(join(d, 'ca.crt'));
+    await mkdir(join(d, 'ca.crt'));
+    const e = await caught(loadSecrets(d));
+    expect(codes(e)).toEqual(['E014']);
+    expect(e.diagnostics[0]?.message).toMatch(/ca\.crt in .* is a directory, not the secret file: move it away/);
+
+    const file = join(root, 'not-a-dir');
+    await writeFile(file, 'x\n');
+    const asFile = await caught(loadSecrets(file));
+    expect(codes(asFile)).toEqual(['E014']);
+    expect(asFile.diagnostics[0]?.message).toContain('is a file, not a directory');
+    const below = await caught(initSecrets(join(file, 'secrets'), { ttl: '24h0m0s' }));
+    expect(codes(below)).toEqual(['E014']);
+    expect(below.diagnostics[0]?.message).toContain('is below a regular file');
+  });
+
+  it('W117: a secrets directory other users can enter', async () => {
+    const d = await copyOf('wide');
+    await chmod(d, 0o755);
+    expect((await secretsDirWarnings(d)).map((x) => [x.code, x.severity, x.message])).toEqual([
+      ['W117', 'warning', `the secrets directory is mode 0755, so other users can see what it holds: run chmod 700 ${d}`],
+    ]);
+    await chmod(d, 0o700);
+    expect(await secretsDirWarnings(d)).toEqual([]);
   });
 
   it('refuses key files other users can read, with the chmod to run', async () => {

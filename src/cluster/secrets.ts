@@ -91,6 +91,7 @@ function badTtl(ttl: string): Diagnostic {
 export async function initSecrets(dir: string, opts: InitSecretsOptions): Promise<ClusterSecrets> {
   if (!isGoDuration(opts.ttl)) throw new DiagnosticError([badTtl(opts.ttl)]);
   const target = resolve(dir);
+  await checkSecretsDir(target);
   if (!opts.force && (await nonEmptyDir(target))) {
     throw new DiagnosticError([
       error(
@@ -116,11 +117,37 @@ export async function initSecrets(dir: string, opts: InitSecretsOptions): Promis
   return secrets;
 }
 
-/** Read one secret file: collects a diagnostic (missing, or readable by others) instead of throwing. */
+/**
+ * How to get one missing secret back. `cluster init` refuses a directory that still holds the others, so the fix
+ * is the file's own: a public half is derived from its key, a CA or key is copied back from a control plane that
+ * booted with it (kubeadm keeps them under /etc/kubernetes/pki), the token is simply made anew.
+ */
+function restoreHint(name: string, dir: string): string {
+  const pki: Record<string, string> = {
+    [SECRET_FILES.caCert]: 'ca.crt', [SECRET_FILES.caKey]: 'ca.key',
+    [SECRET_FILES.frontProxyCaCert]: 'front-proxy-ca.crt', [SECRET_FILES.frontProxyCaKey]: 'front-proxy-ca.key',
+    [SECRET_FILES.etcdCaCert]: 'etcd/ca.crt', [SECRET_FILES.etcdCaKey]: 'etcd/ca.key',
+    [SECRET_FILES.saKey]: 'sa.key', [SECRET_FILES.saPub]: 'sa.pub',
+  };
+  const target = join(dir, name);
+  if (name === SECRET_FILES.token) return `run "mkimage cluster token" to write a new bootstrap token, then render the seeds again`;
+  const derive = name === SECRET_FILES.saPub ? `derive it from sa.key (openssl pkey -in ${join(dir, SECRET_FILES.saKey)} -pubout -out ${target}), or ` : '';
+  return (
+    `${derive}restore it from your backup, or copy it back from a control plane that booted with these secrets ` +
+    `(scp root@cp1:/etc/kubernetes/pki/${pki[name] ?? name} ${target}; chmod 600 ${target}); if no node was ever built ` +
+    `from them, start over with "mkimage cluster init --force"`
+  );
+}
+
+/** Read one secret file: collects a diagnostic (missing, not a file, or readable by others) instead of throwing. */
 async function readSecret(dir: string, name: string, diags: Diagnostic[]): Promise<string> {
   const path = join(dir, name);
   try {
     const st = await stat(path);
+    if (!st.isFile()) {
+      diags.push(error('E014', `${name} in ${dir} is a directory, not the secret file: move it away, then ${restoreHint(name, dir)}`, { file: path }));
+      return '';
+    }
     const mode = st.mode & 0o777;
     if ((mode & 0o077) !== 0) {
       diags.push(
@@ -131,17 +158,55 @@ async function readSecret(dir: string, name: string, diags: Diagnostic[]): Promi
     }
     return await readFile(path, 'utf8');
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
-      diags.push(error('E014', `${name} is missing from ${dir}: run "mkimage cluster init" to create the cluster secrets`, { file: path }));
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') {
+      diags.push(error('E014', `${name} is missing from ${dir}: ${restoreHint(name, dir)}`, { file: path }));
+      return '';
+    }
+    if (code === 'EACCES') {
+      diags.push(error('E014', `${name} cannot be read (permission denied): run mkimage as the user that owns ${dir}`, { file: path }));
       return '';
     }
     throw e;
   }
 }
 
+/** W117: a secrets directory others can list or enter (the files are checked one by one, E014). */
+export async function secretsDirWarnings(dir: string): Promise<Diagnostic[]> {
+  try {
+    const mode = (await stat(dir)).mode & 0o777;
+    if ((mode & 0o077) === 0) return [];
+    return [{
+      severity: 'warning', code: 'W117', file: dir,
+      message: `the secrets directory is mode ${mode.toString(8).padStart(4, '0')}, so other users can see what it holds: run chmod 700 ${dir}`,
+    }];
+  } catch {
+    return [];
+  }
+}
+
+/** `--secrets` (or clusters/<name>/secrets) must be a directory, or not exist yet. */
+async function checkSecretsDir(dir: string): Promise<void> {
+  let st;
+  try {
+    st = await stat(dir);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return;
+    if (code === 'ENOTDIR') {
+      throw new DiagnosticError([error('E014', `the secrets path ${dir} is below a regular file: pass --secrets <a directory>`, { file: dir })]);
+    }
+    throw e;
+  }
+  if (!st.isDirectory()) {
+    throw new DiagnosticError([error('E014', `the secrets path ${dir} is a file, not a directory: pass --secrets <the directory "mkimage cluster init" made>`, { file: dir })]);
+  }
+}
+
 /** Load and check the secrets in `dir`; every problem becomes an E014 diagnostic (thrown together). */
 export async function loadSecrets(dir: string): Promise<ClusterSecrets> {
   const diags: Diagnostic[] = [];
+  await checkSecretsDir(dir);
   if (!(await exists(dir))) {
     throw new DiagnosticError([
       error('E014', `no cluster secrets at ${dir}: run "mkimage cluster init" first`, { file: dir }),
