@@ -19,12 +19,14 @@ import {
   renderUserData,
   unknownTopLevelKeys,
   unknownRenderedKeys,
+  writeFile,
   type CloudInitMode,
 } from '../src/emit/cloud-init.js';
 import { LAN_INTERFACE } from '../src/emit/netplan.js';
 import { FIRSTBOOT_SCRIPT, firstbootBakeItems } from '../src/firstboot/files.js';
 import type { Diagnostic } from '../src/diagnostics.js';
 import { planNode } from '../src/plan/build.js';
+import { isFileMode } from '../src/profile/schema.js';
 import type { NodePlan } from '../src/plan/types.js';
 import type { Cluster, Located, NodeRole, NodeSpec, OsFamily, Profile } from '../src/profile/types.js';
 import { fixturePlan } from './fixtures/plan.js';
@@ -255,6 +257,19 @@ describe.each(MODES)('user-data (%s mode)', (mode) => {
       if (u.path === undefined || (mode === 'baked' && u.phase === 'bake')) continue;
       expect(readFileSync(join(root, u.path), 'utf8')).toBe(u.content);
     }
+  });
+
+  it('writes every mode the loader accepts, and the loader refuses what real cloud-init would change (setuid: chown clears it)', () => {
+    const plan = fixturePlan();
+    const modes = ['0755', '0750', '0700', '0640', '0600', '0444'];
+    for (const m of modes) plan.files.push({ path: `/opt/modes/m${m}`, mode: m, owner: 'root:root', phase: 'boot', content: `${m}\n` });
+    const userData = renderUserData(plan, mode);
+    expect(schemaCheck(userData).status).toBe(0);
+    const root = writeWithCloudInit(userData);
+    for (const m of modes) expect((statSync(join(root, `/opt/modes/m${m}`)).mode & 0o7777).toString(8).padStart(4, '0')).toBe(m);
+    // the same definition on both sides: what the emitter takes, the loader takes, and no more
+    for (const m of [...modes, '4755', '2750', '1777', '755', '0o644']) expect(isFileMode(m), m).toBe(modes.includes(m));
+    expect(() => writeFile('/opt/x', '4755', 'root:root', 'x\n')).toThrow(/not a quoted 4-digit octal/);
   });
 
   it('defers files owned by a user other than root (users are created after write_files)', () => {

@@ -482,3 +482,14 @@ describe('values that look right but no machine can use are E007/E006 at the val
     expect(r.diagnostics[0]?.message).toMatch(message);
   });
 });
+
+describe("a file mode with setuid or setgid ('4755')", () => {
+  it('is E007 at the mode, saying cloud-init would drop the bit, instead of a stack trace from the emitter', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mkimage-mode-'));
+    writeFileSync(join(dir, 'control-plane.yaml'), 'version: 1\nrole: control-plane\n');
+    writeFileSync(join(dir, 'worker.yaml'), "version: 1\nrole: worker\nfiles:\n  - path: /usr/local/bin/x\n    mode: '4755'\n    phase: boot\n    content: hi\n");
+    const r = loadInputs({ profilesDir: dir, clusterFile: join(PACKAGE_ROOT, 'profiles/cluster.yaml'), cwd: dir });
+    expect(where(r.diagnostics)).toEqual(['E007 worker.yaml:5:11']);
+    expect(r.diagnostics[0]?.message).toContain("drops setuid and setgid bits: set them with a command");
+  });
+});

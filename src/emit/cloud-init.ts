@@ -12,6 +12,7 @@
 // user-data is built as an object and serialised with `yaml` (YAML 1.1 quoting for PyYAML, no line
 // folding so file contents round-trip byte for byte); keys are always in the order written below.
 
+import { isFileMode } from '../profile/schema.js';
 import { gzipSync } from 'node:zlib';
 import { parse, stringify } from 'yaml';
 import type { NodePlan, PlanFile, PlanUnit } from '../plan/types.js';
@@ -117,7 +118,7 @@ const LONE_SURROGATE = /[\ud800-\udfff]/u;
 
 /** A write_files entry; content that YAML cannot carry verbatim is base64 (gzip+base64 when large). */
 export function writeFile(path: string, mode: string, owner: string, content: string, opts: { secret?: boolean } = {}): WriteFile {
-  if (!/^0[0-7]{3}$/.test(mode)) throw new Error(`mkimage: ${path}: mode "${mode}" is not a quoted 4-digit octal string`);
+  if (!isFileMode(mode)) throw new Error(`mkimage: ${path}: mode "${mode}" is not a quoted 4-digit octal string`);
   if (opts.secret === true && (parseInt(mode, 8) & 0o077) !== 0) {
     throw new Error(`mkimage: ${path} holds secrets but its mode ${mode} lets group/others read it (want 0600)`);
   }

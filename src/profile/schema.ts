@@ -72,7 +72,8 @@ export const FORMATS = {
   mac: { pattern: '^[0-9A-Fa-f]{2}([:-][0-9A-Fa-f]{2}){5}$', check: unicastMacOk, what: 'six hex pairs separated by ":"', example: '52:54:00:66:00:11' },
   version: { pattern: '^[0-9]+\\.[0-9]+\\.[0-9]+$', what: 'a quoted MAJOR.MINOR.PATCH version', example: '1.29.2' },
   vVersion: { pattern: '^v[0-9]+\\.[0-9]+\\.[0-9]+$', what: 'a release tag vMAJOR.MINOR.PATCH', example: 'v3.27.3' },
-  mode: { pattern: '^[0-7]{4}$', what: 'a quoted 4-digit octal mode', example: '0644' },
+  // Not setuid/setgid: cloud-init's write_files chowns after its chmod, and chown clears those bits.
+  mode: { pattern: '^0[0-7]{3}$', what: "a quoted 4-digit octal mode starting with 0 (cloud-init's write_files drops setuid and setgid bits: set them with a command)", example: '0644' },
   port: {
     pattern: '^[0-9]{1,5}(-[0-9]{1,5})?/(tcp|udp)$',
     check: portsOk,
@@ -124,6 +125,9 @@ export const FORMATS = {
 } satisfies Record<string, FormatSpec>;
 
 export type FormatName = keyof typeof FORMATS;
+
+/** The one definition of a file mode, for the loader and every emitter: '0' and three octal digits. */
+export const isFileMode = (mode: string): boolean => new RegExp(FORMATS.mode.pattern).test(mode);
 
 // ---- the DSL ---------------------------------------------------------------------------------------------
 
