@@ -242,6 +242,23 @@ describe('other commands', () => {
     const key = plan.files.find((f: { path: string }) => f.path === '/etc/kubernetes/pki/ca.key');
     expect(key.content).toMatch(/^<secret: \d+ bytes/);
     expect(r.out).not.toContain('PRIVATE KEY');
+    expect(existsSync(join(cwd, 'clusters')), 'plan creates no secrets as a side effect').toBe(false);
+  });
+
+  it('validate plans every role and node: what a render refuses (E018), validate refuses, positioned, writing nothing', async () => {
+    const cwd = tmp();
+    const base = readFileSync(join(PACKAGE_ROOT, 'profiles/cluster.yaml'), 'utf8');
+    writeFileSync(join(cwd, 'c.yaml'), base.replace('kubernetesVersion: "1.29.2"', 'kubernetesVersion: "1.28.2"'));
+    const line = base.split('\n').findIndex((l) => l.startsWith('kubernetesVersion:')) + 1;
+    const v = await mkimage(cwd, 'validate', '--cluster', 'c.yaml');
+    expect(v.code).toBe(2);
+    expect(v.err).toContain('error[E018]: kubernetesVersion 1.28.2 is not supported');
+    expect(v.err).toContain(`--> c.yaml:${line}:`);
+    expect(v.err).not.toContain('ok: cluster');
+    const render = await mkimage(cwd, 'worker', '--cluster', 'c.yaml');
+    expect(render.code).toBe(2);
+    expect(render.err).toContain('error[E018]');
+    expect(readdirSync(cwd).sort()).toEqual(['c.yaml']);
   });
 
   it('plan names the nodes it has when asked for one it does not', async () => {

@@ -1,12 +1,11 @@
 // One function per CLI command. Each returns an Outcome (diagnostics, result, exit code) and is callable from
 // tests without a subprocess.
 
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { error, hasErrors, type Diagnostic } from '../diagnostics.js';
+import { error, hasErrors, sortDiagnostics, type Diagnostic } from '../diagnostics.js';
 import {
-  ensureSecrets,
   loadAndLint,
   nodePlans,
   profileFor,
@@ -18,7 +17,7 @@ import {
   type CommonOptions,
 } from '../pipeline.js';
 import { profileJsonSchema, clusterJsonSchema } from '../profile/load.js';
-import { initSecrets, loadSecrets, rotateToken, discoveryHash, joinCommand as classicJoin } from '../cluster/secrets.js';
+import { generateSecrets, initSecrets, loadSecrets, rotateToken, discoveryHash, joinCommand as classicJoin } from '../cluster/secrets.js';
 import { PACKAGE_ROOT } from '../template.js';
 import { EXIT, EnvironmentError, type Io, type Outcome } from './run.js';
 import { FIRSTBOOT_DONE, FIRSTBOOT_FAILED } from '../firstboot/files.js';
@@ -94,12 +93,22 @@ export async function render(io: Io, role: string, o: RenderFlags): Promise<Outc
 
 export async function validate(io: Io, o: CommonFlags): Promise<Outcome> {
   const r = loadAndLint(common(io, o));
+  const diags: Diagnostic[] = [...r.diagnostics];
+  // Plan every role and every node (without secrets): what a render would refuse, validate refuses too.
+  if (r.inputs) {
+    for (const profile of [...r.inputs.profiles.values()].sort((a, b) => a.value.name.localeCompare(b.value.name))) {
+      rolePlan(r.inputs, profile, diags);
+      if (profile.value.role !== 'gateway') nodePlans(r.inputs, profile, undefined, diags);
+    }
+  }
+  const unique = sortDiagnostics([...new Map(diags.map((d) => [JSON.stringify(d), d])).values()]);
+  if (hasErrors(unique)) return { diagnostics: unique, sources: r.sources };
   if (r.inputs && !o.json) {
     const { cluster, profiles } = r.inputs;
-    const warnings = r.diagnostics.length;
+    const warnings = unique.length;
     io.err(`ok: cluster ${cluster.value.name} (${cluster.value.nodes.length} nodes), profiles ${[...profiles.keys()].sort().join(', ')}${warnings ? `; ${warnings} warning(s)` : ''}\n`);
   }
-  return { diagnostics: r.diagnostics, sources: r.sources };
+  return { diagnostics: unique, sources: r.sources };
 }
 
 export async function plan(io: Io, role: string, o: CommonFlags & { node?: string }): Promise<Outcome> {
@@ -119,7 +128,9 @@ export async function plan(io: Io, role: string, o: CommonFlags & { node?: strin
       diags.push(error('E010', `there is no ${role} node "${o.node}": use one of ${names.join(', ') || '(none)'}`));
       return { diagnostics: diags, sources: r.sources };
     }
-    const secrets = await ensureSecrets(r.inputs, c);
+    // Never create the secrets as a side effect: without them, a stand-in set shows the same (redacted) files.
+    const dir = secretsDirFor(r.inputs, c);
+    const secrets = existsSync(dir) ? await loadSecrets(dir) : await generateSecrets({ ttl: r.inputs.cluster.value.bootstrapTokenTTL });
     const plans = nodePlans(r.inputs, profile, secrets, diags, o.node);
     out = plans[0]!;
   }

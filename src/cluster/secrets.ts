@@ -87,6 +87,20 @@ function badTtl(ttl: string): Diagnostic {
   return error('E007', `bootstrap token TTL "${ttl}" is not a Go duration: write it like "24h0m0s" (hours, so slow first boots still join)`);
 }
 
+/** A whole set of cluster secrets, in memory only (`cluster init` writes them; `plan` shows a redacted one). */
+export async function generateSecrets(opts: Omit<InitSecretsOptions, 'force'>): Promise<ClusterSecrets> {
+  if (!isGoDuration(opts.ttl)) throw new DiagnosticError([badTtl(opts.ttl)]);
+  const now = opts.now ?? new Date();
+  const keyType = opts.keyType ?? 'rsa';
+  const [ca, frontProxyCa, etcdCa, sa] = await Promise.all([
+    createCa('kubernetes', now, keyType),
+    createCa('front-proxy-ca', now, keyType),
+    createCa('etcd-ca', now, keyType),
+    createServiceAccountKey(),
+  ]);
+  return { ca, frontProxyCa, etcdCa, sa, token: generateToken(opts.ttl, now) };
+}
+
 /** Generate every cluster secret into `dir` (clusters/<name>/secrets). Refuses an existing, non-empty dir unless force. */
 export async function initSecrets(dir: string, opts: InitSecretsOptions): Promise<ClusterSecrets> {
   if (!isGoDuration(opts.ttl)) throw new DiagnosticError([badTtl(opts.ttl)]);
@@ -102,15 +116,7 @@ export async function initSecrets(dir: string, opts: InitSecretsOptions): Promis
       ),
     ]);
   }
-  const now = opts.now ?? new Date();
-  const keyType = opts.keyType ?? 'rsa';
-  const [ca, frontProxyCa, etcdCa, sa] = await Promise.all([
-    createCa('kubernetes', now, keyType),
-    createCa('front-proxy-ca', now, keyType),
-    createCa('etcd-ca', now, keyType),
-    createServiceAccountKey(),
-  ]);
-  const secrets: ClusterSecrets = { ca, frontProxyCa, etcdCa, sa, token: generateToken(opts.ttl, now) };
+  const secrets = await generateSecrets(opts);
   // the whole set goes into a temp dir beside `target` that is then swapped in: a failure leaves the old set intact
   const files = secretFiles(secrets).map(([path, content]) => ({ path, content, mode: FILE_MODE }));
   await writeTreeAtomic(target, files, { dirMode: DIR_MODE });
