@@ -493,3 +493,29 @@ describe("a file mode with setuid or setgid ('4755')", () => {
     expect(r.diagnostics[0]?.message).toContain("drops setuid and setgid bits: set them with a command");
   });
 });
+
+describe('a profile command that would break the bake script (checked with the real bash -n, as the script wraps it)', () => {
+  const load = (run: string) => {
+    const dir = mkdtempSync(join(tmpdir(), 'mkimage-shell-'));
+    writeFileSync(join(dir, 'control-plane.yaml'), 'version: 1\nrole: control-plane\n');
+    writeFileSync(join(dir, 'worker.yaml'), `version: 1\nrole: worker\ncommands:\n  - phase: bake\n    run: ${JSON.stringify(run)}\n`);
+    return loadInputs({ profilesDir: dir, clusterFile: join(PACKAGE_ROOT, 'profiles/cluster.yaml'), cwd: dir });
+  };
+
+  it.each([
+    ['an unclosed quote', 'echo "hello', /unexpected EOF|unexpected end of file/],
+    ['a stray ")" that would close the subshell early', 'echo done )\nrm -rf /tmp/x', /syntax error near unexpected token/],
+    ['a here-document without its end line (it would swallow the rest of the script)', 'cat > /etc/motd <<EOF\nhello', /here-document at line 1 delimited by end-of-file/],
+  ])('%s is E007 at the run: line', (_, run, message) => {
+    const r = load(run);
+    expect(r.inputs).toBeUndefined();
+    expect(where(r.diagnostics)).toEqual(['E007 worker.yaml:5:10']);
+    expect(r.diagnostics[0]?.message).toMatch(message);
+    expect(r.diagnostics[0]?.message).toContain('close every quote, bracket and here-document');
+  });
+
+  it('complete commands, here-documents included, load', () => {
+    const r = load("cat > /etc/motd <<'EOF'\nhello )\nEOF\nsystemctl enable --now chronyd || true");
+    expect(r.diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
+  });
+});

@@ -13,6 +13,7 @@ import { AliasExpansionError, MAX_EXPANDED_NODES, mergeNodes, withoutKeys, fromY
 import { CLUSTER_SCHEMA, PROFILE_SCHEMA, ROLE_PORTS, type ObjectSchema } from './schema.js';
 import type { Cluster, Inputs, Located, NodeSpec, Profile, Role } from './types.js';
 import { applyDefaults, toValue, validate } from './validate.js';
+import { checkCommands } from './shell.js';
 
 export interface LoadOptions {
   /** default <package root>/profiles */
@@ -166,6 +167,11 @@ class Loader {
       return { abstract };
     }
     const value = { name: stem(abs), ...(applyDefaults(PROFILE_SCHEMA, raw) as Omit<Profile, 'name'>) };
+    const shell = checkCommands(value.commands, (path) => positions.get(path));
+    if (shell.length > 0) {
+      this.diags.push(...shell);
+      return { abstract };
+    }
     return { profile: { value, positions, sources: this.sourcesOf(files) }, abstract };
   }
 
