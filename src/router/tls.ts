@@ -26,8 +26,19 @@ export function showFingerprint(hex: string): string {
   return `sha256:${(hex.toUpperCase().match(/../g) ?? []).join(':')}`;
 }
 
+/** Node's verification codes, in words. */
+const WHY: Record<string, string> = {
+  DEPTH_ZERO_SELF_SIGNED_CERT: 'a self-signed certificate',
+  SELF_SIGNED_CERT_IN_CHAIN: 'a self-signed certificate in the chain',
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'signed by an authority this machine does not know',
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: 'signed by an authority this machine does not know',
+  CERT_HAS_EXPIRED: 'expired',
+  CERT_NOT_YET_VALID: 'not valid yet',
+  ERR_TLS_CERT_ALTNAME_INVALID: 'made out for another name or address',
+};
+
 /** Why the certificate on `socket` is not to be trusted, or undefined when it is. */
-function refusal(socket: TLSSocket, trust: Trust): RouterError | undefined {
+function refusal(socket: TLSSocket, trust: Trust, where: string): RouterError | undefined {
   const seen = socket.getPeerCertificate().fingerprint256?.replace(/:/g, '').toLowerCase() ?? '';
   if (trust.pin !== undefined) {
     if (seen === trust.pin) return undefined;
@@ -37,10 +48,10 @@ function refusal(socket: TLSSocket, trust: Trust): RouterError | undefined {
         'check the new fingerprint on the router and pass it with --fingerprint');
   }
   if (trust.insecure || socket.authorized) return undefined;
-  const why = String(socket.authorizationError ?? 'not trusted');
+  const code = String(socket.authorizationError ?? 'not trusted');
   return new RouterError('E020',
-    `the router's TLS certificate is not trusted (${why}); its SHA-256 fingerprint is ${showFingerprint(seen)}. ` +
-      `Check that against the router (e.g. \`openssl s_client -connect <router>:443 | openssl x509 -noout -fingerprint -sha256\` ` +
+    `the router's TLS certificate is not trusted (${WHY[code] ?? code}); its SHA-256 fingerprint is ${showFingerprint(seen)}. ` +
+      `Check that against the router (e.g. \`openssl s_client -connect ${where} </dev/null | openssl x509 -noout -fingerprint -sha256\` ` +
       `on a trusted link), then pin it with --fingerprint ${showFingerprint(seen)}, or pass --insecure to accept any certificate (not recommended)`);
 }
 
@@ -51,7 +62,7 @@ export function routerAgent(trust: Trust, connectTimeoutMs = 10_000): Agent {
   const connect: buildConnector.connector = (opts, callback) => {
     base(opts, (err, socket) => {
       if (err !== null) return callback(err, null);
-      const why = socket instanceof TLSSocket ? refusal(socket, trust) : undefined;
+      const why = socket instanceof TLSSocket ? refusal(socket, trust, `${opts.hostname}:${opts.port || 443}`) : undefined;
       if (why === undefined) return callback(null, socket);
       socket.destroy();
       callback(why, null);
