@@ -26,6 +26,8 @@ import { LAN_INTERFACE } from '../src/emit/netplan.js';
 import { FIRSTBOOT_SCRIPT, firstbootBakeItems } from '../src/firstboot/files.js';
 import type { Diagnostic } from '../src/diagnostics.js';
 import { planNode } from '../src/plan/build.js';
+import { renderRole } from '../src/pipeline.js';
+import { PACKAGE_ROOT } from '../src/template.js';
 import { isFileMode } from '../src/profile/schema.js';
 import type { NodePlan } from '../src/plan/types.js';
 import type { Cluster, Located, NodeRole, NodeSpec, OsFamily, Profile } from '../src/profile/types.js';
@@ -651,5 +653,41 @@ describe('seeds for real planner output', () => {
     const rendered = readdirSync(netDir).map((f) => readFileSync(join(netDir, f), 'utf8')).join('\n');
     expect(rendered).toContain(plan.node?.mac ?? 'missing');
     expect(rendered).toContain(`Address=${plan.node?.address ?? 'missing'}`);
+  });
+});
+
+describe('what the pipeline ships carries the first-boot script and unit (not a hand-made plan)', () => {
+  const script = readFileSync(join(PACKAGE_ROOT, 'templates/firstboot/firstboot.sh'), 'utf8');
+  const unit = readFileSync(join(PACKAGE_ROOT, 'templates/firstboot/mkimage-firstboot.service'), 'utf8');
+
+  // (control-plane: full mode needs the Calico manifest's sha256, E019 without a lock; the baked case covers it below)
+  it.each(['worker'])('%s --mode full: real cloud-init writes the script (0755) and the unit, runcmd enables and starts it', async (role) => {
+    const cwd = tmp(`ships-${role}`);
+    const r = await renderRole({ role, cwd, mode: 'full' });
+    expect(r.diagnostics.filter((d) => d.severity === 'error').map((d) => d.message)).toEqual([]);
+    const node = role === 'worker' ? 'worker1' : 'cp1';
+    const userData = readFileSync(join(cwd, `out/${role}/seeds/${node}/user-data`), 'utf8');
+    const root = writeWithCloudInit(userData);
+    expect(readFileSync(join(root, FIRSTBOOT_SCRIPT), 'utf8')).toBe(script);
+    expect(statSync(join(root, FIRSTBOOT_SCRIPT)).mode & 0o777).toBe(0o755);
+    expect(readFileSync(join(root, '/etc/systemd/system/mkimage-firstboot.service'), 'utf8')).toBe(unit);
+    // runcmd runs the install script that write_files put down; that script enables and starts the unit
+    const shell = python(RUNCMD_HARNESS, [join(cwd, `out/${role}/seeds/${node}/user-data`)]);
+    expect(shell.status).toBe(0);
+    expect(shell.stdout).toContain(BAKE_SCRIPT_PATH);
+    const install = readFileSync(join(root, BAKE_SCRIPT_PATH), 'utf8');
+    expect(install).toMatch(/systemctl enable [^\n]*mkimage-firstboot\.service/);
+    expect(install).toMatch(/systemctl start --no-block [^\n]*mkimage-firstboot\.service/);
+  });
+
+  it.each(['control-plane', 'worker'])('%s baked: the Packer rootfs holds the script (0755) and the unit, and bake.sh enables it', async (role) => {
+    const cwd = tmp(`ships-baked-${role}`);
+    const r = await renderRole({ role, cwd });
+    expect(r.diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
+    const rootfs = join(cwd, `out/${role}/packer/rootfs`);
+    expect(readFileSync(join(rootfs, FIRSTBOOT_SCRIPT), 'utf8')).toBe(script);
+    expect(statSync(join(rootfs, FIRSTBOOT_SCRIPT)).mode & 0o777).toBe(0o755);
+    expect(readFileSync(join(rootfs, 'etc/systemd/system/mkimage-firstboot.service'), 'utf8')).toBe(unit);
+    expect(readFileSync(join(cwd, `out/${role}/packer/scripts/bake.sh`), 'utf8')).toMatch(/systemctl enable [^\n]*mkimage-firstboot\.service/);
   });
 });
