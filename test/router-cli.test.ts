@@ -27,6 +27,13 @@ describe('flags', () => {
     expect(r.err).not.toMatch(/\n\s+at /);
   });
 
+  it('there is no password flag: a password on the command line is refused, and not repeated', async () => {
+    const r = await workspace().run(['--router', 'http://127.0.0.1:9', '--password', PASSWORD]);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain("unknown option '--password'");
+    expect(r.out + r.err).not.toContain(PASSWORD);
+  });
+
   it('an unknown --api is refused by the command line', async () => {
     const r = await workspace().run(['--router', 'http://127.0.0.1:9', '--api', '5']);
     expect(r.code).toBe(2);
