@@ -147,6 +147,26 @@ describe.each(APIS)('iKuai $name API', (api) => {
     expect(fake.tables.dns).toEqual([]);
   });
 
+  it('a table longer than a page is read to its end: a clash among the last rows is still found', async () => {
+    ws = workspace();
+    fake = await api.start();
+    for (let i = 0; i < 150; i++) {
+      const hex = (i + 0x100).toString(16).slice(-2);
+      fake.insert('dhcp_static', {
+        hostname: `pc${i}`, mac: `02:00:00:00:01:${hex}`, ip_addr: `10.9.${Math.floor(i / 200)}.${(i % 200) + 1}`, gateway: '10.9.0.254',
+        interface: 'lan2', dns1: '', dns2: '', comment: 'office', enabled: 'yes',
+      });
+    }
+    fake.insert('dhcp_static', {
+      hostname: 'camera', mac: '02:00:00:00:02:01', ip_addr: '192.168.66.22', gateway: '192.168.66.1', interface: 'lan1', dns1: '', dns2: '', comment: 'camera', enabled: 'yes',
+    });
+    const r = await apply();
+    expect(r.code).toBe(2);
+    expect(r.err).toContain('error[E013]: the router\'s static lease for 02:00:00:00:02:01 (comment "camera") already holds 192.168.66.22');
+    expect(r.out).toContain('static leases: the router has 151 (0 with the comment');
+    expect(fake.writes()).toBe(0);
+  });
+
   it('an entry with the owner comment made earlier, no longer in the plan, is left alone and named', async () => {
     ws = workspace();
     fake = await api.start();

@@ -11,7 +11,8 @@ import type { Dispatcher } from 'undici';
 import type { RouterCall, RouterClient } from './api.js';
 import { RouterError } from './errors.js';
 import { exchange, jsonOf } from './http.js';
-import type { Kind, RouterRow, Value, Wanted } from './records.js';
+import { readAllPages } from './pages.js';
+import type { Kind, RouterRow, Wanted } from './records.js';
 
 const RESULT = { loginOk: 10000, ok: 30000, sessionExpired: 10014 } as const;
 
@@ -100,18 +101,12 @@ export class IkuaiV3Client implements RouterClient {
 
   async list(kind: Kind): Promise<RouterRow[]> {
     const t = TABLE[kind];
-    const rows: RouterRow[] = [];
-    for (let offset = 0; ; offset += PAGE) {
-      const what = `${t.func} show`;
-      const e = await this.call({ func_name: t.func, action: 'show', param: { TYPE: t.type, limit: `${offset},${PAGE}` } }, what);
+    const what = `${t.func} show`;
+    return readAllPages(what, PAGE, async (index) => {
+      const e = await this.call({ func_name: t.func, action: 'show', param: { TYPE: t.type, limit: `${index * PAGE},${PAGE}` } }, what);
       const data = (e.Data ?? {}) as Record<string, unknown>;
-      const page = data[t.data];
-      if (page !== undefined && !Array.isArray(page)) throw new RouterError('E020', `${what}: the router's Data.${t.data} is not a list`);
-      const got = (page ?? []) as Array<Record<string, Value>>;
-      rows.push(...got.map((record) => ({ id: String(record.id ?? ''), record })));
-      const total = Number(data[t.total] ?? rows.length);
-      if (got.length === 0 || rows.length >= total) return rows;
-    }
+      return { rows: data[t.data], total: data[t.total] };
+    });
   }
 
   addCall(w: Wanted): RouterCall {

@@ -8,7 +8,8 @@ import type { Dispatcher } from 'undici';
 import type { RouterCall, RouterClient } from './api.js';
 import { RouterError } from './errors.js';
 import { exchange, jsonOf, type Exchange } from './http.js';
-import type { Kind, RouterRow, Value, Wanted } from './records.js';
+import { readAllPages } from './pages.js';
+import type { Kind, RouterRow, Wanted } from './records.js';
 
 export const API_BASE = '/api/v4.0';
 
@@ -78,18 +79,12 @@ export class IkuaiV4Client implements RouterClient {
 
   async list(kind: Kind): Promise<RouterRow[]> {
     const t = TABLE[kind];
-    const rows: RouterRow[] = [];
-    for (let page = 1; ; page++) {
-      const path = `${API_BASE}${t.path}?page=${page}&limit=${PAGE}`;
-      const what = `GET ${API_BASE}${t.path}`;
-      const e = await this.request({ method: 'GET', path, what });
+    const what = `GET ${API_BASE}${t.path}`;
+    return readAllPages(what, PAGE, async (index) => {
+      const e = await this.request({ method: 'GET', path: `${API_BASE}${t.path}?page=${index + 1}&limit=${PAGE}`, what });
       const body = (e.results ?? e.data ?? {}) as Record<string, unknown>;
-      const got = body[t.data] ?? [];
-      if (!Array.isArray(got)) throw new RouterError('E020', `${what}: the router's ${t.data} is not a list`);
-      rows.push(...(got as Array<Record<string, Value>>).map((record) => ({ id: String(record.id ?? ''), record })));
-      const total = Number(body[t.total] ?? rows.length);
-      if (got.length === 0 || rows.length >= total) return rows;
-    }
+      return { rows: body[t.data], total: body[t.total] };
+    });
   }
 
   addCall(w: Wanted): RouterCall {
