@@ -3,9 +3,9 @@
 // creates and removes the files the real one does (admin.conf, kubelet.conf, manifests, and pki on reset).
 
 import { describe, it, expect } from 'vitest';
-import { mkdtempSync, mkdirSync, writeFileSync, readFileSync, readdirSync, existsSync, chmodSync, statSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, writeFileSync, readFileSync, readdirSync, existsSync, chmodSync, statSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { firstbootScript, firstbootBakeItems, FIRSTBOOT_SCRIPT } from '../src/firstboot/files.js';
 import { kubeVipManifest } from '../src/cluster/kube-vip.js';
@@ -13,6 +13,11 @@ import type { NodePlan } from '../src/plan/types.js';
 import { fixturePlan } from './fixtures/plan.js';
 import { run, tool } from './helpers/tools.js';
 import { verifyUnits } from './helpers/systemd-root.js';
+import { FIXTURE_SECRETS, privateSecretsCopy } from './helpers/secrets.js';
+import { loadInputs } from '../src/profile/load.js';
+import { nodePlans } from '../src/pipeline.js';
+import { loadSecrets } from '../src/cluster/secrets.js';
+import type { Diagnostic } from '../src/diagnostics.js';
 
 const FAKE_KUBEADM = `#!/bin/bash
 # FAKE kubeadm: records calls; mimics the files real kubeadm writes and removes.
@@ -392,5 +397,61 @@ describe('the failure marker for other phases (firstboot.sh --run-phase / --mark
     const n = makeNode('join');
     expect(phaseRun(n, ['--run-phase', 'install']).status).toBe(2);
     expect(phaseRun(n, ['--bogus']).status).toBe(2);
+  });
+});
+
+describe('first-boot script fed the seed files the pipeline emits (bootstrap.env, kubeadm.yaml, PKI), not hand-written ones', () => {
+  /** A node root holding exactly the boot-phase files of `nodeName`'s real plan (shipped profiles, fixture secrets). */
+  async function realNode(role: 'control-plane' | 'worker', nodeName: string): Promise<Node & { plan: NodePlan }> {
+    const loaded = loadInputs({});
+    const inputs = loaded.inputs!;
+    const secretsDir = await privateSecretsCopy(FIXTURE_SECRETS, join(mkdtempSync(join(tmpdir(), 'mkimage-fb-secrets-')), 's'));
+    const diags: Diagnostic[] = [];
+    const [plan] = nodePlans(inputs, inputs.profiles.get(role)!, await loadSecrets(secretsDir), diags, nodeName);
+    expect(diags.filter((d) => d.severity === 'error')).toEqual([]);
+    const n = makeNode('init');
+    // replace the hand-written seed with the real one
+    rmSync(join(n.root, 'etc/kubernetes'), { recursive: true, force: true });
+    for (const f of plan!.files.filter((x) => x.phase === 'boot')) {
+      mkdirSync(dirname(join(n.root, f.path)), { recursive: true });
+      writeFileSync(join(n.root, f.path), f.content, { mode: parseInt(f.mode, 8) });
+    }
+    return { ...n, plan: plan! };
+  }
+
+  it('init with the real cp1 seed: kubeadm init on the emitted config, Calico with the cluster pod subnet, the CA-key copy removed after success', async () => {
+    const n = await realNode('control-plane', 'cp1');
+    const env = readFileSync(join(n.root, 'etc/kubernetes/mkimage/bootstrap.env'), 'utf8');
+    expect(env).toMatch(/^BOOTSTRAP=init$/m);
+    const r = boot(n);
+    expect(r.status, r.out).toBe(0);
+    expect(r.calls[0]).toMatch(new RegExp(`^kubeadm init --config ${n.root}/\\S+kubeadm\\.yaml --skip-token-print$`));
+    const calico = readFileSync(join(n.root, 'var/lib/mkimage/calico.yaml'), 'utf8');
+    expect(calico).toContain(`value: "${n.plan.cluster.podSubnet}"`);
+    expect(n.plan.cluster.podSubnet).toBe('10.244.0.0/16');
+    // the seeded CA key was copied aside for a reset; after success no second copy of it stays on disk
+    expect(existsSync(join(n.root, 'var/lib/mkimage/pki-seed'))).toBe(false);
+    expect(existsSync(done(n))).toBe(true);
+  });
+
+  it('refuses to apply Calico when the manifest does not take the pod subnet (a changed upstream shape would give 192.168.0.0/16)', async () => {
+    const n = await realNode('control-plane', 'cp1');
+    writeFileSync(join(n.root, 'usr/share/mkimage/calico.yaml'), '          env:\n            - name: CALICO_IPV4POOL_IPIP\n              value: "Always"\n');
+    const r = boot(n);
+    expect(r.status).not.toBe(0);
+    expect(r.calls.some((c) => c.startsWith('kubectl apply'))).toBe(false);
+    expect(readFileSync(failed(n), 'utf8')).toMatch(/^reason: apply Calico failed/);
+    expect(existsSync(done(n))).toBe(false);
+  });
+
+  it('join with the real worker1 seed: the wait backs off 2, 4, 8, 16 and then at most 30 s', async () => {
+    const n = await realNode('worker', 'worker1');
+    expect(readFileSync(join(n.root, 'etc/kubernetes/mkimage/bootstrap.env'), 'utf8')).toMatch(/^BOOTSTRAP=join$/m);
+    expect(existsSync(join(n.root, 'etc/kubernetes/pki/ca.key')), 'a worker seed holds no CA key').toBe(false);
+    const r = boot(n, { FAKE_API_DOWN: '7' });
+    expect(r.status, r.out).toBe(0);
+    expect(r.calls.filter((c) => c.startsWith('sleep'))).toEqual(['sleep 2', 'sleep 4', 'sleep 8', 'sleep 16', 'sleep 30', 'sleep 30', 'sleep 30']);
+    expect(r.calls.at(-1)).toMatch(new RegExp(`^kubeadm join --config ${n.root}/\\S+kubeadm\\.yaml$`));
+    expect(existsSync(done(n))).toBe(true);
   });
 });
