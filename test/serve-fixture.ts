@@ -1,0 +1,102 @@
+// A directory shaped like `mkimage pxe build`'s out/pxe/ (pxe.json, installer, image, seeds, tftp/boot.ipxe),
+// with small stand-in kernel, initramfs and image bytes, for the LAN-boot server's tests and benchmark. Plus
+// a plain HTTP client that can pick its source address (Linux routes all of 127/8 to lo).
+
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export interface FixtureNode {
+  name: string;
+  mac: string;
+  ip: string;
+  disk?: string;
+  /** write no network-config */
+  noNetworkConfig?: boolean;
+}
+
+export interface PxeFixture {
+  /** the workspace (cwd for the CLI) */
+  cwd: string;
+  /** <cwd>/out/pxe */
+  dir: string;
+  cluster: string;
+  kernel: Buffer;
+  initrd: Buffer;
+  image?: Buffer;
+  imageSha256?: string;
+  manifest: Record<string, unknown>;
+}
+
+export const CHAIN_SCRIPT = '#!ipxe\n:retry\nisset ${ip} || dhcp || goto retry\nchain http://${next-server}:8080/boot.ipxe?mac=${net0/mac:hexhyp}&uuid=${uuid}&platform=${platform}\n';
+
+export function seedText(node: string, file: string): string {
+  return `# ${file} of ${node} (stand-in)\n${file === 'user-data' ? '#cloud-config\n' : ''}instance: ${node}\n`;
+}
+
+export function makePxeFixture(opts: { nodes: FixtureNode[]; image?: boolean; cluster?: string; sizes?: { kernel?: number; initrd?: number; image?: number } }): PxeFixture {
+  const cwd = mkdtempSync(join(tmpdir(), 'mkimage-serve-'));
+  const dir = join(cwd, 'out/pxe');
+  const cluster = opts.cluster ?? 'homelab';
+  const kernel = randomBytes(opts.sizes?.kernel ?? 96 * 1024 + 17);
+  const initrd = randomBytes(opts.sizes?.initrd ?? 160 * 1024 + 3);
+  mkdirSync(join(dir, 'installer'), { recursive: true });
+  mkdirSync(join(dir, 'tftp'), { recursive: true });
+  writeFileSync(join(dir, 'installer/vmlinuz'), kernel);
+  writeFileSync(join(dir, 'installer/initramfs.cpio.gz'), initrd);
+  writeFileSync(join(dir, 'tftp/boot.ipxe'), CHAIN_SCRIPT);
+  const images: Record<string, unknown> = {};
+  let image: Buffer | undefined;
+  let imageSha256: string | undefined;
+  if (opts.image !== false) {
+    mkdirSync(join(dir, 'images'), { recursive: true });
+    image = randomBytes(opts.sizes?.image ?? 512 * 1024 + 5);
+    imageSha256 = createHash('sha256').update(image).digest('hex');
+    writeFileSync(join(dir, 'images/worker.raw.gz'), image);
+    writeFileSync(join(dir, 'images/worker.raw.gz.sha256'), `${imageSha256}  worker.raw.gz\n`);
+    images.worker = { path: 'images/worker.raw.gz', sha256: imageSha256, size: image.length, rawSize: image.length * 4 };
+  }
+  for (const n of opts.nodes) {
+    const seed = join(dir, 'seeds', n.name);
+    mkdirSync(seed, { recursive: true, mode: 0o700 });
+    for (const f of ['meta-data', 'user-data', ...(n.noNetworkConfig ? [] : ['network-config'])]) {
+      writeFileSync(join(seed, f), seedText(n.name, f), { mode: 0o600 });
+    }
+  }
+  const manifest = {
+    version: 1,
+    cluster,
+    server: 'http://${next-server}:8080',
+    installer: { kernel: 'installer/vmlinuz', initrd: 'installer/initramfs.cpio.gz', kernelVersion: '6.1.0-99-amd64' },
+    images,
+    nodes: opts.nodes.map((n) => ({ name: n.name, role: 'worker', mac: n.mac, ip: n.ip, seed: `seeds/${n.name}`, ...(n.disk ? { disk: n.disk } : {}) })),
+  };
+  writeFileSync(join(dir, 'pxe.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+  return { cwd, dir, cluster, kernel, initrd, image, imageSha256, manifest };
+}
+
+export interface Answer {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Buffer;
+  text: string;
+}
+
+/** One request on a fresh connection, from `localAddress` when given. */
+export function fetchRaw(url: string, opts: { method?: string; headers?: Record<string, string>; body?: string | Buffer; localAddress?: string } = {}): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: opts.method ?? 'GET', headers: opts.headers, localAddress: opts.localAddress, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const body = Buffer.concat(chunks);
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body, text: body.toString('utf8') });
+      });
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(opts.body);
+  });
+}
