@@ -26,6 +26,7 @@ import { packerVersion as installedPackerVersion } from '../packer/run.js';
 import { planJson } from '../plan/build.js';
 import { fetchArtifact, writeBundle } from '../fetch/index.js';
 import type { PlanArtifact } from '../plan/types.js';
+import { lanBootOf } from '../serve/status.js';
 
 export const VERSION: string = JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')).version;
 
@@ -218,6 +219,10 @@ export async function clusterStatus(io: Io, nodeName: string, o: CommonFlags & S
     const names = r.inputs.cluster.value.nodes.map((n) => n.name).join(', ');
     return { diagnostics: [error('E010', `there is no node "${nodeName}" in the cluster: use one of ${names}`)] };
   }
+  // A node that boots from the LAN: its install state from `pxe serve`'s default state file, first.
+  const lanBoot = await lanBootOf(join(io.cwd, 'clusters', r.inputs.cluster.value.name, 'pxe-state.json'), nodeName);
+  if (lanBoot && !o.json) io.out(`${lanBoot.line}\n`);
+  const lan = lanBoot ? { lanBoot: { state: lanBoot.state, since: lanBoot.since } } : {};
   const user = o.user ?? r.inputs.cluster.value.admin.user;
   const host = o.host ?? node.ip.split('/')[0]!;
   const remote = `sudo cat ${FIRSTBOOT_DONE} 2>/dev/null && echo '@@done' || { sudo cat ${FIRSTBOOT_FAILED} 2>/dev/null && echo '@@failed' || echo '@@pending'; }`;
@@ -241,7 +246,7 @@ export async function clusterStatus(io: Io, nodeName: string, o: CommonFlags & S
   const detail = out.replace(/@@(done|failed|pending)\s*$/, '').trim();
   const code = state === 'failed' ? EXIT.environment : EXIT.ok;
   if (state !== 'failed') {
-    if (o.json) return { result: { node: nodeName, state, detail }, exitCode: code };
+    if (o.json) return { result: { node: nodeName, state, detail, ...lan }, exitCode: code };
     io.out(`${nodeName}: ${state === 'joined' ? 'first boot done' : 'first boot still running (no marker yet)'}\n${detail ? `${detail}\n` : ''}`);
     return { exitCode: code };
   }
@@ -249,7 +254,7 @@ export async function clusterStatus(io: Io, nodeName: string, o: CommonFlags & S
   const field = (k: string) => new RegExp(`^${k}: (.*)$`, 'm').exec(detail)?.[1]?.trim();
   const phase = field('phase');
   const reason = field('reason') ?? 'no reason recorded';
-  if (o.json) return { result: { node: nodeName, state, phase, reason, detail }, exitCode: code };
+  if (o.json) return { result: { node: nodeName, state, phase, reason, detail, ...lan }, exitCode: code };
   io.out(`${nodeName}: failed: ${phase ? `${phase}: ` : ''}${reason}\n${detail}\n`);
   return { exitCode: code };
 }
