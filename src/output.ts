@@ -1,9 +1,28 @@
-// Writes an in-memory file tree atomically: everything goes into a temp dir beside the destination,
-// which then replaces the destination with renames. A failure leaves the old tree (or nothing) behind,
-// never a half-written one.
+// Writes an in-memory file tree atomically: everything goes into a temp dir beside the destination, which then
+// takes the destination's place. A failure leaves the old tree (or nothing) behind, never a half-written one.
+//
+// The swap, under the destination's lock (src/output-lock.ts), so concurrent writers take turns:
+//   1. clean up after writers that died (killed renders): their temp trees go, and a tree a fallback swap had moved
+//      aside while the destination was missing is put back;
+//   2. exchange the temp tree with the destination in one renameat2(RENAME_EXCHANGE) (src/rename-exchange.ts):
+//      the destination is never missing, and the old tree is then under the temp name;
+//   3. remove the old tree (it holds seeds with the token and CA keys: no copy stays beside the output).
+// Fallback where RENAME_EXCHANGE cannot be done (no perl or python3, another OS, a filesystem without it): two
+// renames, destination -> <temp>.old, then temp -> destination. Between them the destination is missing for a
+// moment; if the process is killed there, the next writer (step 1) puts the old tree back before it swaps.
+// SIGINT, SIGTERM and SIGHUP during a write remove the temp trees and the lock before the process ends; after a
+// SIGKILL the next write removes them.
+//
+// Test hooks (environment): MKIMAGE_TEST_PAUSE_AT=<step> stops the process (SIGSTOP) at that step, so a test can
+// look at the disk and SIGKILL it there: written (temp tree complete, lock not taken), locked, moved-aside (the
+// fallback, between its renames), swapped (before the old tree is removed). MKIMAGE_TEST_EXCHANGE=perl|python3|rename
+// forces one way of swapping; MKIMAGE_TEST_LOCK_WAIT_MS shortens the wait for another writer's lock (default 30 s).
 
+import { renameSync, rmSync, existsSync, readdirSync } from 'node:fs';
 import { mkdir, rename, rm, writeFile, chmod, mkdtemp, stat } from 'node:fs/promises';
 import { dirname, join, resolve, basename, isAbsolute, normalize } from 'node:path';
+import { lockOutput, ownerAlive, OWNER, type HeldLock } from './output-lock.js';
+import { renameExchange, type ExchangeHelper } from './rename-exchange.js';
 
 export interface OutFile {
   /** path relative to the tree root, with forward slashes */
@@ -18,6 +37,10 @@ export type FileTree = OutFile[];
 export interface TreeOptions {
   /** mode of the tree's root and every directory in it, default 0o755 (0o700 for a secrets directory) */
   dirMode?: number;
+  /** leave a destination that exists and is not empty (see writeTreeAtomic) */
+  keepExisting?: boolean;
+  /** how long to wait for another writer's lock before OutputBusyError */
+  lockWaitMs?: number;
 }
 
 function checkRelative(p: string): string {
@@ -48,14 +71,94 @@ function checkTree(files: FileTree): string[] {
   return paths;
 }
 
-/** Write `files` as the complete content of directory `dest`, replacing whatever was there. */
-export async function writeTreeAtomic(dest: string, files: FileTree, opts: TreeOptions = {}): Promise<void> {
+export type SwapStep = 'written' | 'locked' | 'moved-aside' | 'swapped';
+
+/** The test hook: stop here (SIGSTOP) when MKIMAGE_TEST_PAUSE_AT names this step. */
+function pauseAt(step: SwapStep): void {
+  if (process.env['MKIMAGE_TEST_PAUSE_AT'] === step) process.kill(process.pid, 'SIGSTOP');
+}
+
+const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** `.<name>.tmp-<owner>-XXXXXX` (and `<that>.old`); also the owner-less names older mkimage versions left. */
+function tempTreeName(target: string): RegExp {
+  return new RegExp(`^\\.${escapeRe(basename(target))}\\.tmp-(?:(\\d+\\.\\d*)-)?[A-Za-z0-9]{6}(\\.old)?$`);
+}
+
+/**
+ * Step 1 of the swap (under the lock): put back a tree a killed fallback swap had moved aside, then remove every
+ * temp tree whose writer is gone. A live writer's temp tree (still being written) stays.
+ */
+async function cleanAfterDeadWriters(target: string): Promise<void> {
+  const parent = dirname(target);
+  const pattern = tempTreeName(target);
+  const dead = readdirSync(parent)
+    .map((name) => ({ name, m: pattern.exec(name) }))
+    .filter((e) => e.m !== null && (e.m[1] === undefined || !ownerAlive(e.m[1])))
+    .map((e) => ({ path: join(parent, e.name), aside: e.m![2] !== undefined }))
+    .sort((a, b) => (a.path < b.path ? -1 : 1));
+  const movedAside = dead.find((e) => e.aside);
+  if (movedAside && !existsSync(target)) renameSync(movedAside.path, target);
+  for (const e of dead) await rm(e.path, { recursive: true, force: true });
+}
+
+/**
+ * Step 2: `tmp` takes the place of `target`; afterwards the old tree is at `tmp` (exchange) or `<tmp>.old`
+ * (fallback), or nowhere (there was none). Synchronous, so no signal handler runs between the fallback's renames.
+ */
+function swapIn(tmp: string, target: string): void {
+  if (!existsSync(target)) {
+    renameSync(tmp, target);
+    return;
+  }
+  const forced = process.env['MKIMAGE_TEST_EXCHANGE'];
+  if (forced !== 'rename' && renameExchange(tmp, target, forced === undefined ? undefined : (forced as ExchangeHelper))) {
+    pauseAt('swapped');
+    return;
+  }
+  renameSync(target, `${tmp}.old`);
+  pauseAt('moved-aside');
+  renameSync(tmp, target);
+  pauseAt('swapped');
+}
+
+/** Temp trees (and held locks) to remove if the process is told to end while writing. */
+const inFlight = new Set<{ tmp: string; lock?: HeldLock }>();
+const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+
+function onSignal(signal: NodeJS.Signals): void {
+  for (const w of inFlight) {
+    for (const p of [w.tmp, `${w.tmp}.old`]) rmSync(p, { recursive: true, force: true });
+    w.lock?.release();
+  }
+  inFlight.clear();
+  for (const s of SIGNALS) process.removeListener(s, onSignal);
+  process.kill(process.pid, signal); // the default action now: end as the signal says
+}
+
+function track(w: { tmp: string; lock?: HeldLock }): () => void {
+  if (inFlight.size === 0) for (const s of SIGNALS) process.on(s, onSignal);
+  inFlight.add(w);
+  return () => {
+    inFlight.delete(w);
+    if (inFlight.size === 0) for (const s of SIGNALS) process.removeListener(s, onSignal);
+  };
+}
+
+/**
+ * Write `files` as the complete content of directory `dest`, replacing whatever was there (see the top of this
+ * file). With `keepExisting`, a destination that exists and is not empty when the lock is taken (another writer got
+ * there first) is left as it is: returns false, nothing written.
+ */
+export async function writeTreeAtomic(dest: string, files: FileTree, opts: TreeOptions = {}): Promise<boolean> {
   const dirMode = opts.dirMode ?? 0o755;
   const target = resolve(dest);
   const paths = checkTree(files);
   const parent = dirname(target);
   await mkdir(parent, { recursive: true });
-  const tmp = await mkdtemp(join(parent, `.${basename(target)}.tmp-`));
+  const tmp = await mkdtemp(join(parent, `.${basename(target)}.tmp-${OWNER}-`));
+  const writing: { tmp: string; lock?: HeldLock } = { tmp };
+  const untrack = track(writing);
   try {
     const entries = files.map((f, i) => ({ ...f, full: join(tmp, paths[i]!) }));
     // Directories first (sorted, once each), then the files with bounded parallelism.
@@ -73,16 +176,17 @@ export async function writeTreeAtomic(dest: string, files: FileTree, opts: TreeO
       );
     }
     await chmod(tmp, dirMode);
-    let old: string | undefined;
-    if (await exists(target)) {
-      old = `${tmp}.old`;
-      await rename(target, old);
-    }
-    await rename(tmp, target);
-    if (old) await rm(old, { recursive: true, force: true });
-  } catch (e) {
-    await rm(tmp, { recursive: true, force: true });
-    throw e;
+    pauseAt('written');
+    writing.lock = await lockOutput(target, opts.lockWaitMs ?? Number(process.env['MKIMAGE_TEST_LOCK_WAIT_MS'] ?? 30_000));
+    pauseAt('locked');
+    await cleanAfterDeadWriters(target);
+    if (opts.keepExisting && existsSync(target) && readdirSync(target).length > 0) return false;
+    swapIn(tmp, target);
+    return true;
+  } finally {
+    for (const p of [tmp, `${tmp}.old`]) await rm(p, { recursive: true, force: true });
+    writing.lock?.release();
+    untrack();
   }
 }
 

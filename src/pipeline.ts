@@ -3,7 +3,7 @@
 
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
-import { applyStrict, error, hasErrors, sortDiagnostics, type Diagnostic } from './diagnostics.js';
+import { applyStrict, DiagnosticError, error, hasErrors, sortDiagnostics, type Diagnostic } from './diagnostics.js';
 import { loadInputs, type LoadOptions } from './profile/load.js';
 import { lintInputs } from './profile/lint.js';
 import type { Inputs, Located, Profile } from './profile/types.js';
@@ -77,7 +77,14 @@ export async function ensureSecrets(inputs: Inputs, opts: CommonOptions, diags?:
     diags?.push(...applyStrict(await secretsDirWarnings(dir), opts.strict ?? false));
     return secrets;
   }
-  const s = await initSecrets(dir, { ttl: inputs.cluster.value.bootstrapTokenTTL });
+  let s: ClusterSecrets;
+  try {
+    s = await initSecrets(dir, { ttl: inputs.cluster.value.bootstrapTokenTTL });
+  } catch (e) {
+    // another render made them meanwhile (two first renders at once): use those, as every node must
+    if (e instanceof DiagnosticError && e.diagnostics.some((d) => d.code === 'E017') && existsSync(dir)) return loadSecrets(dir);
+    throw e;
+  }
   const shown = relative(opts.cwd ?? process.cwd(), dir) || dir;
   opts.log?.(`note: generated the cluster's CAs, service-account keys and bootstrap token in ${shown} (0600; keep them, never commit them)`);
   return s;

@@ -4,13 +4,14 @@
 import { describe, it, expect, beforeAll } from 'vitest';
 import { mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync, existsSync, mkdirSync, cpSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { main } from '../src/cli.js';
 import type { Io } from '../src/cli/run.js';
 import { PACKAGE_ROOT } from '../src/template.js';
 import { discoveryHash } from '../src/cluster/pki.js';
 import { run } from './helpers/tools.js';
+import { filesUnder } from './helpers/tree.js';
 import { buildGoldenImage, BUILD_FAILED } from '../src/cli/build.js';
 import { renderPackerDir } from '../src/emit/packer.js';
 import { writeTreeAtomic } from '../src/output.js';
@@ -33,16 +34,7 @@ async function mkimage(cwd: string, ...argv: string[]): Promise<Ran> {
 const tmp = (p = 'mkimage-cli-') => mkdtempSync(join(tmpdir(), p));
 
 function tree(dir: string): Map<string, Buffer> {
-  const files = new Map<string, Buffer>();
-  const walk = (d: string) => {
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      const p = join(d, e.name);
-      if (e.isDirectory()) walk(p);
-      else files.set(relative(dir, p), readFileSync(p));
-    }
-  };
-  walk(dir);
-  return files;
+  return new Map(filesUnder(dir).map((f) => [f, readFileSync(join(dir, f))]));
 }
 
 const mode = (p: string) => statSync(p).mode & 0o777;

@@ -1,10 +1,13 @@
-// writeTreeAtomic refuses a tree it cannot write whole, before it writes anything.
+// writeTreeAtomic refuses a tree it cannot write whole, before it writes anything, and swaps it in under a lock.
 
-import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { writeTreeAtomic } from '../src/output.js';
+import { OutputBusyError, ownerOf } from '../src/output-lock.js';
+import { renameExchange } from '../src/rename-exchange.js';
 
 describe('writeTreeAtomic', () => {
   it.each([
@@ -23,5 +26,107 @@ describe('writeTreeAtomic', () => {
     const dest = join(mkdtempSync(join(tmpdir(), 'mkimage-tree-')), 'out');
     await writeTreeAtomic(dest, [{ path: 'etc/foo/bar', content: '2' }, { path: 'etc/baz', content: '1', mode: 0o600 }]);
     expect(readdirSync(join(dest, 'etc')).sort()).toEqual(['baz', 'foo']);
+  });
+});
+
+// The swap: exchange where perl or python3 can make the renameat2 call, else two renames; a lock for one writer at
+// a time; leftovers of dead writers cleaned. (test/render-races.test.ts runs real renders at once and kills them.)
+describe('writeTreeAtomic swaps under a lock', () => {
+  const parentDir = () => mkdtempSync(join(tmpdir(), 'mkimage-swap-'));
+  const treeOf = (n: string) => [{ path: 'seeds/n1/user-data', content: `token ${n}`, mode: 0o600 }, { path: `only-${n}`, content: n }];
+  const listing = (dir: string) => readdirSync(dir, { recursive: true }).map(String).sort();
+  const withEnv = async (env: Record<string, string>, fn: () => Promise<void>) => {
+    const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
+    Object.assign(process.env, env);
+    try {
+      await fn();
+    } finally {
+      for (const [k, v] of Object.entries(saved)) if (v === undefined) delete process.env[k]; else process.env[k] = v;
+    }
+  };
+  /** A process that has ended: its pid names no one (unless reused, which the start time tells apart). */
+  const deadOwner = () => {
+    const r = spawnSync('true');
+    return `${r.pid}.1`;
+  };
+
+  it.each(['perl', 'python3'] as const)('%s makes the renameat2(RENAME_EXCHANGE) call: both names swap contents', (helper) => {
+    const parent = parentDir();
+    mkdirSync(join(parent, 'a'));
+    mkdirSync(join(parent, 'b'));
+    writeFileSync(join(parent, 'a/from-a'), '');
+    writeFileSync(join(parent, 'b/from-b'), '');
+    expect(renameExchange(join(parent, 'a'), join(parent, 'b'), helper)).toBe(true);
+    expect(readdirSync(join(parent, 'a'))).toEqual(['from-b']);
+    expect(readdirSync(join(parent, 'b'))).toEqual(['from-a']);
+  });
+
+  it.each(['perl', 'python3', 'rename'])('with %s, a second write replaces the first and leaves nothing beside it', async (how) => {
+    const parent = parentDir();
+    const dest = join(parent, 'out');
+    await withEnv({ MKIMAGE_TEST_EXCHANGE: how }, async () => {
+      await writeTreeAtomic(dest, treeOf('old'));
+      await writeTreeAtomic(dest, treeOf('new'));
+    });
+    expect(listing(dest)).toEqual(['only-new', 'seeds', 'seeds/n1', 'seeds/n1/user-data']);
+    expect(readFileSync(join(dest, 'seeds/n1/user-data'), 'utf8')).toBe('token new');
+    expect(readdirSync(parent)).toEqual(['out']);
+  });
+
+  it('waits for a live writer, then fails with E017 naming its pid and the lock (the tree is left as it was)', async () => {
+    const parent = parentDir();
+    const dest = join(parent, 'out');
+    await writeTreeAtomic(dest, treeOf('old'));
+    const holder = spawn('sleep', ['30']);
+    try {
+      writeFileSync(join(parent, '.out.lock'), `${ownerOf(holder.pid!)}\n`);
+      const e = await writeTreeAtomic(dest, treeOf('new'), { lockWaitMs: 300 }).catch((x: unknown) => x);
+      expect(e).toBeInstanceOf(OutputBusyError);
+      expect((e as OutputBusyError).code).toBe('E017');
+      expect((e as Error).message).toContain(`being written by another mkimage (pid ${holder.pid})`);
+      expect((e as Error).message).toContain(`delete ${join(parent, '.out.lock')}`);
+      expect(readFileSync(join(dest, 'only-old'), 'utf8')).toBe('old');
+      expect(readdirSync(parent).sort()).toEqual(['.out.lock', 'out']); // its temp tree is gone, the lock is not ours
+    } finally {
+      holder.kill('SIGKILL');
+    }
+  });
+
+  it('takes over the lock of a writer that is gone, and releases it', async () => {
+    const parent = parentDir();
+    const dest = join(parent, 'out');
+    writeFileSync(join(parent, '.out.lock'), `${deadOwner()}\n`);
+    expect(await writeTreeAtomic(dest, treeOf('new'), { lockWaitMs: 0 })).toBe(true);
+    expect(readdirSync(parent)).toEqual(['out']);
+  });
+
+  it("removes dead writers' temp trees (secrets in them too) and keeps a live writer's", async () => {
+    const parent = parentDir();
+    const dest = join(parent, 'out');
+    const live = spawn('sleep', ['30']);
+    try {
+      const dead = deadOwner();
+      for (const name of [`.out.tmp-${dead}-abcDEF`, `.out.tmp-${dead}-abcDEF.old`, '.out.tmp-x1Y2z3', `.out.tmp-${ownerOf(live.pid!)}-ghiJKL`, '.outer.tmp-x1Y2z3']) {
+        mkdirSync(join(parent, name, 'seeds/n1'), { recursive: true });
+        writeFileSync(join(parent, name, 'seeds/n1/user-data'), 'token', { mode: 0o600 });
+      }
+      await writeTreeAtomic(dest, treeOf('new'));
+      expect(readdirSync(parent).sort()).toEqual([`.out.tmp-${ownerOf(live.pid!)}-ghiJKL`, '.outer.tmp-x1Y2z3', 'out']);
+    } finally {
+      live.kill('SIGKILL');
+    }
+  });
+
+  it('puts back a tree that a killed fallback swap had moved aside (out/ missing) before it goes on', async () => {
+    const parent = parentDir();
+    const dest = join(parent, 'out');
+    const dead = deadOwner();
+    // what two-rename swap leaves when killed between its renames: the old tree aside, the new one complete
+    await writeTreeAtomic(join(parent, `.out.tmp-${dead}-abcDEF.old`), treeOf('old'));
+    await writeTreeAtomic(join(parent, `.out.tmp-${dead}-abcDEF`), treeOf('killed'));
+    // keepExisting shows the state after the clean-up: the old tree is back, so nothing is written over it
+    expect(await writeTreeAtomic(dest, treeOf('new'), { keepExisting: true })).toBe(false);
+    expect(readFileSync(join(dest, 'only-old'), 'utf8')).toBe('old');
+    expect(readdirSync(parent)).toEqual(['out']);
   });
 });

@@ -106,8 +106,8 @@ export async function initSecrets(dir: string, opts: InitSecretsOptions): Promis
   if (!isGoDuration(opts.ttl)) throw new DiagnosticError([badTtl(opts.ttl)]);
   const target = resolve(dir);
   await checkSecretsDir(target);
-  if (!opts.force && (await nonEmptyDir(target))) {
-    throw new DiagnosticError([
+  const alreadyThere = () =>
+    new DiagnosticError([
       error(
         'E017',
         `${dir} already holds cluster secrets and nodes built from them trust this CA: keep them, rotate only the ` +
@@ -115,11 +115,12 @@ export async function initSecrets(dir: string, opts: InitSecretsOptions): Promis
         { file: dir },
       ),
     ]);
-  }
+  if (!opts.force && (await nonEmptyDir(target))) throw alreadyThere();
   const secrets = await generateSecrets(opts);
   // the whole set goes into a temp dir beside `target` that is then swapped in: a failure leaves the old set intact
   const files = secretFiles(secrets).map(([path, content]) => ({ path, content, mode: FILE_MODE }));
-  await writeTreeAtomic(target, files, { dirMode: DIR_MODE });
+  // keepExisting: a concurrent init (two first renders at once) that got there first wins, never overwritten
+  if (!(await writeTreeAtomic(target, files, { dirMode: DIR_MODE, keepExisting: !opts.force }))) throw alreadyThere();
   return secrets;
 }
 

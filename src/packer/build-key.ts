@@ -5,9 +5,9 @@
 // ever authorises the temporary build user, which the clean-up step removes from the image.
 
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { mkdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { exists, writeFileAtomic } from '../output.js';
+import { exists, writeTreeAtomic } from '../output.js';
 
 export const BUILD_KEY_DIR = 'packer-build';
 export const BUILD_KEY_NAME = 'id_ed25519';
@@ -80,8 +80,16 @@ export async function ensureBuildKey(secretsDir: string, comment = 'mkimage-buil
     return { privateKeyFile, publicKey: (await readFile(pubFile, 'utf8')).trim() };
   }
   const keys = generateSshKeyPair(comment);
-  await mkdir(dir, { recursive: true, mode: 0o700 });
-  await writeFileAtomic(privateKeyFile, keys.privateKey, 0o600);
-  await writeFileAtomic(pubFile, `${keys.publicKey}\n`, 0o644);
+  const pair = [
+    { path: BUILD_KEY_NAME, content: keys.privateKey, mode: 0o600 },
+    { path: `${BUILD_KEY_NAME}.pub`, content: `${keys.publicKey}\n`, mode: 0o644 },
+  ];
+  // Both halves at once; a render that made the pair first (two first renders at once) keeps it, and this one
+  // uses that pair, so every seed authorises the key on disk. A directory holding half a pair is replaced.
+  const bothThere = async () => (await exists(privateKeyFile)) && (await exists(pubFile));
+  if (!(await writeTreeAtomic(dir, pair, { dirMode: 0o700, keepExisting: true }))) {
+    if (await bothThere()) return { privateKeyFile, publicKey: (await readFile(pubFile, 'utf8')).trim() };
+    await writeTreeAtomic(dir, pair, { dirMode: 0o700 });
+  }
   return { privateKeyFile, publicKey: keys.publicKey };
 }
