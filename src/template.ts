@@ -41,7 +41,9 @@ function checkKeys(tokens: unknown[], contexts: unknown[], template: string): vo
       if ((kind === '#' || kind === '^') && t[4]) {
         const v = contexts.map((c) => lookup(c, name)).find((x) => x !== undefined);
         const inner = Array.isArray(v) ? v : [v];
-        // Check the section body against each item it will be rendered with (or the parent if none).
+        // Check the section body against each item it will be rendered with (or the parent if none). An empty
+        // list renders its body zero times, so there is nothing to check (its items' fields are not in the parent).
+        if (kind === '#' && Array.isArray(v) && v.length === 0) continue;
         const items = kind === '#' && Array.isArray(v) && v.length > 0 ? inner : [undefined];
         for (const item of items) {
           const ctx = item !== undefined && typeof item === 'object' ? [item, ...contexts] : contexts;
