@@ -23,12 +23,13 @@ let online: FetchOptions;
 
 beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), 'mkimage-bundle-'));
-  server = await startServer();
+  // https: the unpinned Calico stand-in's sum is recorded, which mkimage does only from https
+  server = await startServer({}, { tls: true });
   tgz = await makeTgz([{ name: 'cri-dockerd/cri-dockerd', content: BINARY, mode: 0o755 }]);
   server.route('/v0.3.9/cri-dockerd-0.3.9.amd64.tgz', serveBytes(tgz));
   server.route('/v3.27.3/manifests/calico.yaml', serveBytes(Buffer.from(CALICO)));
   logs = [];
-  online = { cacheDir: join(dir, 'cache'), lockFile: join(dir, 'mkimage.lock'), retries: 0, backoffMs: 1, progress: 'never', log: (l) => logs.push(l) };
+  online = { cacheDir: join(dir, 'cache'), lockFile: join(dir, 'mkimage.lock'), retries: 0, backoffMs: 1, progress: 'never', log: (l) => logs.push(l), trustedCa: server.ca! };
 });
 
 afterEach(async () => {

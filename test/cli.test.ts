@@ -318,14 +318,32 @@ describe('the built binary', () => {
 });
 
 describe('--mode full', () => {
+  /** The shipped cluster file with a Calico version mkimage has no pin for (and extra lines). */
+  const clusterWith = (cwd: string, version: string, extra = '') => {
+    const text = readFileSync(join(PACKAGE_ROOT, 'profiles/cluster.yaml'), 'utf8').replace(/^calicoVersion: .*$/m, `calicoVersion: ${version}${extra}`);
+    writeFileSync(join(cwd, 'cluster.yaml'), text);
+    return ['--cluster', 'cluster.yaml'];
+  };
+
   it('needs the sha256 of every unpinned artifact, and says how to record it', async () => {
     const cwd = tmp();
-    const r = await mkimage(cwd, 'control-plane', '--mode', 'full');
+    const r = await mkimage(cwd, 'control-plane', '--mode', 'full', ...clusterWith(cwd, 'v3.26.4'));
     expect(r.code).toBe(2);
     expect(r.err).toContain('error[E019]');
-    expect(r.err).toContain('calico-manifest v3.27.3');
+    expect(r.err).toContain('calico-manifest v3.26.4');
     expect(r.err).toContain('mkimage fetch');
     expect(existsSync(join(cwd, 'out'))).toBe(false);
+  });
+
+  it('pins the shipped Calico version (no lock needed) and a calicoManifestSha256 from the cluster file', async () => {
+    const cwd = tmp();
+    const shipped = await mkimage(cwd, 'control-plane', '--mode', 'full', '--out', 'out/shipped');
+    expect(shipped.code, shipped.err).toBe(0);
+    expect(readFileSync(join(cwd, 'out/shipped/seeds/cp1/user-data'), 'utf8')).toContain('001eacbb07c01f154f21d49c7f1e027dea8d4202d47347a324b678a7f69efdbe');
+    const own = 'cd'.repeat(32);
+    const r = await mkimage(cwd, 'control-plane', '--mode', 'full', ...clusterWith(cwd, 'v3.26.4', `\ncalicoManifestSha256: "${own}"`));
+    expect(r.code, r.err).toBe(0);
+    expect(readFileSync(join(cwd, 'out/control-plane/seeds/cp1/user-data'), 'utf8')).toContain(own);
   });
 
   it('with the lock filled, renders user-data that installs everything and passes cloud-init schema', async () => {
@@ -333,9 +351,9 @@ describe('--mode full', () => {
     const sum = 'ab'.repeat(32);
     writeFileSync(
       join(cwd, 'mkimage.lock'),
-      `${JSON.stringify({ lockVersion: 1, artifacts: [{ name: 'calico-manifest', url: 'https://raw.githubusercontent.com/projectcalico/calico/v3.27.3/manifests/calico.yaml', size: 1, sha256: sum }] }, null, 2)}\n`,
+      `${JSON.stringify({ lockVersion: 1, artifacts: [{ name: 'calico-manifest', url: 'https://raw.githubusercontent.com/projectcalico/calico/v3.26.4/manifests/calico.yaml', size: 1, sha256: sum }] }, null, 2)}\n`,
     );
-    const r = await mkimage(cwd, 'control-plane', '--mode', 'full');
+    const r = await mkimage(cwd, 'control-plane', '--mode', 'full', ...clusterWith(cwd, 'v3.26.4'));
     expect(r.code, r.err).toBe(0);
     const ud = join(cwd, 'out/control-plane/seeds/cp1/user-data');
     expect(run('cloud-init', ['schema', '-c', ud]).status).toBe(0);

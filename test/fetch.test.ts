@@ -299,32 +299,40 @@ describe('progress output', () => {
 });
 
 describe('mkimage.lock', () => {
+  // a sum is recorded only from https: these fetches go to an https server on 127.0.0.1 (self-signed, trusted here)
+  let secure: TestServer;
+  beforeEach(async () => {
+    secure = await startServer({}, { tls: true });
+    opts.trustedCa = secure.ca!;
+  });
+  afterEach(() => secure.close());
+
   const calico = (): PlanArtifact => ({
     name: 'calico',
     version: 'v3.27.3',
     arch: 'amd64',
-    urls: [server.url('/v3.27.3/manifests/calico.yaml')],
+    urls: [secure.url('/v3.27.3/manifests/calico.yaml')],
     dest: '/etc/kubernetes/addons/calico.yaml',
     mode: '0644',
   });
 
   it('records the sum of an unpinned artifact on first fetch, says so, then enforces it', async () => {
     const v1 = '# calico v3.27.3\nkind: List\n';
-    server.route('/v3.27.3/manifests/calico.yaml', serveBytes(Buffer.from(v1)));
+    secure.route('/v3.27.3/manifests/calico.yaml', serveBytes(Buffer.from(v1)));
     const first = await fetchArtifact(calico(), opts);
     expect(first).toMatchObject({ recorded: true, source: 'network', sha256: sha(v1) });
     expect(logs).toContain(`recorded sha256 ${sha(v1)} for calico.yaml in ${opts.lockFile}; commit it`);
     expect(await readFile(opts.lockFile!, 'utf8')).toBe(
-      `{\n  "lockVersion": 1,\n  "artifacts": [\n    {\n      "name": "calico",\n      "url": "${server.url('/v3.27.3/manifests/calico.yaml')}",\n      "size": ${v1.length},\n      "sha256": "${sha(v1)}"\n    }\n  ]\n}\n`,
+      `{\n  "lockVersion": 1,\n  "artifacts": [\n    {\n      "name": "calico",\n      "url": "${secure.url('/v3.27.3/manifests/calico.yaml')}",\n      "size": ${v1.length},\n      "sha256": "${sha(v1)}"\n    }\n  ]\n}\n`,
     );
 
     // enforced: the same cache is hit with no request and nothing new recorded
     const second = await fetchArtifact(calico(), opts);
     expect(second).toMatchObject({ recorded: false, source: 'cache' });
-    expect(server.requests).toHaveLength(1);
+    expect(secure.requests).toHaveLength(1);
 
     // upstream changed under the same URL: with an empty cache, the lock rejects it
-    server.route('/v3.27.3/manifests/calico.yaml', serveBytes(Buffer.from('# tampered\n')));
+    secure.route('/v3.27.3/manifests/calico.yaml', serveBytes(Buffer.from('# tampered\n')));
     const e = await rejection(fetchArtifact(calico(), { ...opts, cacheDir: join(dir, 'other-cache') }));
     expect(e.kind).toBe('mismatch');
     expect(e.message).toContain(`expected ${sha(v1)} (recorded in ${opts.lockFile})`);
@@ -333,7 +341,7 @@ describe('mkimage.lock', () => {
 
   it('a pin that disagrees with the lock is an error; an agreeing pin is fine', async () => {
     const v1 = 'kind: List\n';
-    server.route('/v3.27.3/manifests/calico.yaml', serveBytes(Buffer.from(v1)));
+    secure.route('/v3.27.3/manifests/calico.yaml', serveBytes(Buffer.from(v1)));
     await fetchArtifact(calico(), opts);
     const e = await rejection(fetchArtifact({ ...calico(), sha256: sha('other') }, opts));
     expect(e.kind).toBe('lock');
@@ -341,6 +349,38 @@ describe('mkimage.lock', () => {
     expect(e.message).toContain(`the plan pins ${sha('other')}`);
     const ok = await fetchArtifact({ ...calico(), sha256: sha(v1).toUpperCase() }, opts);
     expect(ok.recorded).toBe(false);
+  });
+
+  it('never records a sum read over plain http: E019 with the pin to set, nothing cached or recorded', async () => {
+    const body = Buffer.from('kind: List\n');
+    server.route('/calico.yaml', serveBytes(body));
+    const plain = { ...calico(), name: 'calico-manifest', urls: [server.url('/calico.yaml')] };
+    const e = await rejection(fetchArtifact(plain, opts));
+    expect(e.code).toBe('E019');
+    expect(e.message).toContain(`${server.url('/calico.yaml')} is plain http, and the sha256 of calico.yaml is not known yet`);
+    expect(e.message).toContain('pin the sum (calicoManifestSha256 in the cluster file)');
+    expect(server.requests).toHaveLength(0);
+    await expect(stat(opts.lockFile!)).rejects.toThrow();
+    expect(await casListing()).toEqual([]);
+    // pinned, the same mirror is fine
+    expect(await fetchArtifact({ ...plain, sha256: sha(body) }, opts)).toMatchObject({ source: 'network', recorded: false });
+  });
+
+  it('passes over a plain-http mirror (or an https one redirecting to http) to record from https', async () => {
+    const body = Buffer.from('kind: List\n');
+    server.route('/calico.yaml', serveBytes(body));
+    secure.route('/to-plain', redirect(server.url('/calico.yaml')));
+    secure.route('/calico.yaml', serveBytes(body));
+    const got = await fetchArtifact({ ...calico(), urls: [server.url('/calico.yaml'), secure.url('/to-plain'), secure.url('/calico.yaml')] }, opts);
+    expect(got).toMatchObject({ source: 'network', recorded: true, sha256: sha(body) });
+    expect(server.requests).toHaveLength(0);
+    expect(JSON.parse(await readFile(opts.lockFile!, 'utf8')).artifacts[0].url).toBe(server.url('/calico.yaml')); // by its first URL, as always
+    expect(logs.filter((l) => l.includes('failed, trying the next mirror'))).toHaveLength(2);
+    // and when https never answers, the error says the plain-http one was refused and why
+    const e = await rejection(fetchArtifact({ ...calico(), urls: [server.url('/calico.yaml'), secure.url('/missing')] }, { ...opts, cacheDir: join(dir, 'c2'), lockFile: join(dir, 'l2') }));
+    expect(e.code).toBe('E019');
+    expect(e.message).toContain('is plain http');
+    expect(e.message).toContain(`GET ${secure.url('/missing')} returned 404`);
   });
 
   it('a pinned artifact is not recorded; a corrupt lock is a clear error', async () => {

@@ -246,6 +246,7 @@ describe('planRole over OS family x role x mirror', () => {
       expect(plan.artifacts[1]).toEqual({
         name: 'calico-manifest', version: 'v3.27.3', arch: 'amd64',
         urls: ['https://raw.githubusercontent.com/projectcalico/calico/v3.27.3/manifests/calico.yaml'],
+        sha256: '001eacbb07c01f154f21d49c7f1e027dea8d4202d47347a324b678a7f69efdbe',
         dest: '/usr/share/mkimage/calico.yaml', mode: '0644',
       });
     }
@@ -723,6 +724,33 @@ describe('artifact mirrors', () => {
     const calico = plan.artifacts.find((a) => a.name === 'calico-manifest')!;
     expect(calico.urls[1]).toBe('http://192.168.66.5/mkimage/calico.yaml');
     expect(planRole(profileOf('control-plane'), clusterOf(), []).artifacts[0]!.urls).toEqual([up]);
+  });
+});
+
+describe('the Calico manifest is pinned', () => {
+  const calicoOf = (edit: (c: Cluster) => void) =>
+    planRole(profileOf('control-plane'), clusterOf(edit), []).artifacts.find((a) => a.name === 'calico-manifest')!;
+
+  // The sums of manifests/calico.yaml at each tag, computed here from projectcalico/calico's blobs (whose trees give
+  // kubespray's calico_crds_archive_checksums for the same tags; see src/plan/artifacts.ts).
+  it.each([
+    ['v3.27.0', 'dbc4d6fdb5ca87978f6d67a43b09094852cd375398cad5c1650c1c462dd58d8b'],
+    ['v3.27.3', '001eacbb07c01f154f21d49c7f1e027dea8d4202d47347a324b678a7f69efdbe'],
+    ['v3.27.5', 'a8b89fd22e304cea657d5a4ee06a350bb2287dc6d39ff83e06e8a7e5cf9f172b'],
+  ])('%s: the known sum, whatever mirror serves it', (version, sum) => {
+    const a = calicoOf((c) => {
+      c.calicoVersion = version;
+      c.artifactMirrors = ['http://192.168.66.5/mkimage/'];
+    });
+    expect(a.sha256).toBe(sum);
+    expect(a.urls[0]).toBe('http://192.168.66.5/mkimage/calico.yaml');
+  });
+
+  it('another version has no pin (its sum comes from https or the lock); calicoManifestSha256 pins it or replaces the known one', () => {
+    expect(calicoOf((c) => void (c.calicoVersion = 'v3.26.4'))).not.toHaveProperty('sha256');
+    const own = 'cd'.repeat(32);
+    expect(calicoOf((c) => Object.assign(c, { calicoVersion: 'v3.26.4', calicoManifestSha256: own })).sha256).toBe(own);
+    expect(calicoOf((c) => void (c.calicoManifestSha256 = own)).sha256).toBe(own);
   });
 });
 

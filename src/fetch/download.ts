@@ -6,6 +6,7 @@ import { createHash, type Hash } from 'node:crypto';
 import { open, type FileHandle } from 'node:fs/promises';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { rootCertificates } from 'node:tls';
 import { Agent, request, type Dispatcher } from 'undici';
 import { FetchError, reasonOf } from './errors.js';
 import { createProgress, type ProgressOptions } from './progress.js';
@@ -27,6 +28,13 @@ export interface DownloadOptions {
    * next mirror.
    */
   verify?: (sha256: string, size: number, url: string) => FetchError | undefined;
+  /**
+   * Refuse plain http, redirects included (the file's sum is not known yet, so what is read is what gets recorded):
+   * the text says why and how to use such a mirror anyway; the next mirror is tried.
+   */
+  httpsOnly?: { fix: string };
+  /** a CA certificate (PEM) trusted besides Node's roots: an internal mirror's, a test server's */
+  trustedCa?: string;
 }
 
 export interface Downloaded {
@@ -101,7 +109,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  */
 export async function download(urls: readonly string[], dest: string, opts: DownloadOptions): Promise<Downloaded> {
   if (urls.length === 0) throw new FetchError('http', `${opts.label}: the plan lists no URL to fetch it from; add one to the profile`);
-  const agent = new Agent({ keepAliveTimeout: 1000 });
+  const agent = new Agent({ keepAliveTimeout: 1000, ...(opts.trustedCa !== undefined && { connect: { ca: [...rootCertificates, opts.trustedCa] } }) });
   const fh = await open(dest, 'w', 0o644).catch((e: unknown) => {
     throw new FetchError('io', `cannot create ${dest}: ${reasonOf(e)}; check the cache directory is writable`);
   });
@@ -122,10 +130,12 @@ export async function download(urls: readonly string[], dest: string, opts: Down
     await agent.destroy().catch(() => undefined);
   }
   if (failures.length === 1) throw failures[0]!.error;
-  const kind = failures.some((f) => f.error.kind === 'mismatch') ? 'mismatch' : failures[failures.length - 1]!.error.kind;
+  const kind = (['mismatch', 'insecure'] as const).find((k) => failures.some((f) => f.error.kind === k)) ?? failures[failures.length - 1]!.error.kind;
   throw new FetchError(
     kind,
     `could not fetch ${opts.label} from any of its ${failures.length} mirrors:\n${failures.map((f) => `  - ${f.error.message.replaceAll('\n', '\n    ')}`).join('\n')}`,
+    // a refused plain-http mirror: the fix is a pin (the user's input), whatever the other mirrors did
+    kind === 'insecure' ? 'E019' : undefined,
   );
 }
 
@@ -146,7 +156,7 @@ async function fromMirror(url: string, fh: FileHandle, agent: Dispatcher, opts: 
         headers['range'] = `bytes=${st.received}-`;
         if (validator !== undefined) headers['if-range'] = validator;
       }
-      const res = await get(url, headers, agent, opts.maxRedirects ?? 10);
+      const res = await get(url, headers, agent, opts.maxRedirects ?? 10, opts.httpsOnly && { label: opts.label, ...opts.httpsOnly });
       const status = res.statusCode;
       let total: number | undefined;
       if (status === 206 && st.received > 0) {
@@ -222,13 +232,27 @@ function isRetryable(e: unknown): boolean {
   return code !== 'ENOTFOUND' && code !== 'ERR_INVALID_URL' && code !== 'UND_ERR_INVALID_ARG';
 }
 
-async function get(url: string, headers: Record<string, string>, agent: Dispatcher, maxRedirects: number): Promise<Dispatcher.ResponseData> {
+async function get(
+  url: string,
+  headers: Record<string, string>,
+  agent: Dispatcher,
+  maxRedirects: number,
+  httpsOnly?: { label: string; fix: string },
+): Promise<Dispatcher.ResponseData> {
   let current = url;
   for (let hops = 0; ; hops++) {
     const parsed = new URL(current);
     if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
       const what = hops === 0 ? `${url} is not an http(s) URL` : `${url} redirects to ${current}, which is not http(s)`;
       throw new FetchError('http', `${what}; list a direct http(s) URL in the profile`);
+    }
+    if (httpsOnly && parsed.protocol === 'http:') {
+      const what = hops === 0 ? `${url} is plain http` : `${url} redirects to ${current}, which is plain http`;
+      throw new FetchError(
+        'insecure',
+        `${what}, and the sha256 of ${httpsOnly.label} is not known yet: mkimage records a sum only from https (anyone on the way can change plain http). ${httpsOnly.fix}`,
+        'E019',
+      );
     }
     const res = await request(current, { method: 'GET', headers, dispatcher: agent });
     if (!REDIRECTS.has(res.statusCode)) return res;

@@ -7,6 +7,7 @@ export type FetchErrorKind =
   | 'http' // a non-retryable HTTP status (404, 403, ...) or retries exhausted on 5xx
   | 'network' // connection refused/reset, truncated body, retries exhausted
   | 'mismatch' // sha256 of the download differs from the pin or the lock
+  | 'insecure' // no sum known and the source is plain http: nothing to record it from
   | 'lock' // mkimage.lock unreadable, or disagrees with a pinned sha256
   | 'offline' // offline and not in the cache or the bundle
   | 'archive' // the tar is unsafe or lacks the wanted member

@@ -38,6 +38,8 @@ export interface FetchOptions {
   log?: (line: string) => void;
   /** where the progress bar goes (default process.stderr; drawn only if isTTY) */
   progressStream?: ProgressStream;
+  /** a CA certificate (PEM) trusted besides Node's roots (NODE_EXTRA_CA_CERTS does the same for the CLI) */
+  trustedCa?: string;
 }
 
 export interface Fetched {
@@ -51,6 +53,17 @@ export interface Fetched {
 }
 
 const describe = (a: PlanArtifact) => `${fileNameOf(a)} (${a.name} ${a.version} ${a.arch})`;
+
+/** Where a user pins each artifact's sha256. */
+const PIN_SETTING: Record<string, string> = {
+  'cri-dockerd': 'criDockerd.sha256 in the profile',
+  'calico-manifest': 'calicoManifestSha256 in the cluster file',
+};
+
+/** An artifact with no known sum is read only over https; the fix for a plain-http mirror. */
+const httpsOnlyFix = (a: PlanArtifact, lockName: string) => ({
+  fix: `To use this mirror, pin the sum (${PIN_SETTING[a.name] ?? `an entry in ${lockName}`}) from a source you trust, or list an https mirror.`,
+});
 
 function logger(opts: FetchOptions): (line: string) => void {
   if (opts.log) return opts.log;
@@ -130,6 +143,8 @@ export async function fetchArtifact(a: PlanArtifact, opts: FetchOptions = {}): P
       ...(opts.backoffMs !== undefined ? { backoffMs: opts.backoffMs, maxBackoffMs: Math.max(opts.backoffMs * 16, opts.backoffMs) } : {}),
       progress: { progress: opts.progress ?? 'auto', json: opts.json ?? false, ...(opts.progressStream ? { stream: opts.progressStream } : {}) },
       verify: (sha, _size, url) => (expected !== undefined && sha !== expected ? mismatch(a, url, expected, sha, from, lockName) : undefined),
+      ...(expected === undefined && { httpsOnly: httpsOnlyFix(a, lockName) }),
+      ...(opts.trustedCa !== undefined && { trustedCa: opts.trustedCa }),
     });
     const path = await cache.commit(tmp, got.sha256);
     return { path, sha256: got.sha256, size: got.size, recorded: await record(got.sha256, got.size), source: 'network' };

@@ -1,5 +1,6 @@
-// Downloads baked into the image: the cri-dockerd binary (sha256-pinned where DOMAIN.md knows it) and, on
-// control planes, the Calico manifest (no published sha256: recorded in mkimage.lock on first fetch).
+// Downloads baked into the image: the cri-dockerd binary and, on control planes, the Calico manifest, each
+// sha256-pinned for the versions mkimage knows (others: a pin in the profile or cluster file, or the sum recorded in
+// mkimage.lock on a first fetch over https).
 
 import type { Arch, NodeRole } from '../profile/types.js';
 import type { PlanArtifact } from './types.js';
@@ -47,16 +48,42 @@ export function criDockerdArtifact(
 
 export const CALICO_MANIFEST_DEST = '/usr/share/mkimage/calico.yaml';
 
+/**
+ * sha256 of manifests/calico.yaml at each release tag, as raw.githubusercontent.com serves it (the git blob).
+ * Calico publishes no sum for it; these were taken from projectcalico/calico at the tags, whose trees were checked
+ * against kubespray's pins of the same releases (roles/kubespray-defaults checksums.yml, calico_crds_archive_checksums:
+ * `git archive --prefix=calico-<version>/ <tag> | gzip -n` gives exactly kubespray's sum for each).
+ */
+const CALICO_MANIFEST_SHA256: Record<string, string> = {
+  'v3.27.0': 'dbc4d6fdb5ca87978f6d67a43b09094852cd375398cad5c1650c1c462dd58d8b',
+  'v3.27.1': '336c4898235f9a5e3d1ebbdf7b1daa4fd6c06ee373fbf77a18fe3e49df79c0b3',
+  'v3.27.2': '8d8bf4efcb1bd14a1f907200cf96b101c0ca1a58925aaedafd0231cd49aac144',
+  'v3.27.3': '001eacbb07c01f154f21d49c7f1e027dea8d4202d47347a324b678a7f69efdbe',
+  'v3.27.4': '53250439641223c04f25035d9855f980b640baa73cde99bcfac5457b242fc51f',
+  'v3.27.5': 'a8b89fd22e304cea657d5a4ee06a350bb2287dc6d39ff83e06e8a7e5cf9f172b',
+};
+
 /** The image repository Calico's manifest names (docker.io/calico/cni:..., node, kube-controllers). */
 export const CALICO_UPSTREAM_REPOSITORY = 'docker.io/calico';
 
-/** `imageRepository`: cluster images.calico; the installed manifest then names it instead of docker.io/calico. */
-export function calicoManifestArtifact(calicoVersion: string, arch: Arch, mirrors: readonly string[] = [], imageRepository?: string): PlanArtifact {
+/**
+ * `imageRepository`: cluster images.calico; the installed manifest then names it instead of docker.io/calico.
+ * `sha256`: cluster calicoManifestSha256, replacing the known sum.
+ */
+export function calicoManifestArtifact(
+  calicoVersion: string,
+  arch: Arch,
+  mirrors: readonly string[] = [],
+  imageRepository?: string,
+  own?: string,
+): PlanArtifact {
+  const sha256 = own ?? CALICO_MANIFEST_SHA256[calicoVersion];
   const a: PlanArtifact = {
     name: 'calico-manifest',
     version: calicoVersion,
     arch,
     urls: withMirrors(`https://raw.githubusercontent.com/projectcalico/calico/${calicoVersion}/manifests/calico.yaml`, mirrors),
+    ...(sha256 !== undefined && { sha256 }),
     dest: CALICO_MANIFEST_DEST,
     mode: '0644',
   };
@@ -70,6 +97,7 @@ export interface ArtifactSources {
   mirrors?: readonly string[];
   criDockerd?: { url?: string; sha256?: string };
   calicoImages?: string;
+  calicoManifestSha256?: string;
 }
 
 export function planArtifacts(
@@ -81,6 +109,6 @@ export function planArtifacts(
 ): PlanArtifact[] {
   const mirrors = sources.mirrors ?? [];
   const list = [criDockerdArtifact(criDockerdVersion, arch, mirrors, sources.criDockerd)];
-  if (role === 'control-plane') list.push(calicoManifestArtifact(calicoVersion, arch, mirrors, sources.calicoImages));
+  if (role === 'control-plane') list.push(calicoManifestArtifact(calicoVersion, arch, mirrors, sources.calicoImages, sources.calicoManifestSha256));
   return list;
 }

@@ -240,6 +240,7 @@ function buildPlan(inp: Inputs, target: Target): NodePlan {
       mirrors: cluster.artifactMirrors,
       criDockerd: { ...(profile.criDockerd.url !== undefined && { url: profile.criDockerd.url }), ...(profile.criDockerd.sha256 !== undefined && { sha256: profile.criDockerd.sha256 }) },
       ...(cluster.images?.calico !== undefined && { calicoImages: cluster.images.calico }),
+      ...(cluster.calicoManifestSha256 !== undefined && { calicoManifestSha256: cluster.calicoManifestSha256 }),
     }),
     image,
   };

@@ -209,6 +209,7 @@ class Loader {
       containerRuntime: raw.containerRuntime,
       cni: raw.cni,
       calicoVersion: raw.calicoVersion,
+      ...(raw.calicoManifestSha256 !== undefined && { calicoManifestSha256: raw.calicoManifestSha256 }),
       controlPlaneHA: raw.controlPlaneHA,
       bootstrapTokenTTL: raw.bootstrapTokenTTL,
       ...(raw.repositories !== undefined && { repositories: raw.repositories }),

@@ -360,6 +360,10 @@ export const CLUSTER_SCHEMA: ObjectSchema = obj(
     containerRuntime: oneOf('Docker packages: docker-ce (Docker repo) or docker.io (distribution).', ['docker-ce', 'docker.io'], 'docker-ce'),
     cni: oneOf('Pod network plugin.', ['calico'], 'calico'),
     calicoVersion: str('Calico release tag (v3.27.x supports Kubernetes 1.27-1.29).', { format: 'vVersion', default: 'v3.27.3' }),
+    calicoManifestSha256: str(
+      "sha256 of the Calico manifest (calico.yaml) for calicoVersion. mkimage pins v3.27.0-v3.27.5; set this for another version, or for your own copy served by artifactMirrors (it replaces the pin). Without a pin, mkimage records the sum only from an https source.",
+      { format: 'sha256' },
+    ),
     controlPlaneHA: oneOf('none, kube-vip (a static pod holds the endpoint VIP) or external (your load balancer).', ['none', 'kube-vip', 'external'], 'none'),
     bootstrapTokenTTL: str('Lifetime of the join token; long enough for slow bare-metal boots.', { format: 'duration', default: '24h0m0s' }),
     repositories: obj('Internal package mirrors (Nexus, Artifactory, apt-cacher, a local repo); each replaces what `mirror:` picks for it.', {

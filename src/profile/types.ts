@@ -124,6 +124,8 @@ export interface Cluster {
   containerRuntime: RuntimeSource;
   cni: 'calico';
   calicoVersion: string;
+  /** replaces the known sha256 of calicoVersion's calico.yaml (another version, or an own copy behind a mirror) */
+  calicoManifestSha256?: string;
   /** HA: "kube-vip" (static pod holding the endpoint VIP) or "external" (a load balancer you run) */
   controlPlaneHA: 'none' | 'kube-vip' | 'external';
   bootstrapTokenTTL: string; // "24h0m0s"

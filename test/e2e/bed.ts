@@ -4,7 +4,8 @@
 //
 // Addresses: the guest (QEMU user-mode networking) reaches the mirror at 10.0.2.2, this machine at 127.0.0.1.
 // artifactMirrors lists both: mkimage on this machine (fetch, --build) gets its files from 127.0.0.1, a guest's
-// first boot finds nothing there and takes 10.0.2.2. The sha256 recorded in mkimage.lock holds for both.
+// first boot finds nothing there and takes 10.0.2.2. The sums pinned here (criDockerd.sha256, calicoManifestSha256)
+// hold for both.
 
 import { spawn, spawnSync } from 'node:child_process';
 import { cpSync, createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -80,6 +81,8 @@ export function makeBed(opts: BedOptions): Bed {
     osFamily: 'debian-12',
     containerRuntime: 'docker.io',
     calicoVersion: m.calicoManifest.version,
+    // the stand-in manifest is not the real v3.27.3 one mkimage pins, and comes over plain http: pin its own sum
+    calicoManifestSha256: m.calicoManifest.sha256,
     repositories: { kubernetes: { url: k8s.url, gpgkey: k8s.gpgkey } },
     registries: { insecure: [m.registry('10.0.2.2')] },
     images: { calico: `${m.registry('10.0.2.2')}/calico`, kubeVip: `${m.registry('10.0.2.2')}/kube-vip/kube-vip` },

@@ -1,7 +1,13 @@
 // A tiny configurable HTTP server on 127.0.0.1 (ephemeral port) for fetch tests and benchmarks. Each route is a
 // handler, or a list of handlers used one per request (the last one repeats). Every request is logged.
+// With tls, it serves https with a self-signed certificate for 127.0.0.1 made by openssl (its PEM is `ca`).
 
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 
 export type Handler = (req: IncomingMessage, res: ServerResponse) => void;
@@ -13,8 +19,10 @@ export interface LoggedRequest {
 }
 
 export interface TestServer {
-  /** "http://127.0.0.1:PORT" */
+  /** "http://127.0.0.1:PORT" (https with tls) */
   origin: string;
+  /** with tls: the server's self-signed certificate, to trust */
+  ca?: string;
   url(path: string): string;
   requests: LoggedRequest[];
   /** requests for one path */
@@ -23,7 +31,23 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-export async function startServer(routes: Record<string, Handler | Handler[]> = {}): Promise<TestServer> {
+/** A key and self-signed certificate for 127.0.0.1 (openssl, one day). */
+function selfSigned(): { key: string; cert: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'mkimage-tls-'));
+  try {
+    const r = spawnSync('openssl', [
+      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
+      '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1',
+      '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
+    ], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`openssl req failed (apt-get install openssl): ${r.error?.message ?? r.stderr}`);
+    return { key: readFileSync(join(dir, 'key.pem'), 'utf8'), cert: readFileSync(join(dir, 'cert.pem'), 'utf8') };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export async function startServer(routes: Record<string, Handler | Handler[]> = {}, opts: { tls?: boolean } = {}): Promise<TestServer> {
   const table = new Map<string, Handler[]>();
   const counts = new Map<string, number>();
   const requests: LoggedRequest[] = [];
@@ -32,7 +56,8 @@ export async function startServer(routes: Record<string, Handler | Handler[]> = 
     counts.set(path, 0);
   };
   for (const [p, h] of Object.entries(routes)) route(p, h);
-  const server = createServer((req, res) => {
+  const identity = opts.tls ? selfSigned() : undefined;
+  const handle = (req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     requests.push({ method: req.method ?? 'GET', path, headers: req.headers });
     const list = table.get(path);
@@ -43,12 +68,14 @@ export async function startServer(routes: Record<string, Handler | Handler[]> = 
     const n = counts.get(path) ?? 0;
     counts.set(path, n + 1);
     list[Math.min(n, list.length - 1)]!(req, res);
-  });
+  };
+  const server = identity ? createTlsServer(identity, handle) : createServer(handle);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const { port } = server.address() as AddressInfo;
-  const origin = `http://127.0.0.1:${port}`;
+  const origin = `${identity ? 'https' : 'http'}://127.0.0.1:${port}`;
   return {
     origin,
+    ...(identity && { ca: identity.cert }),
     url: (p) => `${origin}${p}`,
     requests,
     hits: (p) => requests.filter((r) => r.path === p),
