@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import tar from 'tar-stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { fetchArtifact, materialise, writeBundle, type FetchOptions } from '../src/fetch/index.js';
+import { packBundle } from '../src/fetch/bundle.js';
 import type { PlanArtifact } from '../src/plan/types.js';
 import { rejection } from './helpers/fetch-rejection.js';
 import { serveBytes, startServer, type TestServer } from './helpers/http-server.js';
@@ -128,6 +129,24 @@ describe('mkimage bundle', () => {
     await reading;
     expect(headers).toHaveLength(5);
     expect(headers.every((h) => h.mtime === 1700000000 && h.uid === 0 && h.mode === 0o644)).toBe(true);
+  });
+
+  it('bundles what the sums name, not what the cache holds under them', async () => {
+    await writeBundle(artifacts(), join(dir, 'first.tar'), online);
+    const cached = join(dir, 'cache', 'cas', sha(CALICO));
+    await writeFile(cached, '# tampered\n');
+    // through the cache: the bad copy is dropped and fetched again
+    const out = join(dir, 'artifacts.tar');
+    await writeBundle(artifacts(), out, online);
+    const unpacked = join(dir, 'unpacked');
+    expect(run('sh', ['-c', `mkdir -p "$1" && tar -xf "$2" -C "$1"`, 'sh', unpacked, out]).status).toBe(0);
+    expect(await readFile(join(unpacked, `sha256/${sha(CALICO)}`), 'utf8')).toBe(CALICO);
+    // a file that changes after it was checked (between fetch and pack) is caught as it goes in
+    await writeFile(cached, '# tampered\n');
+    const items = [{ artifact: artifacts()[1]!, sha256: sha(CALICO), size: '# tampered\n'.length, path: cached }];
+    const e = await rejection(packBundle(items, { lockVersion: 1, artifacts: [] }, join(dir, 'late.tar')));
+    expect(e.message).toContain(`${cached} (calico v3.27.3) changed while it was bundled: it hashes to ${sha('# tampered\n')}, not ${sha(CALICO)}`);
+    expect((await readdir(dir)).filter((n) => n.includes('late'))).toEqual([]);
   });
 
   it('a corrupt artifact in the bundle is refused and nothing is cached', async () => {

@@ -197,6 +197,29 @@ describe('fetchArtifact / materialise over HTTP on 127.0.0.1', () => {
     expect(got.source).toBe('cache');
   });
 
+  it('a cached file that no longer matches its name is not trusted: removed, fetched again, staged right', async () => {
+    const tgz = await makeTgz(GOOD_MEMBERS);
+    server.route(TGZ, serveBytes(tgz));
+    const a = criDockerd({ sha256: sha(tgz) });
+    await fetchArtifact(a, opts);
+    const cached = join(dir, 'cache', 'cas', sha(tgz));
+    const tampered = await makeTgz([{ name: 'cri-dockerd/cri-dockerd', content: Buffer.from('#!/bin/sh\necho evil\n'), mode: 0o755 }]);
+    await writeFile(cached, tampered);
+
+    const staged = await materialise(a, opts, join(dir, 'stage'));
+    expect(await readFile(staged)).toEqual(BINARY);
+    expect(server.hits(TGZ)).toHaveLength(2);
+    expect(sha(await readFile(cached))).toBe(sha(tgz));
+    expect(logs).toContain(`cri-dockerd-0.3.9.amd64.tgz: the cached copy ${cached} hashes to ${sha(tampered)}, not the sum it is named by (changed since it was verified), and was removed; fetching it again`);
+
+    // offline, nothing to fetch it from: refused, saying why, and the bad copy is gone
+    await writeFile(cached, tampered);
+    const e = await rejection(fetchArtifact(a, { ...opts, offline: true }));
+    expect(e.kind).toBe('offline');
+    expect(e.message).toContain(`the cached copy ${cached} hashes to ${sha(tampered)}`);
+    expect(await casListing()).toEqual([]);
+  });
+
   it('cacheRoot honours XDG_CACHE_HOME, then HOME', () => {
     expect(cacheRoot(undefined, { XDG_CACHE_HOME: '/x/cache', HOME: '/home/u' })).toBe('/x/cache/mkimage');
     expect(cacheRoot(undefined, { HOME: '/home/u' })).toBe('/home/u/.cache/mkimage');

@@ -43,6 +43,20 @@ const segment = (s: string) => (s === '' || s === '.' || s === '..' ? '_' : s.re
 export const friendlyName = (a: PlanArtifact): string =>
   `by-name/${[a.name, a.version, a.arch, fileNameOf(a)].map(segment).join('/')}`;
 
+/** A pass-through stream that hashes and counts what goes through it. */
+function hashingTap(): { tap: Transform; result(): { sha256: string; size: number } } {
+  const hash = createHash('sha256');
+  let size = 0;
+  const tap = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      hash.update(chunk);
+      size += chunk.length;
+      cb(null, chunk);
+    },
+  });
+  return { tap, result: () => ({ sha256: hash.digest('hex'), size }) };
+}
+
 function sourceDateEpoch(env: NodeJS.ProcessEnv = process.env): Date {
   const v = env['SOURCE_DATE_EPOCH'];
   return new Date(v !== undefined && /^\d+$/.test(v) ? Number(v) * 1000 : 0);
@@ -64,7 +78,13 @@ export async function packBundle(items: BundleItem[], lock: Lock, out: string): 
     for (const sha of [...bySha.keys()].sort()) {
       const it = bySha.get(sha)!;
       const entry = pack.entry({ ...base, name: `sha256/${sha}`, size: it.size });
-      await pipeline(createReadStream(it.path, { highWaterMark: 1 << 20 }), entry);
+      // hashed again as it goes in: what the bundle carries under a sum is that sum, whatever the cache holds now
+      const { tap, result } = hashingTap();
+      await pipeline(createReadStream(it.path, { highWaterMark: 1 << 20 }), tap, entry);
+      const got = result().sha256;
+      if (got !== sha) {
+        throw new FetchError('bundle', `${it.path} (${it.artifact.name} ${it.artifact.version}) changed while it was bundled: it hashes to ${got}, not ${sha}; nothing was written — run \`mkimage bundle\` again`);
+      }
     }
     const links = [...new Map(items.map((it) => [friendlyName(it.artifact), it.sha256])).entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
     for (const [name, sha] of links) {
@@ -129,17 +149,9 @@ export async function copyFromBundle(bundle: string, sha256: string, dest: strin
     if ((entry.header.type ?? 'file') !== 'file') {
       throw new FetchError('bundle', `the bundle ${bundle}: ${want} is not a regular file; write the bundle again with \`mkimage bundle\``);
     }
-    const hash = createHash('sha256');
-    let size = 0;
-    const tap = new Transform({
-      transform(chunk: Buffer, _enc, cb) {
-        hash.update(chunk);
-        size += chunk.length;
-        cb(null, chunk);
-      },
-    });
+    const { tap, result } = hashingTap();
     await pipeline(entry, tap, createWriteStream(dest, { mode: 0o644 }));
-    got = { sha256: hash.digest('hex'), size };
+    got = result();
     return true;
   });
   return got;

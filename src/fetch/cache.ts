@@ -1,9 +1,13 @@
 // The content-addressed artifact cache: $XDG_CACHE_HOME/mkimage/cas/<sha256> (default ~/.cache/mkimage).
 // A file enters the cache only once verified: it is written to a temp file inside cas/ and renamed into place,
-// so a reader never sees a partial or unverified file under a sha256 name.
+// so a reader never sees a partial or unverified file under a sha256 name. A name is not trusted on its own
+// either: every hit is hashed again (a cached file may have been changed since, by a person or the disk), and a
+// file whose content does not match its name is removed and reported as a miss.
 
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { pipeline } from 'node:stream/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { FetchError, reasonOf } from './errors.js';
@@ -20,6 +24,13 @@ export function cacheRoot(explicit?: string, env: NodeJS.ProcessEnv = process.en
   return join(base, 'mkimage');
 }
 
+/** The sha256 of a file's content, read in one pass. */
+export async function sha256OfFile(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  await pipeline(createReadStream(path, { highWaterMark: 1 << 20 }), hash);
+  return hash.digest('hex');
+}
+
 export class ArtifactCache {
   readonly casDir: string;
 
@@ -32,12 +43,20 @@ export class ArtifactCache {
     return join(this.casDir, sha256);
   }
 
-  /** Size of the cached file for `sha256`, or undefined on a miss. */
-  async lookup(sha256: string): Promise<{ path: string; size: number } | undefined> {
+  /**
+   * The cached file for `sha256` and its size, once its content is hashed and matches; undefined on a miss. A file
+   * that does not match is removed and reported through `corrupt` (then it is a miss too).
+   */
+  async lookup(sha256: string, corrupt?: (path: string, got: string) => void): Promise<{ path: string; size: number } | undefined> {
     const path = this.pathOf(sha256);
     try {
       const st = await stat(path);
-      return st.isFile() ? { path, size: st.size } : undefined;
+      if (!st.isFile()) return undefined;
+      const got = await sha256OfFile(path);
+      if (got === sha256) return { path, size: st.size };
+      corrupt?.(path, got);
+      await rm(path, { force: true }).catch(() => undefined); // a fetch renames the good copy over it anyway
+      return undefined;
     } catch {
       return undefined;
     }

@@ -107,8 +107,12 @@ export async function fetchArtifact(a: PlanArtifact, opts: FetchOptions = {}): P
   const from: 'pin' | 'lock' = pin !== undefined ? 'pin' : 'lock';
   const cache = new ArtifactCache(cacheRoot(opts.cacheDir));
 
+  let corrupt = '';
   if (expected !== undefined) {
-    const hit = await cache.lookup(expected);
+    const hit = await cache.lookup(expected, (path, got) => {
+      corrupt = `the cached copy ${path} hashes to ${got}, not the sum it is named by (changed since it was verified), and was removed`;
+      log(`${label}: ${corrupt}; fetching it again`);
+    });
     if (hit) return { path: hit.path, sha256: expected, size: hit.size, recorded: false, source: 'cache' };
   }
 
@@ -128,9 +132,10 @@ export async function fetchArtifact(a: PlanArtifact, opts: FetchOptions = {}): P
   if (opts.offline) {
     const where = opts.bundle !== undefined ? `the cache (${cache.root}) nor the bundle ${opts.bundle}` : `the cache (${cache.root})`;
     const unknown = expected === undefined ? `; its sha256 is neither pinned nor in ${lockName}` : '';
+    const removed = corrupt === '' ? '' : ` (${corrupt})`;
     throw new FetchError(
       'offline',
-      `offline: ${describe(a)} is in neither ${where}${unknown}. On a machine with network access run \`mkimage bundle\` and pass the bundle here, or fetch once without offline mode`,
+      `offline: ${describe(a)} is in neither ${where}${unknown}${removed}. On a machine with network access run \`mkimage bundle\` and pass the bundle here, or fetch once without offline mode`,
     );
   }
 
