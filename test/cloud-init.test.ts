@@ -660,8 +660,7 @@ describe('what the pipeline ships carries the first-boot script and unit (not a 
   const script = readFileSync(join(PACKAGE_ROOT, 'templates/firstboot/firstboot.sh'), 'utf8');
   const unit = readFileSync(join(PACKAGE_ROOT, 'templates/firstboot/mkimage-firstboot.service'), 'utf8');
 
-  // (control-plane: full mode needs the Calico manifest's sha256, E019 without a lock; the baked case covers it below)
-  it.each(['worker'])('%s --mode full: real cloud-init writes the script (0755) and the unit, runcmd enables and starts it', async (role) => {
+  it.each(['control-plane', 'worker'])('%s --mode full: real cloud-init writes the script (0755) and the unit, runcmd enables and starts it', async (role) => {
     const cwd = tmp(`ships-${role}`);
     const r = await renderRole({ role, cwd, mode: 'full' });
     expect(r.diagnostics.filter((d) => d.severity === 'error').map((d) => d.message)).toEqual([]);
