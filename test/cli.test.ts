@@ -291,6 +291,20 @@ describe('other commands', () => {
     expect(r.err).toMatch(/there is no profile "gpu-worker": use one of control-plane, ikuai-gateway, worker/);
   });
 
+  it("a profile file over mkimage's own (the PKI) is E006 at its line, exit 2, nothing written", async () => {
+    const cwd = tmp();
+    cpSync(join(PACKAGE_ROOT, 'profiles'), join(cwd, 'p'), { recursive: true });
+    const wp = join(cwd, 'p/worker.yaml');
+    const text = readFileSync(wp, 'utf8').replace(/^extends: base$/m, "extends: base\nfiles:\n  - path: /etc/kubernetes/pki/ca.crt\n    content: mine\n");
+    writeFileSync(wp, text);
+    const line = text.split('\n').findIndex((l) => l.includes('/etc/kubernetes/pki/ca.crt')) + 1;
+    const r = await mkimage(cwd, 'worker', '--profiles', 'p');
+    expect(r.code).toBe(2);
+    expect(r.err).toContain("error[E006]: files: /etc/kubernetes/pki/ca.crt is inside /etc/kubernetes/pki/, which mkimage writes (the cluster's PKI");
+    expect(r.err).toContain(`--> p/worker.yaml:${line}:11`);
+    expect(existsSync(join(cwd, 'out'))).toBe(false);
+  });
+
   it('--profiles replaces the embedded profiles', async () => {
     const cwd = tmp();
     cpSync(join(PACKAGE_ROOT, 'profiles'), join(cwd, 'p'), { recursive: true });

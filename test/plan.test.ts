@@ -438,6 +438,19 @@ describe('unsupported combinations (E018)', () => {
   it.each([
     ['may not replace one the planner writes', '/etc/docker/daemon.json', 'docker.registryMirrors'],
     ['may not share its path with another profile file', '/etc/motd', 'already written by files[0]'],
+    // what the first boot, the seeds and the bake write: taking any of them breaks the node or is lost at boot
+    ['may not be bootstrap.env', '/etc/kubernetes/mkimage/bootstrap.env', 'is inside /etc/kubernetes/mkimage/, which mkimage writes (the first-boot settings'],
+    ['may not be kubeadm.yaml', '/etc/kubernetes/mkimage/kubeadm.yaml', 'the first-boot settings (bootstrap.env, kubeadm.yaml)'],
+    ['may not go into the PKI', '/etc/kubernetes/pki/ca.crt', "is inside /etc/kubernetes/pki/, which mkimage writes (the cluster's PKI"],
+    ['may not be a file where the PKI directory goes', '/etc/kubernetes', '/etc/kubernetes is a directory mkimage writes /etc/kubernetes/'],
+    ['may not be the kube-vip manifest', '/etc/kubernetes/manifests/kube-vip.yaml', 'the kube-vip static pod): change it through controlPlaneHA'],
+    ['may not be the first-boot script', '/usr/local/libexec/mkimage/firstboot.sh', 'the first-boot script'],
+    ['may not be the first-boot unit', '/etc/systemd/system/mkimage-firstboot.service', '(the first-boot unit): write your file to another path'],
+    ['may not be in first boot\'s state directory', '/var/lib/mkimage/firstboot.done', "first boot's state"],
+    ['may not be node.env', '/etc/mkimage/node.env', "the node's identity): change it through the cluster inventory"],
+    ['may not be a repository file', '/etc/yum.repos.d/kubernetes.repo', "the kubernetes repository): change it through the cluster's repositories"],
+    ['may not be a unit the plan writes', '/usr/lib/systemd/system/cri-docker.socket', 'the cri-docker.socket unit'],
+    ['may not be a downloaded binary', '/usr/bin/cri-dockerd', 'the downloaded cri-dockerd): change it through criDockerd.version'],
   ])('a profile file %s (E006 at its path)', (_what, second, message) => {
     const diags: Diagnostic[] = [];
     const profile = profileOf('worker', (p) => {
@@ -450,6 +463,19 @@ describe('unsupported combinations (E018)', () => {
     expect(diags).toHaveLength(1);
     expect(diags[0]).toMatchObject({ code: 'E006', ...profile.positions.get('files.1.path') });
     expect(diags[0]?.message).toContain(message);
+  });
+
+  it.each([
+    ['ubuntu-22.04', '/etc/apt/keyrings/kubernetes.gpg', 'the kubernetes repository'],
+    ['el9', '/usr/share/mkimage/calico.yaml', 'the downloaded calico-manifest): change it through calicoVersion'],
+  ] as const)('%s control plane: a profile file at %s is E006', (family, path, message) => {
+    const diags: Diagnostic[] = [];
+    const profile = profileOf('control-plane', (p) => {
+      p.files = [{ path, mode: '0644', owner: 'root:root', content: 'x\n', phase: 'boot' }];
+    });
+    planRole(profile, clusterOf((c) => void (c.osFamily = family)), diags);
+    expect(errors(diags)).toEqual([expect.objectContaining({ code: 'E006', ...profile.positions.get('files.0.path') })]);
+    expect(errors(diags)[0]?.message).toContain(message);
   });
 
   it('bad version and address formats are E007 at their keys', () => {

@@ -6,6 +6,7 @@
 
 import type { NodePlan, Phase, PlanArtifact, PlanFile, PlanPackage, PlanRepo, PlanUnit } from '../plan/types.js';
 import { header, renderTemplate } from '../template.js';
+import { debKeyring, repoFilePaths } from '../plan/repos.js';
 
 export interface PhaseScriptOptions {
   /** install: copy plan files from <stagedDir>/rootfs; skip: something else (cloud-init write_files) wrote them */
@@ -65,18 +66,18 @@ function repoBlock(plan: NodePlan, r: PlanRepo): string {
     if (r.exclude.length > 0) lines.push(`exclude=${r.exclude.join(' ')}`);
     return renderTemplate('scripts/repo-rpm.sh.mustache', {
       id: r.id,
-      path: shellQuote(`/etc/yum.repos.d/${r.id}.repo`),
+      path: shellQuote(repoFilePaths(r.id, 'dnf')[0]!),
       content: shellQuote(`${lines.join('\n')}\n`),
     });
   }
-  const keyring = `/etc/apt/keyrings/${r.id}.gpg`;
+  const keyring = debKeyring(r.id);
   // An empty suite means the release codename; "/" marks a flat repository.
   const suite = [r.suite || plan.os.codename || '/', ...(r.components ?? [])].join(' ');
   return renderTemplate('scripts/repo-deb.sh.mustache', {
     id: r.id,
     keyring: shellQuote(keyring),
     gpgkey: shellQuote(r.gpgkey),
-    path: shellQuote(`/etc/apt/sources.list.d/${r.id}.list`),
+    path: shellQuote(repoFilePaths(r.id, 'apt')[0]!),
     content: shellQuote(`deb [signed-by=${keyring}] ${r.baseurl} ${suite}\n`),
   });
 }

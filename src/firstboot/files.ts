@@ -6,6 +6,7 @@ import type { PlanFile, PlanUnit } from '../plan/types.js';
 
 export const FIRSTBOOT_SCRIPT = '/usr/local/libexec/mkimage/firstboot.sh';
 export const FIRSTBOOT_UNIT = 'mkimage-firstboot.service';
+export const FIRSTBOOT_UNIT_PATH = `/etc/systemd/system/${FIRSTBOOT_UNIT}`;
 export const FIRSTBOOT_DONE = '/var/lib/mkimage/firstboot.done';
 export const FIRSTBOOT_FAILED = '/var/lib/mkimage/firstboot.failed';
 export const FIRSTBOOT_LOG = '/var/log/mkimage-firstboot.log';
@@ -22,7 +23,7 @@ export function firstbootBakeItems(): { files: PlanFile[]; units: PlanUnit[] } {
     units: [
       {
         name: FIRSTBOOT_UNIT,
-        path: `/etc/systemd/system/${FIRSTBOOT_UNIT}`,
+        path: FIRSTBOOT_UNIT_PATH,
         content: read(FIRSTBOOT_UNIT),
         enable: true,
         start: true,

@@ -4,8 +4,8 @@
 
 import { error, type Diagnostic, type Position } from '../diagnostics.js';
 import type { Arch, Cluster, Located, NodeRole, NodeSpec, OsFamily, Profile } from '../profile/types.js';
-import { CALICO_MANIFEST_DEST, planArtifacts } from './artifacts.js';
-import { baseFiles, DAEMON_JSON, MODULES_CONF, NODE_ENV, nodeEnvFile, profileFiles, sortFiles, SYSCTL_CONF } from './files.js';
+import { planArtifacts } from './artifacts.js';
+import { baseFiles, nodeEnvFile, profileFiles, sortFiles } from './files.js';
 import { planGateway } from './gateway.js';
 import { kubeVipImage, planImages, podInfraImage } from './images.js';
 import { archiveMirror, isRpmFamily, planOs } from './os.js';
@@ -13,7 +13,8 @@ import { planPackages } from './packages.js';
 import { positionOf } from './positions.js';
 import { planRepos } from './repos.js';
 import type { NodePlan, PlanCommand, PlanNode } from './types.js';
-import { CRI_DOCKERD_BINARY, CRI_SOCKET, planUnits, UNIT_DIR } from './units.js';
+import { CRI_SOCKET, planUnits } from './units.js';
+import { ownedPaths, ownerOf, type OwnedPath } from './owned-paths.js';
 import {
   compareVersions,
   CRI_DOCKERD_FOR_DOCKER_25,
@@ -95,18 +96,11 @@ function checkRuntime(inp: Inputs, target: Target, docker: SemVer, criDockerd: S
   }
 }
 
-/** The profile's own files may not replace what the planner writes (that would drop kubeadm's prerequisites). */
-function checkProfileFiles(inp: Inputs, target: Target): void {
-  const owned = new Map<string, string>([
-    [DAEMON_JSON, 'docker.registryMirrors, docker.logMaxSize and friends'],
-    [MODULES_CONF, 'kernel.modules'],
-    [SYSCTL_CONF, 'kernel.sysctls'],
-    [`${UNIT_DIR}/cri-docker.service`, 'criDockerd'],
-    [`${UNIT_DIR}/cri-docker.socket`, 'criDockerd'],
-    [CRI_DOCKERD_BINARY, 'criDockerd.version'],
-    [CALICO_MANIFEST_DEST, 'calicoVersion in the cluster file'],
-  ]);
-  if (target.node !== undefined) owned.set(NODE_ENV, 'the cluster inventory');
+/**
+ * The profile's own files may not replace what mkimage writes (kubeadm's prerequisites and config, the PKI, the
+ * first-boot script and unit, repositories, units, binaries: src/plan/owned-paths.ts), nor give one path twice.
+ */
+function checkProfileFiles(inp: Inputs, owned: readonly OwnedPath[]): void {
   const first = new Map<string, number>();
   inp.profile.value.files.forEach((f, i) => {
     const earlier = first.get(f.path);
@@ -116,10 +110,15 @@ function checkProfileFiles(inp: Inputs, target: Target): void {
       return;
     }
     first.set(f.path, i);
-    const via = owned.get(f.path);
-    if (via === undefined) return;
-    report(inp, 'profile', `files.${i}.path`,
-      `files: ${f.path} is written by mkimage; change it through ${via}, or write your file to another path`, 'E006');
+    const hit = ownerOf(f.path, owned);
+    if (hit === undefined) return;
+    const { owner, how } = hit;
+    const where =
+      how === 'is' ? `${f.path} is written by mkimage (${owner.what})`
+      : how === 'under' ? `${f.path} is inside ${owner.path}/, which mkimage writes (${owner.what})`
+      : `${f.path} is a directory mkimage writes ${owner.path} into (${owner.what})`;
+    const fix = owner.via !== undefined && how === 'is' ? `change it through ${owner.via}, or write your file to another path` : 'write your file to another path';
+    report(inp, 'profile', `files.${i}.path`, `files: ${where}: ${fix}`, 'E006');
   });
 }
 
@@ -216,17 +215,25 @@ function buildPlan(inp: Inputs, target: Target): NodePlan {
   const criDockerd = version(inp, 'profile', 'criDockerd.version', profile.criDockerd.version, '0.3.9');
   checkRuntime(inp, target, docker, criDockerd);
 
-  checkProfileFiles(inp, target);
   const sysctls = Object.entries(profile.kernel.sysctls).map(([key, value]) => ({ key, value: String(value) }));
   const pause = podInfraImage(repo, profile.criDockerd.pauseImage);
   const repoMinor = `${pkg.major}.${pkg.minor}`;
+  const repos = planRepos(target.osFamily, os.codename, cluster.mirror, cluster.containerRuntime, repoMinor, profile.kubernetes.repoExclude, cluster.repositories);
+  const units = planUnits(pause);
+  const artifacts = planArtifacts(profile.criDockerd.version, base.cluster.calicoVersion, target.arch, role, {
+    mirrors: cluster.artifactMirrors,
+    criDockerd: { ...(profile.criDockerd.url !== undefined && { url: profile.criDockerd.url }), ...(profile.criDockerd.sha256 !== undefined && { sha256: profile.criDockerd.sha256 }) },
+    ...(cluster.images?.calico !== undefined && { calicoImages: cluster.images.calico }),
+    ...(cluster.calicoManifestSha256 !== undefined && { calicoManifestSha256: cluster.calicoManifestSha256 }),
+  });
+  checkProfileFiles(inp, ownedPaths({ repos, units, artifacts, packageManager: os.packageManager }));
 
   return {
     ...base,
-    repos: planRepos(target.osFamily, os.codename, cluster.mirror, cluster.containerRuntime, repoMinor, profile.kubernetes.repoExclude, cluster.repositories),
+    repos,
     packages: planPackages(target.osFamily, cluster.containerRuntime, profile, formatVersion(pkg), pkgRelease),
     files: sortFiles([...baseFiles(profile, sysctls, cluster.registries?.insecure), ...profileFiles(profile), ...bootFiles]),
-    units: planUnits(pause),
+    units,
     sysctls,
     modules: [...profile.kernel.modules],
     swapOff: profile.swap === 'off',
@@ -236,12 +243,7 @@ function buildPlan(inp: Inputs, target: Target): NodePlan {
     images: profile.image.prepull
       ? planImages(repo, k8s, release, role, profile.criDockerd.pauseImage, base.cluster.calicoVersion, cluster.controlPlaneHA, cluster.images)
       : [],
-    artifacts: planArtifacts(profile.criDockerd.version, base.cluster.calicoVersion, target.arch, role, {
-      mirrors: cluster.artifactMirrors,
-      criDockerd: { ...(profile.criDockerd.url !== undefined && { url: profile.criDockerd.url }), ...(profile.criDockerd.sha256 !== undefined && { sha256: profile.criDockerd.sha256 }) },
-      ...(cluster.images?.calico !== undefined && { calicoImages: cluster.images.calico }),
-      ...(cluster.calicoManifestSha256 !== undefined && { calicoManifestSha256: cluster.calicoManifestSha256 }),
-    }),
+    artifacts,
     image,
   };
 }

@@ -5,6 +5,13 @@ import type { Mirror, OsFamily, Repositories, RuntimeSource } from '../profile/t
 import type { PlanRepo } from './types.js';
 import { isRpmFamily } from './os.js';
 
+/** The files a repository's bake step writes: the .repo file (dnf), or the .list and its keyring (apt). */
+export function repoFilePaths(id: string, packageManager: 'dnf' | 'apt'): string[] {
+  return packageManager === 'dnf' ? [`/etc/yum.repos.d/${id}.repo`] : [`/etc/apt/sources.list.d/${id}.list`, debKeyring(id)];
+}
+
+export const debKeyring = (id: string) => `/etc/apt/keyrings/${id}.gpg`;
+
 const DOCKER_BASE: Record<Mirror, string> = {
   upstream: 'https://download.docker.com/linux',
   aliyun: 'https://mirrors.aliyun.com/docker-ce/linux',
