@@ -179,6 +179,7 @@ describe('mkimage bundle', () => {
     await writeFile(out, 'hello\n'.repeat(200));
     const e = await rejection(fetchArtifact(artifacts()[1]!, airGapped(out)));
     expect(e.kind).toBe('bundle');
-    expect(e.message).toContain(`cannot read the bundle ${out}`);
+    expect(e.code).toBe('E007');
+    expect(e.message).toContain(`the bundle ${out} is not a tar written by \`mkimage bundle\``);
   });
 });

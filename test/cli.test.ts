@@ -12,6 +12,7 @@ import { PACKAGE_ROOT } from '../src/template.js';
 import { discoveryHash } from '../src/cluster/pki.js';
 import { run } from './helpers/tools.js';
 import { filesUnder } from './helpers/tree.js';
+import tar from 'tar-stream';
 import { buildGoldenImage, BUILD_FAILED } from '../src/cli/build.js';
 import { renderPackerDir } from '../src/emit/packer.js';
 import { writeTreeAtomic } from '../src/output.js';
@@ -512,6 +513,55 @@ describe('mkimage <role> --build', () => {
       if (saved === undefined) delete process.env.XDG_CACHE_HOME;
       else process.env.XDG_CACHE_HOME = saved;
     }
+  });
+});
+
+describe("a bad lock or bundle is the user's file: exit 2, named, with the fix", () => {
+  // the first artifact `mkimage fetch` looks for (they go in name order): the pinned Calico v3.27.3 manifest
+  const CALICO_SUM = '001eacbb07c01f154f21d49c7f1e027dea8d4202d47347a324b678a7f69efdbe';
+  /** `mkimage fetch` with an empty cache of its own (so the artifacts are looked for in the bundle). */
+  async function fetchIn(cwd: string, ...args: string[]): Promise<Ran> {
+    const saved = process.env.XDG_CACHE_HOME;
+    process.env.XDG_CACHE_HOME = join(cwd, 'cache');
+    try {
+      return await mkimage(cwd, 'fetch', ...args);
+    } finally {
+      if (saved === undefined) delete process.env.XDG_CACHE_HOME;
+      else process.env.XDG_CACHE_HOME = saved;
+    }
+  }
+  async function tarOf(entries: Array<{ name: string; type?: 'file' | 'symlink'; body?: string; linkname?: string }>): Promise<Buffer> {
+    const pack = tar.pack();
+    for (const e of entries) {
+      if (e.type === 'symlink') pack.entry({ name: e.name, type: 'symlink', linkname: e.linkname! });
+      else pack.entry({ name: e.name }, e.body ?? '');
+    }
+    pack.finalize();
+    const chunks: Buffer[] = [];
+    for await (const c of pack) chunks.push(c as Buffer);
+    return Buffer.concat(chunks);
+  }
+
+  it.each([
+    ['a corrupt mkimage.lock', () => Promise.resolve({ lock: '{"lockVersion": 1, "artifacts": [' }), ['mkimage.lock is not valid JSON', 'restore it from version control or delete it to re-record every sum']],
+    ['a lock entry without a sum', () => Promise.resolve({ lock: '{"lockVersion": 1, "artifacts": [{"name": "x"}]}\n' }), ['artifacts[0] must be {name, url, size, sha256}']],
+    ['a bundle that is not a tar', () => Promise.resolve({ bundle: Buffer.from('not a tar\n') }), ['b.tar is not a tar written by `mkimage bundle`', 'write it again with `mkimage bundle`']],
+    [
+      'a bundle with a symlink member',
+      async () => ({ bundle: await tarOf([{ name: 'mkimage.lock', body: '{"lockVersion": 1, "artifacts": []}\n' }, { name: `sha256/${CALICO_SUM}`, type: 'symlink', linkname: '/etc/shadow' }]) }),
+      [`b.tar: sha256/${CALICO_SUM} is a symlink to /etc/shadow, not a file`, 'write it again with `mkimage bundle`'],
+    ],
+  ] as const)('%s', async (_what, make, says) => {
+    const cwd = tmp();
+    const made: { lock?: string; bundle?: Buffer } = await make();
+    if (made.lock !== undefined) writeFileSync(join(cwd, 'mkimage.lock'), made.lock);
+    if (made.bundle !== undefined) writeFileSync(join(cwd, 'b.tar'), made.bundle);
+    const r = await fetchIn(cwd, '--offline', ...(made.bundle ? ['--bundle', join(cwd, 'b.tar')] : []));
+    expect(r.code, r.err).toBe(2);
+    expect(r.err).toContain('error[E007]');
+    for (const s of says) expect(r.err).toContain(s);
+    expect(r.err).not.toMatch(/\n\s+at /);
+    expect(existsSync(join(cwd, 'cache/mkimage/cas', CALICO_SUM))).toBe(false);
   });
 });
 

@@ -119,21 +119,35 @@ async function scan(bundle: string, visit: (entry: Entry) => Promise<boolean>): 
   } catch (e) {
     source.destroy();
     if (e instanceof FetchError) throw e;
-    throw new FetchError('bundle', `cannot read the bundle ${bundle}: ${reasonOf(e)}; write it again with \`mkimage bundle\``);
+    const code = (e as { code?: string }).code;
+    // the user's file is bad (exit 2): missing, a directory, not a tar or cut short; a read error of the machine is exit 3
+    if (code === 'ENOENT') throw new FetchError('bundle', `the bundle ${bundle} does not exist: pass the path of the tar \`mkimage bundle\` wrote`, 'E001');
+    if (code === 'EISDIR') throw new FetchError('bundle', `the bundle ${bundle} is a directory: pass the path of the tar \`mkimage bundle\` wrote`, 'E007');
+    if (code === undefined) {
+      throw new FetchError('bundle', `the bundle ${bundle} is not a tar written by \`mkimage bundle\` (${reasonOf(e)}): pass the right file, or write it again with \`mkimage bundle\``, 'E007');
+    }
+    throw new FetchError('bundle', `cannot read the bundle ${bundle}: ${reasonOf(e)}; check it is readable, or write it again with \`mkimage bundle\``);
   }
 }
+
+/** A bundle entry that is not what `mkimage bundle` writes there: the user's file is bad (E007, exit 2). */
+const badBundle = (bundle: string, what: string) =>
+  new FetchError('bundle', `the bundle ${bundle}: ${what}; it was not written by \`mkimage bundle\` (or was changed since) — write it again with \`mkimage bundle\``, 'E007');
+
+const isRegular = (entry: Entry) => (entry.header.type ?? 'file') === 'file';
 
 /** The lock stored in the bundle (its first member). */
 export async function readBundleLock(bundle: string): Promise<Lock> {
   let lock: Lock | undefined;
   await scan(bundle, async (entry) => {
     if (entry.header.name !== LOCK_FILE_NAME) return false;
+    if (!isRegular(entry)) throw badBundle(bundle, `${LOCK_FILE_NAME} is a ${entry.header.type}, not a file`);
     const chunks: Buffer[] = [];
     for await (const c of entry) chunks.push(c as Buffer);
     lock = parseLock(Buffer.concat(chunks).toString('utf8'), `${LOCK_FILE_NAME} in the bundle ${bundle}`);
     return true;
   });
-  if (lock === undefined) throw new FetchError('bundle', `the bundle ${bundle} has no ${LOCK_FILE_NAME}; it was not written by \`mkimage bundle\` — write it again`);
+  if (lock === undefined) throw badBundle(bundle, `there is no ${LOCK_FILE_NAME} in it`);
   return lock;
 }
 
@@ -146,9 +160,7 @@ export async function copyFromBundle(bundle: string, sha256: string, dest: strin
   const want = `sha256/${sha256}`;
   await scan(bundle, async (entry) => {
     if (entry.header.name !== want) return false;
-    if ((entry.header.type ?? 'file') !== 'file') {
-      throw new FetchError('bundle', `the bundle ${bundle}: ${want} is not a regular file; write the bundle again with \`mkimage bundle\``);
-    }
+    if (!isRegular(entry)) throw badBundle(bundle, `${want} is a ${entry.header.type}${entry.header.linkname ? ` to ${entry.header.linkname}` : ''}, not a file`);
     const { tap, result } = hashingTap();
     await pipeline(entry, tap, createWriteStream(dest, { mode: 0o644 }));
     got = result();

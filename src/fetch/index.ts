@@ -171,7 +171,7 @@ async function fetchFromBundle(
     const got = await copyFromBundle(bundle, sha, tmp);
     if (got === undefined) return undefined;
     if (got.sha256 !== sha) {
-      throw new FetchError('bundle', `the bundle ${bundle} is corrupt: sha256/${sha} (${describe(a)}) hashes to ${got.sha256}; nothing was cached — write the bundle again with \`mkimage bundle\``);
+      throw new FetchError('bundle', `the bundle ${bundle} is corrupt: sha256/${sha} (${describe(a)}) hashes to ${got.sha256}; nothing was cached — write the bundle again with \`mkimage bundle\``, 'E007');
     }
     return { path: await cache.commit(tmp, sha), sha256: sha, size: got.size };
   } finally {

@@ -31,10 +31,11 @@ export function parseLock(text: string, source: string): Lock {
   try {
     raw = JSON.parse(text);
   } catch (e) {
-    throw new FetchError('lock', `${source} is not valid JSON (${reasonOf(e)}); restore it from version control or delete it to re-record every sum`);
+    throw new FetchError('lock', `${source} is not valid JSON (${reasonOf(e)}); restore it from version control or delete it to re-record every sum`, 'E007');
   }
+  // the user's file is bad (exit 2), not the machine
   const bad = (what: string) =>
-    new FetchError('lock', `${source}: ${what}; restore it from version control or delete it to re-record every sum`);
+    new FetchError('lock', `${source}: ${what}; restore it from version control or delete it to re-record every sum`, 'E007');
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw bad('expected an object with "lockVersion" and "artifacts"');
   const obj = raw as Record<string, unknown>;
   if (obj['lockVersion'] !== 1) throw bad(`unsupported lockVersion ${JSON.stringify(obj['lockVersion'])} (this mkimage writes 1)`);
