@@ -1,0 +1,120 @@
+// Debian packages for the LAN-boot files (the installer's kernel and busybox, iPXE, pxelinux): the candidate
+// version from the host's apt lists, fetched with `apt-get download` and unpacked with `dpkg -x` into the cache —
+// never installed on the build host, so it needs no root and changes nothing there. Cached by name and version:
+//   <cache>/pxe/debs/<name>_<version>_<arch>.deb   <cache>/pxe/root/<name>_<version>_<arch>/
+// Entries appear by rename, so an interrupted fetch leaves nothing a later run trusts.
+
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { EnvironmentError } from '../cli/run.js';
+import { lastLines, runTool } from './tool.js';
+
+export interface PackageVersion {
+  name: string;
+  version: string;
+  arch: string;
+}
+
+export interface UnpackedPackage extends PackageVersion {
+  /** the package's files, as `dpkg -x` unpacks them */
+  root: string;
+}
+
+const aptFix = 'run `apt-get update` (pxe build fetches Debian packages through the host\'s apt sources: a Debian 12 host)';
+
+/** Fields of the first stanza `apt-cache show --no-all-versions` prints (the candidate). */
+export async function candidate(name: string): Promise<Record<string, string>> {
+  const r = await runTool('apt-cache', ['show', '--no-all-versions', name]);
+  if (r.code !== 0 || r.stdout.trim() === '') {
+    throw new EnvironmentError(`apt knows no package ${name} (${lastLines(r.stderr, 1) || 'no candidate'}): ${aptFix}`, 'E015');
+  }
+  const fields: Record<string, string> = {};
+  let key = '';
+  for (const line of r.stdout.split('\n')) {
+    if (line === '') break;
+    if (/^\s/.test(line) && key) fields[key] += `\n${line.trim()}`;
+    else {
+      const colon = line.indexOf(':');
+      if (colon > 0) {
+        key = line.slice(0, colon);
+        fields[key] = line.slice(colon + 1).trim();
+      }
+    }
+  }
+  return fields;
+}
+
+export async function candidateVersion(name: string): Promise<PackageVersion> {
+  const f = await candidate(name);
+  if (!f['Version'] || !f['Architecture']) throw new EnvironmentError(`apt-cache show ${name} printed no Version/Architecture: ${aptFix}`, 'E015');
+  return { name, version: f['Version'], arch: f['Architecture'] };
+}
+
+/**
+ * The kernel package linux-image-amd64 points at today (linux-image-6.1.0-NN-amd64) and its version string
+ * (6.1.0-NN-amd64, the directory under lib/modules/).
+ */
+export async function kernelPackage(meta = 'linux-image-amd64'): Promise<PackageVersion & { kernelVersion: string }> {
+  const f = await candidate(meta);
+  const dep = (f['Depends'] ?? '').split(',').map((s) => s.trim()).find((d) => /^linux-image-\d/.test(d));
+  const name = dep?.split(/[\s(]/)[0];
+  if (!name) throw new EnvironmentError(`${meta} depends on no linux-image-<version> package (Depends: ${f['Depends'] ?? ''}): ${aptFix}`, 'E015');
+  const v = await candidateVersion(name);
+  return { ...v, kernelVersion: name.slice('linux-image-'.length) };
+}
+
+const entryName = (p: PackageVersion) => `${p.name}_${p.version.replace(/:/g, '%3a')}_${p.arch}`;
+
+async function renameInto(tmp: string, dest: string): Promise<void> {
+  try {
+    await rename(tmp, dest);
+  } catch (e) {
+    // another build put it there first: theirs is as good as ours
+    if (!existsSync(dest)) throw e;
+    await rm(tmp, { recursive: true, force: true });
+  }
+}
+
+/** The .deb of `p` in the cache, downloaded with apt-get download when missing. */
+async function debFile(cache: string, p: PackageVersion): Promise<string> {
+  const dir = join(cache, 'debs');
+  const dest = join(dir, `${entryName(p)}.deb`);
+  if (existsSync(dest)) return dest;
+  await mkdir(dir, { recursive: true });
+  const tmp = await mkdtemp(join(dir, '.download-'));
+  try {
+    const r = await runTool('apt-get', ['download', '-q', `${p.name}=${p.version}`], { cwd: tmp });
+    const files = (await readdir(tmp)).filter((f) => f.endsWith('.deb'));
+    if (r.code !== 0 || files.length !== 1) {
+      throw new EnvironmentError(`apt-get download ${p.name}=${p.version} failed: ${lastLines(r.stderr) || `exit ${r.code}`}; ${aptFix}`, 'E015');
+    }
+    await renameInto(join(tmp, files[0]!), dest);
+    return dest;
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
+}
+
+/**
+ * `p` unpacked in the cache. `prepare` runs once on a fresh unpack, before it becomes visible (the kernel's
+ * modules.dep is built there).
+ */
+export async function unpacked(cache: string, p: PackageVersion, prepare?: (root: string) => Promise<void>): Promise<UnpackedPackage> {
+  const dir = join(cache, 'root');
+  const dest = join(dir, entryName(p));
+  if (existsSync(dest)) return { ...p, root: dest };
+  const deb = await debFile(cache, p);
+  await mkdir(dir, { recursive: true });
+  const tmp = await mkdtemp(join(dir, '.unpack-'));
+  try {
+    const r = await runTool('dpkg', ['-x', deb, tmp]);
+    if (r.code !== 0) throw new EnvironmentError(`dpkg -x ${deb} failed: ${lastLines(r.stderr)}; delete it from the cache and run again`, 'E015');
+    await prepare?.(tmp);
+    await renameInto(tmp, dest);
+    return { ...p, root: dest };
+  } catch (e) {
+    await rm(tmp, { recursive: true, force: true });
+    throw e;
+  }
+}
