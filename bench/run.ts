@@ -4,8 +4,9 @@
 import { benchRender } from './render.bench.js';
 import { benchIso } from './iso.bench.js';
 import { benchFetch } from './fetch.bench.js';
+import { benchPxeServe } from './pxe-serve.bench.js';
 
-const benches = [benchRender, benchIso, benchFetch];
+const benches = [benchRender, benchIso, benchFetch, benchPxeServe];
 let failed = 0;
 for (const b of benches) {
   try {

@@ -125,6 +125,7 @@ Exit codes: 0 ok, 2 bad input, 3 missing tool or download, packer's own code on 
     .option('--listen <host:port>', 'address to listen on', '0.0.0.0:8080')
     .option('--dhcp-proxy', 'also run dnsmasq as a proxyDHCP + TFTP server beside the router (needs root)')
     .option('--nat-source <addr...>', 'a NAT address that may fetch any installing node\'s seed (the path token still gates it)')
+    .option('--workers <n>', 'HTTP worker processes (default: one per core; 1 serves in one process)')
     .action((o) => runCommand(io, o, () => pxeServe(io, o)));
   serveFlags(pxe.command('status'))
     .description('show each LAN-boot machine: pending, installing, installed or failed')

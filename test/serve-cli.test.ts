@@ -12,7 +12,7 @@ import { main } from '../src/cli.js';
 import { pxeServe } from '../src/cli/pxe-serve.js';
 import type { Io, Outcome } from '../src/cli/run.js';
 import { PACKAGE_ROOT } from '../src/template.js';
-import { fetchRaw, makePxeFixture, type PxeFixture } from './serve-fixture.js';
+import { fetchRaw, makePxeFixture, tokenIn, until, type PxeFixture } from './serve-fixture.js';
 
 const W1 = { name: 'worker1', mac: '52:54:00:66:00:21', ip: '127.0.0.2' };
 const W2 = { name: 'worker2', mac: '52:54:00:66:00:22', ip: '127.0.0.3' };
@@ -41,15 +41,6 @@ afterEach(async () => {
   for (const s of serving.splice(0)) await s.stop();
 });
 
-async function until<T>(f: () => T | undefined, what: string, ms = 10_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = f();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 /** `mkimage pxe serve` in-process, through the command function, on 127.0.0.1 and a free port. */
 async function serve(fx: PxeFixture, ...extra: string[]): Promise<Serving> {
@@ -74,7 +65,6 @@ async function serve(fx: PxeFixture, ...extra: string[]): Promise<Serving> {
   return s;
 }
 
-const tokenIn = (script: string) => /mkimage\.token=([A-Za-z0-9_-]+)/.exec(script)?.[1];
 const boot = async (url: string, mac: string) => (await fetchRaw(`${url}/boot.ipxe?mac=${mac}&platform=pcbios`)).text;
 const stateOf = (fx: PxeFixture) => JSON.parse(readFileSync(join(fx.cwd, 'clusters/homelab/pxe-state.json'), 'utf8')) as { machines: Array<Record<string, unknown>> };
 
@@ -217,6 +207,7 @@ describe('pxe serve flags', () => {
     [['--listen', '8080'], 'E007', '--listen "8080" is not HOST:PORT'],
     [['--listen', '127.0.0.1:99999'], 'E007', 'is not HOST:PORT'],
     [['--listen', '127.0.0.1:0', '--nat-source', '10.0.2'], 'E007', '--nat-source "10.0.2" is not an IPv4 address'],
+    [['--listen', '127.0.0.1:0', '--workers', '0'], 'E007', '--workers "0" is not a count from 1 to 64'],
   ])('%j is %s exit 2', async (argv, code, words) => {
     const fx = makePxeFixture({ nodes: [W1] });
     const r = await mkimage(fx.cwd, 'pxe', 'serve', ...argv);
@@ -259,6 +250,39 @@ describe('the built binary', () => {
     expect(p.out()).toContain('"event":"stopped"');
     expect(stateOf(fx).machines[0]).toMatchObject({ state: 'installing', token });
     expect(existsSync(join(fx.cwd, 'clusters/homelab/pxe-state.json.lock'))).toBe(false);
+    expect(p.err()).toBe('');
+  });
+
+  it('--workers 2 (cluster mode): every worker sees each change at once, retry reaches them, the log lines stay whole', async () => {
+    const fx = makePxeFixture({ nodes: [W1, W2] });
+    const p = started(fx, ['--workers', '2']);
+    const url = await p.url;
+    expect(p.out()).toContain('"workers":2');
+    // each fetchRaw is a new connection: the primary hands them to the workers in turn
+    const scripts = await Promise.all(Array.from({ length: 10 }, () => boot(url, '52-54-00-66-00-21')));
+    const t1 = tokenIn(scripts[0]!)!;
+    expect(new Set(scripts.map(tokenIn))).toEqual(new Set([t1]));
+    for (let i = 0; i < 4; i++) expect((await fetchRaw(`${url}/seed/${t1}/user-data`, { localAddress: W1.ip })).status).toBe(200);
+    expect((await fetchRaw(`${url}/seed/${t1}/user-data`, { localAddress: W2.ip })).status).toBe(403);
+    expect((await fetchRaw(`${url}/failed?token=${t1}`, { method: 'POST', body: 'no disk found\n', localAddress: W1.ip })).status).toBe(200);
+    for (let i = 0; i < 4; i++) {
+      expect((await fetchRaw(`${url}/seed/${t1}/user-data`, { localAddress: W1.ip })).status).toBe(404);
+      expect(await boot(url, '52-54-00-66-00-21')).toContain('worker1 failed to install');
+    }
+    const retry = await mkimage(fx.cwd, 'pxe', 'retry', 'worker1');
+    expect(retry.out).toContain('(the running server has it)');
+    const t2 = tokenIn(await boot(url, '52-54-00-66-00-21'))!;
+    expect(t2).not.toBe(t1);
+    for (let i = 0; i < 4; i++) expect(tokenIn(await boot(url, '52-54-00-66-00-21'))).toBe(t2);
+    expect((await fetchRaw(`${url}/done?token=${t2}`, { method: 'POST', localAddress: W1.ip })).status).toBe(200);
+    for (let i = 0; i < 4; i++) expect(await boot(url, '52-54-00-66-00-21')).toBe('#!ipxe\nsanboot --no-describe --drive 0x80 || exit\n');
+    p.child.kill('SIGTERM');
+    expect(await p.exit).toBe(0);
+    expect(stateOf(fx).machines[0]).toMatchObject({ state: 'installed', attempts: 2 });
+    const lines = p.out().trimEnd().split('\n');
+    const parsed = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(parsed.filter((l) => l.event === 'request' && l.path === '/boot.ipxe').length).toBe(10 + 4 + 1 + 4 + 4);
+    expect(parsed.at(-1)).toMatchObject({ event: 'stopped' });
     expect(p.err()).toBe('');
   });
 

@@ -100,3 +100,17 @@ export function fetchRaw(url: string, opts: { method?: string; headers?: Record<
     req.end(opts.body);
   });
 }
+
+/** Poll `f` until it gives a value (or `ms` pass). */
+export async function until<T>(f: () => T | undefined, what: string, ms = 15_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = f();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** The install token on an installer script's kernel line. */
+export const tokenIn = (script: string) => /mkimage\.token=([A-Za-z0-9_-]+)/.exec(script)?.[1];

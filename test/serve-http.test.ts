@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { readFileSync, rmSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { startPxeServe, type RunningServe } from '../src/serve/run.js';
-import { fetchRaw, makePxeFixture, seedText, CHAIN_SCRIPT, type PxeFixture } from './serve-fixture.js';
+import { fetchRaw, makePxeFixture, seedText, tokenIn, CHAIN_SCRIPT, type PxeFixture } from './serve-fixture.js';
 
 const W1 = { name: 'worker1', mac: '52:54:00:66:00:21', ip: '127.0.0.2' };
 const W2 = { name: 'worker2', mac: '52:54:00:66:00:22', ip: '127.0.0.3', noNetworkConfig: true };
@@ -54,7 +54,6 @@ async function serve(fx: PxeFixture, natSources: string[] = []): Promise<Served>
   };
 }
 
-const tokenIn = (script: string) => /mkimage\.token=([A-Za-z0-9_-]+)/.exec(script)?.[1];
 const hostOf = (url: string) => new URL(url).host;
 const machine = (s: Served, mac: string) => s.stateFile().machines.find((m) => m.mac === mac)!;
 

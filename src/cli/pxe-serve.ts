@@ -1,6 +1,7 @@
 // `mkimage pxe serve|status|retry|reinstall`: the LAN-boot server and its per-MAC state (src/serve/).
 
 import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { error, type Diagnostic } from '../diagnostics.js';
 import type { Io, Outcome } from './run.js';
@@ -11,6 +12,7 @@ import { readManifest, type PxeManifest } from '../serve/manifest.js';
 import { defaultStatePath, nodeLookup, startPxeServe } from '../serve/run.js';
 import { corruptStateDiagnostic, readStateDoc, serialiseStateDoc, writeDurably, type StateDoc } from '../serve/state-file.js';
 import { lockPathFor, takeLock } from '../serve/state-lock.js';
+import { workersAvailable } from '../serve/workers.js';
 import { resetMachine, type ResetKind, type ResetOutcome } from '../serve/state-machine.js';
 import { clusterMismatch, mergeWithManifest } from '../serve/state-store.js';
 import { statusRows, statusText } from '../serve/status.js';
@@ -21,6 +23,7 @@ export interface PxeServeFlags extends CommonFlags {
   state?: string;
   dhcpProxy?: boolean;
   natSource?: string[];
+  workers?: string;
 }
 
 const DEFAULT_DIR = join('out', 'pxe');
@@ -39,6 +42,17 @@ function natSources(list: string[] | undefined): string[] | Diagnostic {
     if (!IPV4.test(a)) return error('E007', `--nat-source "${a}" is not an IPv4 address: name the address the machines' connections arrive from, e.g. 127.0.0.1 behind QEMU user networking`);
   }
   return list ?? [];
+}
+
+/**
+ * --workers: HTTP worker processes; default one per core (at most 8). 1 serves in the server process itself,
+ * as it does when the compiled worker module is absent (mkimage run from its TypeScript sources).
+ */
+function workerCount(flag: string | undefined): number | Diagnostic {
+  if (flag === undefined) return workersAvailable() ? Math.min(availableParallelism(), 8) : 1;
+  const n = Number(flag);
+  if (!Number.isInteger(n) || n < 1 || n > 64) return error('E007', `--workers "${flag}" is not a count from 1 to 64: write e.g. --workers 2 (default: one per core)`);
+  return n > 1 && !workersAvailable() ? 1 : n;
 }
 
 type StopReason = { kind: 'signal' } | { kind: 'dnsmasq'; code: number | null; signal: string | null; stderrTail: string };
@@ -66,6 +80,8 @@ export async function pxeServe(io: Io, o: PxeServeFlags, stop?: AbortSignal): Pr
   if ('code' in listen) return { diagnostics: [listen] };
   const nat = natSources(o.natSource);
   if ('code' in nat) return { diagnostics: [nat] };
+  const workers = workerCount(o.workers);
+  if (typeof workers !== 'number') return { diagnostics: [workers] };
   const dir = o.dir ?? DEFAULT_DIR;
 
   let dnsmasq: { bin: string; conf: string } | undefined;
@@ -79,11 +95,11 @@ export async function pxeServe(io: Io, o: PxeServeFlags, stop?: AbortSignal): Pr
     dnsmasq = { bin, conf };
   }
 
-  const started = await startPxeServe({ dir, cwd: io.cwd, state: o.state, host: listen.host, port: listen.port, natSources: nat, logSink: (s) => io.out(s) });
+  const started = await startPxeServe({ dir, cwd: io.cwd, state: o.state, host: listen.host, port: listen.port, natSources: nat, workers, logSink: (s) => io.out(s) });
   if (!started.running) return { diagnostics: started.diagnostics };
   const running = started.running;
   const proxy = dnsmasq && startDhcpProxy(dnsmasq.bin, dnsmasq.conf, (s) => io.err(s));
-  if (proxy) running.app.log.log('dhcp-proxy', { pid: proxy.child.pid, conf: relative(io.cwd, dnsmasq!.conf) });
+  if (proxy) running.log.log('dhcp-proxy', { pid: proxy.child.pid, conf: relative(io.cwd, dnsmasq!.conf) });
 
   const why = await waitForStop(stop, proxy);
   await proxy?.stop();

@@ -10,8 +10,9 @@ export type GateAnswer =
   | { ok: true; record: MachineRecord; node: PxeNode }
   | { ok: false; status: 403 | 404; reason: string };
 
-export function checkInstallToken(app: ServeApp, token: string | null, info: RequestInfo): GateAnswer {
-  const record = token === null ? undefined : app.store.byToken(token);
+export async function checkInstallToken(app: ServeApp, token: string | null, info: RequestInfo): Promise<GateAnswer> {
+  let record = token === null ? undefined : app.store.byToken(token);
+  if (record === undefined && token !== null && app.store.lookupToken) record = await app.store.lookupToken(token);
   if (record === undefined) return { ok: false, status: 404, reason: 'no machine is installing under this token' };
   const node = app.layout.nodesByMac.get(record.mac)!;
   info.log.mac = record.mac;

@@ -6,10 +6,11 @@ import { error, type Diagnostic } from '../diagnostics.js';
 import { writeFileAtomic } from '../output.js';
 import { startAdmin, type AdminServer } from './admin.js';
 import type { ServeApp } from './app.js';
-import { loadLayout } from './layout.js';
+import { loadLayout, type ServeLayout } from './layout.js';
 import { jsonLineLogger, type Logger } from './log.js';
 import { readManifest, type PxeManifest } from './manifest.js';
-import { listen, type ListeningServer } from './server.js';
+import { listen, listenDiagnostic } from './server.js';
+import { startWorkers } from './workers.js';
 import { lockPathFor, takeLock } from './state-lock.js';
 import { StateStore } from './state-store.js';
 
@@ -22,13 +23,15 @@ export interface PxeServeOptions {
   host: string;
   port: number;
   natSources: string[];
+  /** HTTP worker processes (cluster mode) when more than 1; 1 serves in this process */
+  workers?: number;
   /** where the JSON log lines go */
   logSink: (chunk: string) => void;
 }
 
 export interface RunningServe {
   url: string;
-  app: ServeApp;
+  log: Logger;
   statePath: string;
   stop(): Promise<void>;
 }
@@ -49,9 +52,8 @@ export function nodeLookup(manifest: PxeManifest): (node: string) => string | Di
     error('E010', `there is no LAN-boot node "${name}" in pxe.json: use one of ${manifest.nodes.map((n) => n.name).join(', ') || '(none)'}`);
 }
 
-function startLog(log: Logger, app: ServeApp, url: string, statePath: string, cwd: string): void {
-  const { layout, store } = app;
-  log.log('listening', { url, dir: relative(cwd, layout.dir) || '.', state: relative(cwd, statePath), nodes: layout.manifest.nodes.length });
+function startLog(log: Logger, layout: ServeLayout, store: StateStore, url: string, statePath: string, cwd: string, workers: number): void {
+  log.log('listening', { url, dir: relative(cwd, layout.dir) || '.', state: relative(cwd, statePath), nodes: layout.manifest.nodes.length, workers });
   log.log('warning', { message: SECURITY_WARNING });
   for (const p of layout.imageProblems) {
     log.log('image-missing', { role: p.role, reason: `${p.problem}: its nodes are told so and poll; run \`mkimage pxe build\` with the image, then restart mkimage pxe serve` });
@@ -75,34 +77,42 @@ export async function startPxeServe(o: PxeServeOptions): Promise<{ running?: Run
   }
   const log = jsonLineLogger(o.logSink);
   let admin: AdminServer | undefined;
+  const fail = async (diagnostics: Diagnostic[]) => {
+    await admin?.close();
+    await lock.release();
+    return { diagnostics };
+  };
   try {
     const store = await StateStore.open(statePath, shownState, m.manifest);
-    if (!(store instanceof StateStore)) {
-      await lock.release();
-      return { diagnostics: [store] };
-    }
-    const app: ServeApp = { layout: l.layout, store, log, natSources: new Set(o.natSources), closing: false };
+    if (!(store instanceof StateStore)) return await fail([store]);
     admin = await startAdmin(store, nodeLookup(m.manifest), log);
     await writeFileAtomic(lockPath, `${JSON.stringify({ pid: process.pid, admin: admin.url, secret: admin.secret })}\n`, 0o600);
-    let listener: ListeningServer;
-    try {
-      listener = await listen(app, o.host, o.port);
-    } catch (e) {
-      await admin.close();
-      await lock.release();
-      const code = (e as NodeJS.ErrnoException).code ?? '';
-      return { diagnostics: [error('E006', `--listen ${o.host}:${o.port} cannot be used (${code || (e as Error).message}): stop what listens there, or pick another address or port`)] };
+
+    let http: { url: string; close(): Promise<void> };
+    let app: ServeApp | undefined;
+    if ((o.workers ?? 1) > 1) {
+      const w = await startWorkers(o.workers!, { dir, cwd: o.cwd, host: o.host, port: o.port, natSources: o.natSources }, store, log);
+      if ('diagnostics' in w) return await fail(w.diagnostics);
+      http = { url: w.url, close: w.stop };
+    } else {
+      app = { layout: l.layout, store, log, natSources: new Set(o.natSources), closing: false };
+      try {
+        const listener = await listen(app, o.host, o.port);
+        http = { url: listener.url, close: () => listener.close() };
+      } catch (e) {
+        return await fail([listenDiagnostic(o.host, o.port, e)]);
+      }
     }
-    startLog(log, app, listener.url, statePath, o.cwd);
+    startLog(log, l.layout, store, http.url, statePath, o.cwd, o.workers ?? 1);
     const adminServer = admin;
     return {
       running: {
-        url: listener.url,
-        app,
+        url: http.url,
+        log,
         statePath,
         async stop() {
-          app.closing = true;
-          await listener.close();
+          if (app) app.closing = true;
+          await http.close();
           await adminServer.close();
           await store.commit();
           await lock.release();
@@ -113,8 +123,7 @@ export async function startPxeServe(o: PxeServeOptions): Promise<{ running?: Run
       diagnostics: [],
     };
   } catch (e) {
-    await admin?.close();
-    await lock.release();
+    await fail([]);
     throw e;
   }
 }

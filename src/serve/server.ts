@@ -4,6 +4,7 @@
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { error, type Diagnostic } from '../diagnostics.js';
 import type { ServeApp } from './app.js';
 import { requestInfo, type RequestInfo } from './request.js';
 import { bootScript } from './routes/boot-script.js';
@@ -67,6 +68,12 @@ export interface ListeningServer {
   url: string;
   /** stop accepting, let running answers finish (at most `graceMs`), then close every connection */
   close(graceMs?: number): Promise<void>;
+}
+
+/** E006 for a --listen address that cannot be bound (in use, not on this host, a privileged port). */
+export function listenDiagnostic(host: string, port: number, e: unknown): Diagnostic {
+  const code = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+  return error('E006', `--listen ${host}:${port} cannot be used (${code}): stop what listens there, or pick another address or port`);
 }
 
 export async function listen(app: ServeApp, host: string, port: number): Promise<ListeningServer> {

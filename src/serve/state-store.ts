@@ -6,8 +6,10 @@
 import { error, type Diagnostic } from '../diagnostics.js';
 import type { PxeManifest } from './manifest.js';
 import { corruptStateDiagnostic, readStateDoc, serialiseStateDoc, writeDurably, type MachineRecord, type StateDoc } from './state-file.js';
+import type { MachineStore } from './machine-store.js';
+import { RecordTable } from './record-table.js';
 import { beginInstall, failInstall, finishInstall, pendingRecord, resetMachine, type ResetKind, type ResetOutcome } from './state-machine.js';
-import { newToken, sameToken, tokenDigest } from './tokens.js';
+import { newToken } from './tokens.js';
 
 /** Records for every manifest node (in manifest order; new ones pending), then records the manifest no longer names. */
 export function mergeWithManifest(doc: StateDoc | undefined, manifest: PxeManifest, now: Date): MachineRecord[] {
@@ -31,10 +33,10 @@ interface Waiter {
   reject(e: unknown): void;
 }
 
-export class StateStore {
-  private readonly byMac = new Map<string, MachineRecord>();
-  private readonly order: string[] = [];
-  private readonly tokens = new Map<string, string>();
+export class StateStore implements MachineStore {
+  private readonly table: RecordTable;
+  private readonly listeners: Array<(r: MachineRecord) => void> = [];
+  private unannounced = new Set<string>();
   private readonly starting = new Map<string, Promise<MachineRecord>>();
   private waiters: Waiter[] = [];
   private writing = false;
@@ -45,10 +47,7 @@ export class StateStore {
     records: MachineRecord[],
     private readonly now: () => Date,
   ) {
-    for (const r of records) {
-      this.order.push(r.mac);
-      this.put(r);
-    }
+    this.table = new RecordTable(records);
   }
 
   /** Load `path` (absent: every machine pending), merge in the manifest's nodes and write the result. */
@@ -63,25 +62,25 @@ export class StateStore {
   }
 
   private put(r: MachineRecord): void {
-    const old = this.byMac.get(r.mac);
-    if (old?.token !== undefined) this.tokens.delete(tokenDigest(old.token));
-    this.byMac.set(r.mac, r);
-    if (r.token !== undefined) this.tokens.set(tokenDigest(r.token), r.mac);
+    this.table.put(r);
+    this.unannounced.add(r.mac);
+  }
+
+  /** Called with every changed record once it is on disk (cluster mode passes them on to the workers). */
+  onChange(listener: (r: MachineRecord) => void): void {
+    this.listeners.push(listener);
   }
 
   get(mac: string): MachineRecord | undefined {
-    return this.byMac.get(mac);
+    return this.table.get(mac);
   }
 
   all(): MachineRecord[] {
-    return this.order.map((m) => this.byMac.get(m)!);
+    return this.table.all();
   }
 
-  /** The installing machine whose current token is `token`. */
   byToken(token: string): MachineRecord | undefined {
-    const mac = this.tokens.get(tokenDigest(token));
-    const r = mac === undefined ? undefined : this.byMac.get(mac);
-    return r?.token !== undefined && sameToken(r.token, token) ? r : undefined;
+    return this.table.byToken(token);
   }
 
   /**
@@ -91,7 +90,7 @@ export class StateStore {
   beginInstall(mac: string): Promise<MachineRecord> {
     const inFlight = this.starting.get(mac);
     if (inFlight) return inFlight;
-    const r = this.byMac.get(mac)!;
+    const r = this.table.get(mac)!;
     if (r.state !== 'pending') return Promise.resolve(r);
     const next = beginInstall(r, newToken(), this.now());
     this.put(next);
@@ -104,7 +103,7 @@ export class StateStore {
 
   /** installing -> installed or failed; undefined when `r` is no longer the machine's record (a second report). */
   async finish(r: MachineRecord, outcome: 'installed' | 'failed', tail = ''): Promise<MachineRecord | undefined> {
-    if (this.byMac.get(r.mac) !== r) return undefined;
+    if (this.table.get(r.mac) !== r) return undefined;
     const next = outcome === 'installed' ? finishInstall(r, this.now()) : failInstall(r, tail, this.now());
     this.put(next);
     await this.commit();
@@ -112,7 +111,7 @@ export class StateStore {
   }
 
   async reset(mac: string, to: ResetKind): Promise<ResetOutcome> {
-    const out = resetMachine(this.byMac.get(mac)!, to, this.now());
+    const out = resetMachine(this.table.get(mac)!, to, this.now());
     if (out.kind === 'moved') {
       this.put(out.record);
       await this.commit();
@@ -139,11 +138,15 @@ export class StateStore {
     this.writing = true;
     while (this.waiters.length > 0) {
       const batch = this.waiters;
+      const changed = this.unannounced;
       this.waiters = [];
+      this.unannounced = new Set();
       try {
         await writeDurably(this.path, serialiseStateDoc(this.doc()));
+        for (const mac of changed) for (const l of this.listeners) l(this.table.get(mac)!);
         for (const w of batch) w.resolve();
       } catch (e) {
+        for (const mac of changed) this.unannounced.add(mac);
         for (const w of batch) w.reject(e);
       }
     }

@@ -37,7 +37,7 @@ export function printable(b: Buffer): string {
 
 export async function installReport(app: ServeApp, req: IncomingMessage, res: ServerResponse, info: RequestInfo, outcome: 'installed' | 'failed'): Promise<void> {
   if (info.method !== 'POST') return methodNotAllowed(res, 'POST');
-  const gate = checkInstallToken(app, info.query.get('token'), info);
+  const gate = await checkInstallToken(app, info.query.get('token'), info);
   if (!gate.ok) {
     req.resume();
     app.log.log('report-refused', { path: info.path, mac: info.log.mac, node: info.log.node, remote: info.remote, status: gate.status, reason: gate.reason });

@@ -11,14 +11,14 @@ import { methodNotAllowed, notFound, send } from './respond.js';
 
 export const SEED_PREFIX = '/seed/';
 
-export function seedFile(app: ServeApp, res: ServerResponse, info: RequestInfo): void {
+export async function seedFile(app: ServeApp, res: ServerResponse, info: RequestInfo): Promise<void> {
   if (info.method !== 'GET' && info.method !== 'HEAD') return methodNotAllowed(res, 'GET');
   const rest = info.path.slice(SEED_PREFIX.length);
   const slash = rest.indexOf('/');
   const token = slash === -1 ? null : rest.slice(0, slash);
   const name = slash === -1 ? rest : rest.slice(slash + 1);
   info.log.path = `${SEED_PREFIX}<token>/${name.slice(0, 64)}`;
-  const gate = checkInstallToken(app, token, info);
+  const gate = await checkInstallToken(app, token, info);
   if (!gate.ok) {
     app.log.log('seed-refused', { path: info.log.path, mac: info.log.mac, node: info.log.node, remote: info.remote, status: gate.status, reason: gate.reason });
     return send(res, gate.status, gate.status === 403 ? 'forbidden\n' : 'not found\n');
