@@ -7,6 +7,7 @@ import { failedScript, imageMissingScript, installerScript, localBootScript, unk
 import { checkManifest, type PxeManifest } from '../src/serve/manifest.js';
 import { parseRange } from '../src/serve/range.js';
 import { looksLikeToken, newToken, sameToken } from '../src/serve/tokens.js';
+import { jsonLine, jsonLineLogger, lineChunks } from '../src/serve/log.js';
 
 const SHA = 'ab'.repeat(32);
 const manifestJson = () => ({
@@ -176,5 +177,36 @@ describe('install tokens', () => {
     expect(sameToken(t, `${t}`)).toBe(true);
     expect(sameToken(t, t.slice(0, -1))).toBe(false);
     expect(sameToken(t, `${t.slice(0, -1)}${t.endsWith('A') ? 'B' : 'A'}`)).toBe(false);
+  });
+});
+
+describe('log lines', () => {
+  it('are the JSON of {ts, event, ...fields} without the undefined ones, in ASCII, whatever the strings hold', () => {
+    const nasty = ['plain', 'a"quote', 'back\\slash', 'new\nline', 'tab\t', '\u001b[31mred', 'ü\ufffd', '😀', '', '/seed/<token>/user-data'];
+    for (const v of nasty) {
+      const fields = { path: v, status: 200, ok: true, mac: undefined, n: 1.5 };
+      const line = jsonLine('2026-01-01T00:00:00.000Z', 'request', fields);
+      expect(line).toMatch(/^[\x20-\x7e]+$/);
+      expect(JSON.parse(line)).toEqual({ ts: '2026-01-01T00:00:00.000Z', event: 'request', path: v, status: 200, ok: true, n: 1.5 });
+    }
+  });
+
+  it('are written in pieces of at most 4096 bytes that end at a line end', () => {
+    const out: string[] = [];
+    const log = jsonLineLogger((s) => out.push(s), () => 0);
+    for (let i = 0; i < 500; i++) log.log('request', { path: `/boot.ipxe?n=${i}`, tail: 'ü'.repeat(i % 7) });
+    log.flush();
+    expect(out.length).toBeGreaterThan(1);
+    for (const c of out) {
+      expect(Buffer.byteLength(c)).toBeLessThanOrEqual(4096);
+      expect(c.endsWith('\n')).toBe(true);
+    }
+    const lines = out.join('').trimEnd().split('\n').map((l) => JSON.parse(l) as { path: string; ts: string });
+    expect(lines.map((l) => l.path)).toEqual(Array.from({ length: 500 }, (_, i) => `/boot.ipxe?n=${i}`));
+    expect(lines[0]!.ts).toBe('1970-01-01T00:00:00.000Z');
+  });
+
+  it('a line longer than 4096 bytes is written whole, on its own', () => {
+    expect(lineChunks(`${'a'.repeat(10)}\n${'b'.repeat(5000)}\n${'c'.repeat(10)}\n`).map((c) => c.length)).toEqual([11, 5001, 11]);
   });
 });

@@ -13,7 +13,6 @@ export interface Logger {
 }
 
 const FLUSH_AT = 64 * 1024;
-const NON_ASCII = /[^\x00-\x7f]/;
 const NON_ASCII_ALL = /[^\x00-\x7f]/g;
 export const ATOMIC_WRITE = 4096;
 
@@ -35,9 +34,31 @@ export function lineChunks(text: string): string[] {
   return chunks;
 }
 
-export function jsonLineLogger(sink: (chunk: string) => void, now: () => Date = () => new Date()): Logger {
+/** Strings that are their own JSON text between quotes: no quote, backslash, control or non-ASCII character. */
+const PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
+
+function jsonString(v: string): string {
+  if (PLAIN.test(v)) return `"${v}"`;
+  // ASCII only (\uXXXX escapes), so a line's length is its size in bytes
+  return JSON.stringify(v).replace(NON_ASCII_ALL, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/** The same text JSON.stringify({ts, event, ...fields}) gives (undefined fields left out), built without the object. */
+export function jsonLine(ts: string, event: string, fields: LogFields): string {
+  let line = `{"ts":"${ts}","event":${jsonString(event)}`;
+  for (const k in fields) {
+    const v = fields[k];
+    if (v === undefined) continue;
+    line += `,${jsonString(k)}:${typeof v === 'string' ? jsonString(v) : typeof v === 'number' && !Number.isFinite(v) ? 'null' : String(v)}`;
+  }
+  return `${line}}`;
+}
+
+export function jsonLineLogger(sink: (chunk: string) => void, now: () => number = Date.now): Logger {
   let buffered = '';
   let scheduled = false;
+  let stampedAt = -1;
+  let stamp = '';
   const flush = () => {
     scheduled = false;
     if (buffered === '') return;
@@ -47,9 +68,12 @@ export function jsonLineLogger(sink: (chunk: string) => void, now: () => Date = 
   };
   return {
     log(event, fields = {}) {
-      const line = JSON.stringify({ ts: now().toISOString(), event, ...fields });
-      // ASCII only (\uXXXX escapes), so a line's length is its size in bytes
-      buffered += `${NON_ASCII.test(line) ? line.replace(NON_ASCII_ALL, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`) : line}\n`;
+      const t = now();
+      if (t !== stampedAt) {
+        stampedAt = t;
+        stamp = new Date(t).toISOString();
+      }
+      buffered += `${jsonLine(stamp, event, fields)}\n`;
       if (buffered.length >= FLUSH_AT) flush();
       else if (!scheduled) {
         scheduled = true;
