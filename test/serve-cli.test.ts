@@ -7,6 +7,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { main } from '../src/cli.js';
 import { pxeServe } from '../src/cli/pxe-serve.js';
@@ -284,6 +285,22 @@ describe('the built binary', () => {
     expect(parsed.filter((l) => l.event === 'request' && l.path === '/boot.ipxe').length).toBe(10 + 4 + 1 + 4 + 4);
     expect(parsed.at(-1)).toMatchObject({ event: 'stopped' });
     expect(p.err()).toBe('');
+  });
+
+  it('--workers 2 on an address in use: E006 exit 2, no lock left behind', async () => {
+    const fx = makePxeFixture({ nodes: [W1] });
+    const busy = createServer();
+    await new Promise<void>((r) => busy.listen(0, '127.0.0.1', () => r()));
+    try {
+      const port = (busy.address() as AddressInfo).port;
+      const r = spawnSync(process.execPath, [CLI, 'pxe', 'serve', '--workers', '2', '--listen', `127.0.0.1:${port}`], { cwd: fx.cwd, encoding: 'utf8' });
+      expect(r.status).toBe(2);
+      expect(r.stderr).toContain('error[E006]');
+      expect(r.stderr).toContain('EADDRINUSE');
+      expect(existsSync(join(fx.cwd, 'clusters/homelab/pxe-state.json.lock'))).toBe(false);
+    } finally {
+      busy.close();
+    }
   });
 
   it('--dhcp-proxy runs the real dnsmasq in the foreground with pxe build\'s config, and stops it on SIGINT', async () => {

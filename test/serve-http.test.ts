@@ -197,6 +197,9 @@ describe('/boot.ipxe and the state machine', () => {
     const h = await fetchRaw(`${s.url}/healthz`);
     expect(JSON.parse(h.text)).toEqual({ ok: true, cluster: 'homelab', nodes: 1, images: ['worker'] });
     expect((await fetchRaw(`${s.url}/boot.ipxe?mac=52-54-00-66-00-21`, { method: 'POST' })).status).toBe(405);
+    expect((await fetchRaw(`${s.url}/boot.ipxe?mac=52-54-00-66-00-21`, { method: 'HEAD' })).status).toBe(405);
+    expect((await s.boot('52-54-00-66-00-21')).split('\n')[1]).toMatch(/ mkimage\.token=\S+ /);
+    expect((await s.logs()).filter((l) => l.event === 'state' && l.state === 'installing').length).toBe(1);
     expect((await fetchRaw(`${s.url}/done`)).status).toBe(405);
     expect((await fetchRaw(`${s.url}/etc/passwd`)).status).toBe(404);
     expect((await fetchRaw(`${s.url}/installer/../pxe.json`)).status).toBe(404);

@@ -45,7 +45,8 @@ function cached(app: ServeApp, r: MachineRecord, node: PxeNode, base: string, pl
 }
 
 export async function bootScript(app: ServeApp, req: IncomingMessage, res: ServerResponse, info: RequestInfo): Promise<void> {
-  if (info.method !== 'GET' && info.method !== 'HEAD') return methodNotAllowed(res, 'GET');
+  // GET only: asking moves a pending machine to installing, which a HEAD must not do
+  if (info.method !== 'GET') return methodNotAllowed(res, 'GET');
   const raw = info.query.get('mac');
   if (raw === null) return send(res, 200, app.layout.chainScript, IPXE);
 
