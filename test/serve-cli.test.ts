@@ -14,6 +14,7 @@ import { pxeServe } from '../src/cli/pxe-serve.js';
 import type { Io, Outcome } from '../src/cli/run.js';
 import { PACKAGE_ROOT } from '../src/template.js';
 import { fetchRaw, makePxeFixture, tokenIn, until, type PxeFixture } from './serve-fixture.js';
+import { tool } from './helpers/tools.js';
 
 const W1 = { name: 'worker1', mac: '52:54:00:66:00:21', ip: '127.0.0.2' };
 const W2 = { name: 'worker2', mac: '52:54:00:66:00:22', ip: '127.0.0.3' };
@@ -304,6 +305,7 @@ describe('the built binary', () => {
   });
 
   it('--dhcp-proxy runs the real dnsmasq in the foreground with pxe build\'s config, and stops it on SIGINT', async () => {
+    tool('dnsmasq'); // a missing dnsmasq fails here, naming its package
     const fx = makePxeFixture({ nodes: [W1] });
     writeFileSync(join(fx.dir, 'dnsmasq.conf'), '# stand-in: no DNS, no DHCP, no TFTP (those need ports other tests may hold)\nport=0\n');
     const p = started(fx, ['--dhcp-proxy']);
@@ -326,6 +328,7 @@ describe('the built binary', () => {
   });
 
   it('dnsmasq failing to start stops the server: E016 exit 3 with its reason', async () => {
+    tool('dnsmasq');
     const fx = makePxeFixture({ nodes: [W1] });
     writeFileSync(join(fx.dir, 'dnsmasq.conf'), 'no-such-option-here\n');
     const p = started(fx, ['--dhcp-proxy']);
