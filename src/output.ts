@@ -41,6 +41,11 @@ export interface TreeOptions {
   keepExisting?: boolean;
   /** how long to wait for another writer's lock before OutputBusyError */
   lockWaitMs?: number;
+  /**
+   * writes more into the temp tree (its path is the argument) after `files` and before the swap: content too large
+   * to hold in memory, streamed from disk (the LAN-boot image). What it writes is swapped in with the rest.
+   */
+  fill?: (tmp: string) => Promise<void>;
 }
 
 function checkRelative(p: string): string {
@@ -175,6 +180,7 @@ export async function writeTreeAtomic(dest: string, files: FileTree, opts: TreeO
         }),
       );
     }
+    await opts.fill?.(tmp);
     await chmod(tmp, dirMode);
     pauseAt('written');
     writing.lock = await lockOutput(target, opts.lockWaitMs ?? Number(process.env['MKIMAGE_TEST_LOCK_WAIT_MS'] ?? 30_000));

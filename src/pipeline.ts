@@ -12,7 +12,7 @@ import type { NodePlan } from './plan/types.js';
 import { firstbootBakeItems } from './firstboot/files.js';
 import { bootstrapBootFiles } from './cluster/bootstrap-files.js';
 import { initSecrets, loadSecrets, secretsDirWarnings, type ClusterSecrets } from './cluster/secrets.js';
-import { renderSeed, unknownRenderedKeys, type CloudInitMode } from './emit/cloud-init.js';
+import { renderSeed, unknownRenderedKeys, type CloudInitMode, type SeedFiles } from './emit/cloud-init.js';
 import { IMAGES_DIR, renderPackerDir } from './emit/packer.js';
 import { ensureBuildKey } from './packer/build-key.js';
 import { renderIkuaiSettings } from './emit/ikuai.js';
@@ -24,7 +24,8 @@ import { findEntry, readLock, LOCK_FILE_NAME } from './fetch/lock.js';
 /** Marks a directory as mkimage output, so a re-render may replace it and nothing else is ever replaced. */
 export const OUTPUT_MARKER = '.mkimage-output';
 
-function checkReplaceable(dir: string): Diagnostic | undefined {
+/** An E017 when `dir` exists and holds files mkimage did not write (a render replaces the whole directory). */
+export function checkReplaceable(dir: string): Diagnostic | undefined {
   if (!existsSync(dir)) return undefined;
   if (!statSync(dir).isDirectory()) return error('E017', `--out ${dir} is a file: name a new or empty directory`);
   const entries = readdirSync(dir);
@@ -153,6 +154,14 @@ async function pinFromLock(plans: NodePlan[], lockFile: string, diags: Diagnosti
   }
 }
 
+/** A node's NoCloud seed (user-data, meta-data, network-config) in memory, as every output of it carries it. */
+export function nodeSeed(plan: NodePlan, mode: CloudInitMode): SeedFiles {
+  const seed = renderSeed(plan, mode);
+  const bogus = unknownRenderedKeys(seed.userData);
+  if (bogus.length > 0) throw new Error(`internal: user-data for ${plan.node?.name ?? plan.role} has unknown keys ${bogus.join(', ')}`);
+  return seed;
+}
+
 export interface RenderOptions extends CommonOptions {
   role: string;
   /** the role's output directory; default out/<role> under cwd */
@@ -229,9 +238,7 @@ export async function renderRole(opts: RenderOptions): Promise<RenderResult> {
   const files: OutFile[] = [{ path: 'plan.json', content: planJson(redactSecrets(plan)) }];
   for (const p of plans) {
     const node = p.node!;
-    const seed = renderSeed(p, mode);
-    const bogus = unknownRenderedKeys(seed.userData);
-    if (bogus.length > 0) throw new Error(`internal: user-data for ${node.name} has unknown keys ${bogus.join(', ')}`);
+    const seed = nodeSeed(p, mode);
     const dir = `seeds/${node.name}`;
     // user-data carries the bootstrap token (and on control planes the CA keys): owner-only.
     files.push(

@@ -38,7 +38,7 @@ export interface CommonFlags {
   json?: boolean;
 }
 
-function common(io: Io, o: CommonFlags): CommonOptions {
+export function common(io: Io, o: CommonFlags): CommonOptions {
   return {
     profilesDir: o.profiles,
     clusterFile: o.cluster,

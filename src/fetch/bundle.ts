@@ -43,8 +43,8 @@ const segment = (s: string) => (s === '' || s === '.' || s === '..' ? '_' : s.re
 export const friendlyName = (a: PlanArtifact): string =>
   `by-name/${[a.name, a.version, a.arch, fileNameOf(a)].map(segment).join('/')}`;
 
-/** A pass-through stream that hashes and counts what goes through it. */
-function hashingTap(): { tap: Transform; result(): { sha256: string; size: number } } {
+/** A pass-through stream that hashes (sha256) and counts what goes through it. */
+export function hashingTap(): { tap: Transform; result(): { sha256: string; size: number } } {
   const hash = createHash('sha256');
   let size = 0;
   const tap = new Transform({

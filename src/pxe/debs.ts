@@ -23,45 +23,52 @@ export interface UnpackedPackage extends PackageVersion {
 
 const aptFix = 'run `apt-get update` (pxe build fetches Debian packages through the host\'s apt sources: a Debian 12 host)';
 
-/** Fields of the first stanza `apt-cache show --no-all-versions` prints (the candidate). */
-export async function candidate(name: string): Promise<Record<string, string>> {
-  const r = await runTool('apt-cache', ['show', '--no-all-versions', name]);
-  if (r.code !== 0 || r.stdout.trim() === '') {
-    throw new EnvironmentError(`apt knows no package ${name} (${lastLines(r.stderr, 1) || 'no candidate'}): ${aptFix}`, 'E015');
-  }
-  const fields: Record<string, string> = {};
-  let key = '';
-  for (const line of r.stdout.split('\n')) {
-    if (line === '') break;
-    if (/^\s/.test(line) && key) fields[key] += `\n${line.trim()}`;
-    else {
-      const colon = line.indexOf(':');
-      if (colon > 0) {
-        key = line.slice(0, colon);
-        fields[key] = line.slice(colon + 1).trim();
+/** The candidate stanza of each package, as `apt-cache show --no-all-versions` prints them (one call for all). */
+export async function candidates(names: string[]): Promise<Map<string, Record<string, string>>> {
+  const r = await runTool('apt-cache', ['show', '--no-all-versions', ...names]);
+  const found = new Map<string, Record<string, string>>();
+  for (const stanza of r.stdout.split(/\n\n+/)) {
+    const fields: Record<string, string> = {};
+    let key = '';
+    for (const line of stanza.split('\n')) {
+      if (/^\s/.test(line) && key) fields[key] += `\n${line.trim()}`;
+      else {
+        const colon = line.indexOf(':');
+        if (colon > 0) {
+          key = line.slice(0, colon);
+          fields[key] = line.slice(colon + 1).trim();
+        }
       }
     }
+    const name = fields['Package'];
+    if (name && names.includes(name) && !found.has(name)) found.set(name, fields);
   }
-  return fields;
+  const missing = names.filter((n) => !found.get(n)?.['Version'] || !found.get(n)?.['Architecture']);
+  if (missing.length > 0) {
+    throw new EnvironmentError(`apt knows no package ${missing.join(', ')} (${lastLines(r.stderr, 1) || 'no candidate'}): ${aptFix}`, 'E015');
+  }
+  return found;
 }
 
-export async function candidateVersion(name: string): Promise<PackageVersion> {
-  const f = await candidate(name);
-  if (!f['Version'] || !f['Architecture']) throw new EnvironmentError(`apt-cache show ${name} printed no Version/Architecture: ${aptFix}`, 'E015');
-  return { name, version: f['Version'], arch: f['Architecture'] };
+const versionOf = (name: string, f: Record<string, string>): PackageVersion => ({ name, version: f['Version']!, arch: f['Architecture']! });
+
+/** The candidate version of each package, in the order given. */
+export async function candidateVersions(names: string[]): Promise<PackageVersion[]> {
+  const found = await candidates(names);
+  return names.map((n) => versionOf(n, found.get(n)!));
 }
 
 /**
  * The kernel package linux-image-amd64 points at today (linux-image-6.1.0-NN-amd64) and its version string
- * (6.1.0-NN-amd64, the directory under lib/modules/).
+ * (6.1.0-NN-amd64, the directory under lib/modules/), with the candidates of `more` looked up on the way.
  */
-export async function kernelPackage(meta = 'linux-image-amd64'): Promise<PackageVersion & { kernelVersion: string }> {
-  const f = await candidate(meta);
-  const dep = (f['Depends'] ?? '').split(',').map((s) => s.trim()).find((d) => /^linux-image-\d/.test(d));
-  const name = dep?.split(/[\s(]/)[0];
-  if (!name) throw new EnvironmentError(`${meta} depends on no linux-image-<version> package (Depends: ${f['Depends'] ?? ''}): ${aptFix}`, 'E015');
-  const v = await candidateVersion(name);
-  return { ...v, kernelVersion: name.slice('linux-image-'.length) };
+export async function kernelPackage(more: string[] = [], meta = 'linux-image-amd64'): Promise<{ kernel: PackageVersion & { kernelVersion: string }; more: PackageVersion[] }> {
+  const found = await candidates([meta, ...more]);
+  const depends = found.get(meta)!['Depends'] ?? '';
+  const name = depends.split(',').map((d) => d.trim()).find((d) => /^linux-image-\d/.test(d))?.split(/[\s(]/)[0];
+  if (!name) throw new EnvironmentError(`${meta} depends on no linux-image-<version> package (Depends: ${depends}): ${aptFix}`, 'E015');
+  const [kernel] = await candidateVersions([name]);
+  return { kernel: { ...kernel!, kernelVersion: name.slice('linux-image-'.length) }, more: more.map((n) => versionOf(n, found.get(n)!)) };
 }
 
 const entryName = (p: PackageVersion) => `${p.name}_${p.version.replace(/:/g, '%3a')}_${p.arch}`;

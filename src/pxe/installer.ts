@@ -11,7 +11,7 @@ import { gzipSync } from 'node:zlib';
 import { EnvironmentError } from '../cli/run.js';
 import { templateText } from '../template.js';
 import { writeCpio, type CpioEntry } from './cpio.js';
-import { candidateVersion, kernelPackage, unpacked, type PackageVersion, type UnpackedPackage } from './debs.js';
+import { kernelPackage, unpacked, type PackageVersion, type UnpackedPackage } from './debs.js';
 import { INSTALLER_MODULES, moduleClosure } from './modules.js';
 import { lastLines, runTool } from './tool.js';
 
@@ -73,7 +73,8 @@ export interface InstallerPackages {
 
 /** The candidate versions of the kernel and busybox-static (apt-cache only, nothing is downloaded). */
 export async function installerVersions(): Promise<InstallerVersions> {
-  return { kernel: await kernelPackage(), busybox: await candidateVersion('busybox-static') };
+  const { kernel, more } = await kernelPackage(['busybox-static']);
+  return { kernel, busybox: more[0]! };
 }
 
 const busyboxBinary = (busybox: UnpackedPackage) => join(busybox.root, 'bin/busybox');

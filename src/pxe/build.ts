@@ -1,0 +1,117 @@
+// Writes out/pxe/ (the layout `mkimage pxe serve` reads through pxe.json), atomically: everything is built in a temp
+// tree beside the destination and swapped in at the end (src/output.ts); the image and the installer are streamed
+// or copied from disk into it, never held in memory.
+//
+//   pxe.json  dnsmasq.conf  installer/{vmlinuz,initramfs.cpio.gz}  images/<role>.raw.gz{,.sha256}
+//   tftp/{boot.ipxe,undionly.kpxe,snponly.efi,ipxe.efi,ipxe.lkrn,pxelinux.0,ldlinux.c32,pxelinux.cfg/default}
+//   seeds/<node>/{user-data,meta-data,network-config}   (directory 0700, files 0600: user-data holds the token)
+
+import { chmod, copyFile, mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { SeedFiles } from '../emit/cloud-init.js';
+import { writeTreeAtomic, type OutFile } from '../output.js';
+import { OUTPUT_MARKER } from '../pipeline.js';
+import { GENERATED } from '../template.js';
+import { chainScript, pxelinuxConfig, TFTP_PACKAGE_FILES } from './boot-files.js';
+import { candidateVersions, unpacked, type PackageVersion, type UnpackedPackage } from './debs.js';
+import { renderDnsmasqConf } from './dnsmasq.js';
+import { writeGzImage, type GzImage } from './image.js';
+import { ensureInstaller, INITRD_FILE, KERNEL_FILE } from './installer.js';
+import { imagePath, MANIFEST_FILE, manifestJson, seedDir, sha256Line, type ManifestNode } from './manifest.js';
+
+export interface PxeNode extends ManifestNode {
+  /** the node's LAN (network address), for the proxyDHCP ranges */
+  network: string;
+  files: SeedFiles;
+}
+
+export interface PxeTreeInput {
+  outDir: string;
+  cluster: string;
+  server: string;
+  role: string;
+  nodes: PxeNode[];
+  /** the golden image (qcow2 or raw); none with --no-image */
+  image?: string;
+  /** <cache root>/pxe */
+  cache: string;
+  /** cpio mtime (SOURCE_DATE_EPOCH or 0) */
+  epoch: number;
+  log: (line: string) => void;
+}
+
+export interface PxeTree {
+  kernelVersion: string;
+  image?: GzImage;
+  packages: PackageVersion[];
+}
+
+const SEED_NAMES = ['user-data', 'meta-data', 'network-config'] as const;
+
+function seedFiles(n: PxeNode): OutFile[] {
+  const content: Record<(typeof SEED_NAMES)[number], string> = {
+    'user-data': n.files.userData,
+    'meta-data': n.files.metaData,
+    'network-config': n.files.networkConfig,
+  };
+  return SEED_NAMES.map((name) => ({ path: `${seedDir(n.name)}/${name}`, content: content[name], mode: 0o600 }));
+}
+
+const mib = (n: number) => `${Math.round(n / (1 << 20))} MiB`;
+
+export async function buildPxeTree(i: PxeTreeInput): Promise<PxeTree> {
+  const [installer, bootPackages] = await Promise.all([
+    ensureInstaller(i.cache, i.epoch, i.log),
+    candidateVersions(Object.keys(TFTP_PACKAGE_FILES)),
+  ]);
+  const bootRoots: UnpackedPackage[] = [];
+  for (const p of bootPackages) bootRoots.push(await unpacked(i.cache, p));
+
+  const networks = [...new Set(i.nodes.map((n) => n.network))];
+  const files: OutFile[] = [
+    { path: OUTPUT_MARKER, content: `${GENERATED}\nrole: pxe\n` },
+    { path: 'tftp/boot.ipxe', content: chainScript(i.server) },
+    { path: 'tftp/pxelinux.cfg/default', content: pxelinuxConfig() },
+    { path: 'dnsmasq.conf', content: renderDnsmasqConf({ networks, server: i.server, tftpRoot: join(i.outDir, 'tftp') }) },
+    ...i.nodes.flatMap(seedFiles),
+  ];
+  let image: GzImage | undefined;
+  await writeTreeAtomic(i.outDir, files, {
+    fill: async (tmp) => {
+      await mkdir(join(tmp, 'installer'), { mode: 0o755 });
+      await copyFile(join(installer.dir, KERNEL_FILE), join(tmp, 'installer', KERNEL_FILE));
+      await copyFile(join(installer.dir, INITRD_FILE), join(tmp, 'installer', INITRD_FILE));
+      for (const root of bootRoots) {
+        for (const [from, to] of TFTP_PACKAGE_FILES[root.name] ?? []) await copyFile(join(root.root, from), join(tmp, 'tftp', to));
+      }
+      await chmod(join(tmp, 'installer'), 0o755);
+      if (i.image !== undefined) {
+        const started = Date.now();
+        i.log(`==> image: ${i.image} -> ${imagePath(i.role)} (raw, gzip)`);
+        await mkdir(join(tmp, 'images'), { mode: 0o755 });
+        await chmod(join(tmp, 'images'), 0o755);
+        image = await writeGzImage(i.image, join(tmp, imagePath(i.role)), tmp);
+        await writeFile(join(tmp, `${imagePath(i.role)}.sha256`), sha256Line(image, i.role), { mode: 0o644 });
+        i.log(`    ${mib(image.rawSize)} raw, ${mib(image.size)} gzip, sha256 ${image.sha256} (${Math.round((Date.now() - started) / 1000)} s)`);
+      }
+      await writeFile(
+        join(tmp, MANIFEST_FILE),
+        manifestJson({
+          cluster: i.cluster,
+          server: i.server,
+          kernel: `installer/${KERNEL_FILE}`,
+          initrd: `installer/${INITRD_FILE}`,
+          kernelVersion: installer.kernelVersion,
+          role: i.role,
+          image,
+          nodes: i.nodes,
+        }),
+        { mode: 0o644 },
+      );
+      // the seeds are the node's credentials: owner-only, like out/<role>/seeds/ holds them
+      await chmod(join(tmp, 'seeds'), 0o700);
+      for (const n of i.nodes) await chmod(join(tmp, seedDir(n.name)), 0o700);
+    },
+  });
+  return { kernelVersion: installer.kernelVersion, image, packages: [...installer.packages, ...bootPackages] };
+}
