@@ -8,7 +8,7 @@
 // Run: npm run bench, or directly: npm run build && node dist/bench/pxe-serve.bench.js
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, closeSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { createServer, type AddressInfo } from 'node:net';
 import { loadavg } from 'node:os';
@@ -61,6 +61,8 @@ interface WrkResult {
   p99ms: number;
   errors: number;
   requests: number;
+  /** requests per CPU second the server used: what it costs, whatever else runs on the machine */
+  perCpuSecond: number;
 }
 
 const WRK_REPORT = `done = function(summary, latency, requests)
@@ -70,13 +72,35 @@ const WRK_REPORT = `done = function(summary, latency, requests)
 end
 `;
 
-function runWrk(wrk: string, lua: string, url: string, connections: number): WrkResult {
+/** CPU seconds used so far by `pid` and its children (a server's workers). */
+let clockTicks: number | undefined;
+function cpuSeconds(pid: number): number {
+  clockTicks ??= Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+  let ticks = 0;
+  const visit = (p: number) => {
+    try {
+      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(f[11]) + Number(f[12]);
+      for (const t of readdirSync(`/proc/${p}/task`)) {
+        for (const c of readFileSync(`/proc/${p}/task/${t}/children`, 'utf8').trim().split(' ').filter(Boolean)) visit(Number(c));
+      }
+    } catch {
+      // gone
+    }
+  };
+  visit(pid);
+  return ticks / clockTicks;
+}
+
+function runWrk(wrk: string, lua: string, url: string, connections: number, serverPid: number): WrkResult {
+  const cpu0 = cpuSeconds(serverPid);
   // nice: on a machine this small the load generator must not take the server's CPU (the same for both servers)
   const r = spawnSync('nice', ['-n', '10', wrk, '-t2', `-c${connections}`, `-d${DURATION_S}s`, '--timeout', '5s', '-s', lua, url], { encoding: 'utf8' });
   const line = /@@(\{.*\})/.exec(r.stdout)?.[1];
   if (r.status !== 0 || line === undefined) throw new Error(`wrk failed on ${url}: ${r.stderr || r.stdout}`);
   const j = JSON.parse(line) as { requests: number; duration: number; p99: number; errors: number };
-  return { rps: j.requests / (j.duration / 1e6), p99ms: j.p99 / 1000, errors: j.errors, requests: j.requests };
+  return { rps: j.requests / (j.duration / 1e6), p99ms: j.p99 / 1000, errors: j.errors, requests: j.requests, perCpuSecond: j.requests / Math.max(cpuSeconds(serverPid) - cpu0, 0.01) };
 }
 
 /** The median run by req/s, with the errors of every run. */
@@ -205,14 +229,14 @@ export async function benchPxeServe(): Promise<{ name: string; lines: string[] }
         const theirs: WrkResult[] = [];
         for (let round = 0; round < ROUNDS; round++) {
           const pair = round % 2 === 0 ? [ours, theirs] : [theirs, ours];
-          for (const list of pair) list.push(runWrk(wrk, lua, `${list === ours ? url : nginxUrl}${path}`, c));
+          for (const list of pair) list.push(runWrk(wrk, lua, `${list === ours ? url : nginxUrl}${path}`, c, list === ours ? serve.pid! : ng.pid!));
         }
         const o = medianRun(ours);
         const t = medianRun(theirs);
         const ratio = o.rps / t.rps;
         const ok = ratio >= TARGET_RATIO && o.errors === 0 && (c < 500 || o.p99ms < TARGET_P99_MS);
         pass &&= ok;
-        const fmt = (w: WrkResult) => `${w.rps.toFixed(0).padStart(6)} req/s  p99 ${w.p99ms.toFixed(1).padStart(6)} ms  errors ${w.errors}`;
+        const fmt = (w: WrkResult) => `${w.rps.toFixed(0).padStart(6)} req/s (${(w.perCpuSecond / 1000).toFixed(1)}k/CPU-s)  p99 ${w.p99ms.toFixed(1).padStart(6)} ms  errors ${w.errors}`;
         lines.push(`${`${label} (${bytes} B)`.padEnd(21)} c=${String(c).padEnd(3)}  pxe serve ${fmt(o)}  |  nginx ${fmt(t)}  |  ratio ${ratio.toFixed(2)} ${ok ? 'PASS' : 'FAIL'}`);
       }
     }
