@@ -6,31 +6,18 @@ import { mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync, exists
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { main } from '../src/cli.js';
 import type { Io } from '../src/cli/run.js';
 import { PACKAGE_ROOT } from '../src/template.js';
 import { discoveryHash } from '../src/cluster/pki.js';
 import { run } from './helpers/tools.js';
 import { filesUnder } from './helpers/tree.js';
+import { mkimage, type Ran } from './helpers/cli.js';
 import tar from 'tar-stream';
 import { buildGoldenImage, BUILD_FAILED } from '../src/cli/build.js';
 import { renderPackerDir } from '../src/emit/packer.js';
 import { writeTreeAtomic } from '../src/output.js';
 import { fixturePlan as rolePlanFixture } from './fixtures/plan.js';
 
-interface Ran {
-  code: number;
-  out: string;
-  err: string;
-}
-
-async function mkimage(cwd: string, ...argv: string[]): Promise<Ran> {
-  let out = '';
-  let err = '';
-  const io: Io = { out: (s) => void (out += s), err: (s) => void (err += s), color: false, tty: false, cwd, exitCode: 0 };
-  const code = await main(argv, io);
-  return { code, out, err };
-}
 
 const tmp = (p = 'mkimage-cli-') => mkdtempSync(join(tmpdir(), p));
 

@@ -14,8 +14,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { getExpressionAst, parse } from '@cdktf/hcl2json';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../src/cli.js';
-import type { Io } from '../src/cli/run.js';
+import { mkimage } from './helpers/cli.js';
 import { PACKAGE_ROOT } from '../src/template.js';
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -474,14 +473,6 @@ async function checkPackerHcl(text: string, packerVersion: string, opts: { fixtu
 
 // ---------------------------------------------------------------------------------------------------------------
 // Rendering through the CLI
-
-async function mkimage(cwd: string, ...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const io: Io = { out: (s) => void (out += s), err: (s) => void (err += s), color: false, tty: false, cwd, exitCode: 0 };
-  const code = await main(argv, io);
-  return { code, out, err };
-}
 
 const ALL_SOURCES = ['qemu', 'proxmox', 'vsphere'];
 

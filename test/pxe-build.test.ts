@@ -9,25 +9,10 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { parseDocument } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../src/cli.js';
-import type { Io } from '../src/cli/run.js';
 import { PACKAGE_ROOT } from '../src/template.js';
+import { mkimage, type Ran } from './helpers/cli.js';
 import { filesUnder } from './helpers/tree.js';
 import { run } from './helpers/tools.js';
-
-interface Ran {
-  code: number;
-  out: string;
-  err: string;
-}
-
-async function mkimage(cwd: string, ...argv: string[]): Promise<Ran> {
-  let out = '';
-  let err = '';
-  const io: Io = { out: (s) => void (out += s), err: (s) => void (err += s), color: false, tty: false, cwd, exitCode: 0 };
-  const code = await main(argv, io);
-  return { code, out, err };
-}
 
 const dirs: string[] = [];
 const tmp = () => {
