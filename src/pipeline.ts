@@ -20,6 +20,9 @@ import { writeSeedIso } from './iso/iso9660.js';
 import { writeTreeAtomic, type OutFile } from './output.js';
 import { GENERATED } from './template.js';
 import { findEntry, readLock, LOCK_FILE_NAME } from './fetch/lock.js';
+import { isFlatcar } from './plan/os.js';
+import { renderFlatcarNodes } from './flatcar/render.js';
+import { resolveEpochSeconds } from './iso/iso9660.js';
 
 /** Marks a directory as mkimage output, so a re-render may replace it and nothing else is ever replaced. */
 export const OUTPUT_MARKER = '.mkimage-output';
@@ -169,6 +172,8 @@ export interface RenderOptions extends CommonOptions {
   mode?: CloudInitMode;
   packerVersion?: string;
   accelerator?: 'kvm' | 'tcg';
+  /** the artifact cache Flatcar renders serve from (default $XDG_CACHE_HOME/mkimage) */
+  cacheDir?: string;
 }
 
 export interface RenderResult extends Loaded {
@@ -178,6 +183,8 @@ export interface RenderResult extends Loaded {
   files?: OutFile[];
   rolePlan?: NodePlan;
   nodePlans?: NodePlan[];
+  /** the nodes that got an Ignition config (osFamily flatcar) instead of a seed */
+  ignitionNodes?: string[];
 }
 
 /** Where a render goes (default out/<role>), and the atomic write with the marker that allows the next replace. */
@@ -236,7 +243,15 @@ export async function renderRole(opts: RenderOptions): Promise<RenderResult> {
     if (hasErrors(diags)) return fail();
   }
   const files: OutFile[] = [{ path: 'plan.json', content: planJson(redactSecrets(plan)) }];
-  for (const p of plans) {
+  // Flatcar nodes get an Ignition config (and the files it downloads) instead of a seed: src/flatcar/render.ts
+  const flatcar = plans.filter((p) => isFlatcar(p.os.family));
+  if (flatcar.length > 0) {
+    const fetch = { cacheDir: opts.cacheDir, lockFile: lockPathFor(opts), offline: true, progress: 'never' as const, log: opts.log };
+    const out = await renderFlatcarNodes(flatcar, { profile, cluster: inputs.cluster, fetch, epochSeconds: resolveEpochSeconds(undefined) }, diags);
+    if (out === undefined) return fail();
+    files.push(...out, ...flatcar.map((p) => ({ path: `plans/${p.node!.name}.json`, content: planJson(redactSecrets(p)) })));
+  }
+  for (const p of plans.filter((x) => !isFlatcar(x.os.family))) {
     const node = p.node!;
     const seed = nodeSeed(p, mode);
     const dir = `seeds/${node.name}`;
@@ -257,6 +272,9 @@ export async function renderRole(opts: RenderOptions): Promise<RenderResult> {
       { path: `plans/${node.name}.json`, content: planJson(redactSecrets(p)) },
     );
   }
+  const ignitionNodes = flatcar.map((p) => p.node!.name);
+  // Flatcar is immutable: no golden image, the kubernetes sysext (in ignition/files/) replaces the bake.
+  if (isFlatcar(plan.os.family)) return { ...(await done(files, plans)), ignitionNodes };
   // The build seed authorises the cluster's build key (made once beside the secrets); the HCL names it and the
   // image directory by paths relative to the Packer directory, so renders stay byte-identical.
   const packerDir = join(outDir, 'packer');
@@ -271,5 +289,5 @@ export async function renderRole(opts: RenderOptions): Promise<RenderResult> {
   for (const f of renderPackerDir(plan, packerOpts)) {
     files.push({ ...f, path: `packer/${f.path}` });
   }
-  return done(files, plans);
+  return { ...(await done(files, plans)), ignitionNodes };
 }

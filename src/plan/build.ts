@@ -8,7 +8,8 @@ import { planArtifacts } from './artifacts.js';
 import { baseFiles, nodeEnvFile, profileFiles, sortFiles } from './files.js';
 import { planGateway } from './gateway.js';
 import { kubeVipImage, planImages, podInfraImage } from './images.js';
-import { archiveMirror, isRpmFamily, planOs } from './os.js';
+import { archiveMirror, isFlatcar, isRpmFamily, planOs } from './os.js';
+import { flatcarOwnedPaths, flatcarPlan } from './flatcar.js';
 import { planPackages } from './packages.js';
 import { positionOf } from './positions.js';
 import { planRepos } from './repos.js';
@@ -226,9 +227,8 @@ function buildPlan(inp: Inputs, target: Target): NodePlan {
     ...(cluster.images?.calico !== undefined && { calicoImages: cluster.images.calico }),
     ...(cluster.calicoManifestSha256 !== undefined && { calicoManifestSha256: cluster.calicoManifestSha256 }),
   });
-  checkProfileFiles(inp, ownedPaths({ repos, units, artifacts, packageManager: os.packageManager }));
 
-  return {
+  const plan: NodePlan = {
     ...base,
     repos,
     packages: planPackages(target.osFamily, cluster.containerRuntime, profile, formatVersion(pkg), pkgRelease),
@@ -246,6 +246,17 @@ function buildPlan(inp: Inputs, target: Target): NodePlan {
     artifacts,
     image,
   };
+  // Flatcar: nothing is baked or installed; the sysext and Ignition deliver the same plan (src/plan/flatcar.ts)
+  const shaped = !isFlatcar(target.osFamily)
+    ? plan
+    : flatcarPlan(plan, {
+        ...inp, osFamilyPath: target.osFamilyPath, docker, criDockerd, kubernetesVersion: formatVersion(pkg), podInfraImage: pause,
+      });
+  checkProfileFiles(inp, [
+    ...ownedPaths({ repos: shaped.repos, units: shaped.units, artifacts: shaped.artifacts, packageManager: shaped.os.packageManager }),
+    ...flatcarOwnedPaths(shaped),
+  ]);
+  return shaped;
 }
 
 /** The golden image's architecture: that of the first inventory node of the role, else amd64. */

@@ -11,9 +11,12 @@ const CODENAME: Record<OsFamily, string | undefined> = {
   'ubuntu-22.04': 'jammy',
   'ubuntu-24.04': 'noble',
   'debian-12': 'bookworm',
+  flatcar: undefined,
 };
 
 export const isRpmFamily = (family: OsFamily) => family === 'el9';
+/** Flatcar Container Linux: immutable, no package manager, configured by Ignition (src/plan/flatcar.ts). */
+export const isFlatcar = (family: OsFamily) => family === 'flatcar';
 
 function cloudImage(family: OsFamily, arch: Arch): { url: string; checksum: string } {
   switch (family) {
@@ -32,13 +35,19 @@ function cloudImage(family: OsFamily, arch: Arch): { url: string; checksum: stri
       const dir = 'https://cloud.debian.org/images/cloud/bookworm/latest';
       return { url: `${dir}/debian-12-genericcloud-${arch}.qcow2`, checksum: `file:${dir}/SHA512SUMS` };
     }
+    case 'flatcar': {
+      // The stable QEMU image and its DIGESTS file (sha256sum -c reads it). Nothing bakes it: a Flatcar node is the
+      // stock image plus the Ignition config (src/emit/ignition.ts); this names what it is installed from.
+      const dir = `https://stable.release.flatcar-linux.net/${arch}-usr/current`;
+      return { url: `${dir}/flatcar_production_qemu_image.img`, checksum: `file:${dir}/flatcar_production_qemu_image.img.DIGESTS` };
+    }
   }
 }
 
 export function planOs(family: OsFamily, arch: Arch): PlanOs {
   return {
     family,
-    packageManager: isRpmFamily(family) ? 'dnf' : 'apt',
+    packageManager: isFlatcar(family) ? 'none' : isRpmFamily(family) ? 'dnf' : 'apt',
     codename: CODENAME[family],
     cloudImage: cloudImage(family, arch),
   };
@@ -85,5 +94,8 @@ export function archiveMirror(family: OsFamily, url: string, security?: string):
           { from: '^#?baseurl=https?://dl\\.rockylinux\\.org/\\$contentdir', to: `baseurl=${base}` },
         ],
       };
+    case 'flatcar':
+      // No distribution archive: Flatcar updates as a whole image (update_engine), and nothing is installed.
+      return { url: base, files: [], rewrites: [] };
   }
 }

@@ -27,7 +27,7 @@ const ARTIFACT_SETTING: Record<string, string> = {
 };
 
 /** Everything a node plan with these repos, units and artifacts (and the per-node first-boot files) writes. */
-export function ownedPaths(parts: { repos: PlanRepo[]; units: PlanUnit[]; artifacts: PlanArtifact[]; packageManager: 'dnf' | 'apt' }): OwnedPath[] {
+export function ownedPaths(parts: { repos: PlanRepo[]; units: PlanUnit[]; artifacts: PlanArtifact[]; packageManager: 'dnf' | 'apt' | 'none' }): OwnedPath[] {
   const file = (path: string, what: string, via?: string): OwnedPath => ({ path, dir: false, what, ...(via !== undefined && { via }) });
   const dir = (path: string, what: string): OwnedPath => ({ path, dir: true, what });
   return [
@@ -44,7 +44,7 @@ export function ownedPaths(parts: { repos: PlanRepo[]; units: PlanUnit[]; artifa
     dir(dirOf(FIRSTBOOT_DONE), "first boot's state and the install script"),
     ...parts.units.flatMap((u) => (u.path !== undefined ? [file(u.path, `the ${u.name} unit`, 'criDockerd')] : [])),
     ...parts.artifacts.map((a) => file(a.dest, `the downloaded ${a.name}`, ARTIFACT_SETTING[a.name])),
-    ...parts.repos.flatMap((r) => repoFilePaths(r.id, parts.packageManager).map((p) => file(p, `the ${r.id} repository`, "the cluster's repositories (or mirror)"))),
+    ...parts.repos.flatMap((r) => (parts.packageManager === 'none' ? [] : repoFilePaths(r.id, parts.packageManager)).map((p) => file(p, `the ${r.id} repository`, "the cluster's repositories (or mirror)"))),
   ];
 }
 

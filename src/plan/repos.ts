@@ -18,7 +18,7 @@ const DOCKER_BASE: Record<Mirror, string> = {
 };
 
 /** Docker's apt distribution directory for a family ("ubuntu" | "debian"). */
-const DOCKER_DEB_DISTRO: Record<Exclude<OsFamily, 'el9'>, string> = {
+const DOCKER_DEB_DISTRO: Record<Exclude<OsFamily, 'el9' | 'flatcar'>, string> = {
   'ubuntu-22.04': 'ubuntu',
   'ubuntu-24.04': 'ubuntu',
   'debian-12': 'debian',
@@ -27,6 +27,7 @@ const DOCKER_DEB_DISTRO: Record<Exclude<OsFamily, 'el9'>, string> = {
 /** `own`: cluster repositories.docker, a mirror of download.docker.com/linux/<distro> with its key. */
 export function dockerRepo(family: OsFamily, codename: string | undefined, mirror: Mirror, own?: Repositories['docker']): PlanRepo {
   const base = DOCKER_BASE[mirror];
+  if (family === 'flatcar') throw new Error('internal: Flatcar has no package repositories (src/plan/flatcar.ts)');
   if (family === 'el9') {
     const dir = own !== undefined ? own.url.replace(/\/+$/, '') : `${base}/centos`;
     return {
@@ -85,6 +86,7 @@ export function planRepos(
   own: Repositories = {},
 ): PlanRepo[] {
   const repos: PlanRepo[] = [];
+  if (family === 'flatcar') return repos; // nothing is installed: the sysext and Ignition deliver it
   if (runtime === 'docker-ce') repos.push(dockerRepo(family, codename, mirror, own.docker));
   repos.push(kubernetesRepo(family, mirror, minor, exclude, own.kubernetes));
   return repos;

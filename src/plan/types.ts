@@ -32,6 +32,8 @@ export interface PlanUnit {
    */
   ready?: string;
   phase: Phase;
+  /** drop-ins written beside it (flatcar's kubelet.service: kubeadm's 10-kubeadm.conf) */
+  dropins?: Array<{ name: string; content: string }>;
 }
 
 export interface PlanRepo {
@@ -101,6 +103,49 @@ export interface PlanNode {
   onlyNode: boolean;
 }
 
+/**
+ * osFamily flatcar (src/plan/flatcar.ts): how the plan reaches an immutable node. What a golden image would bake
+ * under /usr (the Kubernetes binaries, plan files under /usr, the Calico manifest) goes into one systemd-sysext image
+ * that mkimage builds; Ignition writes every other file and unit and downloads the rest by URL.
+ */
+export interface FlatcarPlan {
+  /** the kubernetes sysext mkimage builds for this role (src/flatcar/sysext.ts) */
+  sysext: PlanSysext;
+  /** what Ignition downloads (one URL each, no fallback), verified by the sha512 of the exact bytes served */
+  downloads: PlanDownload[];
+  /** /etc/extensions links: the sysexts to merge, and Flatcar's built-in Docker and containerd masked (/dev/null) */
+  links: Array<{ path: string; target: string }>;
+}
+
+export interface PlanSysext {
+  /** the extension name: /etc/extensions/<name>.raw and usr/lib/extension-release.d/extension-release.<name> */
+  name: string;
+  /** Kubernetes version of its binaries, "v1.29.2" */
+  version: string;
+  /** systemd's architecture name: x86-64, arm64 */
+  architecture: string;
+  /** the image on the node, under /opt/extensions/<name>/ */
+  path: string;
+  /** usr/lib/extension-release.d/extension-release.<name> */
+  extensionRelease: string;
+  /** artifacts packed at their dest (under /usr); every plan file under /usr is packed too */
+  artifacts: string[];
+}
+
+export interface PlanDownload {
+  /** what is served: an artifact's name ("cri-dockerd", extracted; "docker-sysext"), or "sysext:<name>" */
+  from: string;
+  /** where Ignition writes it on the node */
+  path: string;
+  mode: string;
+  /** its name in the served directory (out/<role>/ignition/files/) */
+  file: string;
+  /** the URL nodes fetch it from: the cluster's first artifactMirrors directory + file */
+  url: string;
+  /** sha512 of the served bytes; filled by the render from the artifact cache (src/flatcar/deliver.ts) */
+  sha512?: string;
+}
+
 /** A static DHCP lease on the router: one per cluster node, MAC -> address (no prefix). */
 export interface GatewayLease {
   /** the node name */
@@ -156,10 +201,11 @@ export interface NodePlan {
   };
   os: {
     family: OsFamily;
-    packageManager: 'dnf' | 'apt';
+    /** none: Flatcar, which installs nothing (the sysext and Ignition deliver everything) */
+    packageManager: 'dnf' | 'apt' | 'none';
     /** apt codename, e.g. "jammy" */
     codename?: string;
-    /** the cloud image Packer starts from */
+    /** the cloud image Packer starts from (flatcar: the stock image nodes run; nothing is baked) */
     cloudImage: { url: string; checksum: string };
     /**
      * cluster repositories.os: the distribution archive the bake installs from. Before anything is installed,
@@ -200,4 +246,6 @@ export interface NodePlan {
   image: { diskSize: string; memory: number; cpus: number; sources: Array<'qemu' | 'proxmox' | 'vsphere'> };
   /** role: gateway only — the router settings; such a plan has no repos, packages, units, images or artifacts */
   gateway?: GatewayPlan;
+  /** os.family flatcar only: the sysext, downloads and links Ignition delivers (src/plan/flatcar.ts) */
+  flatcar?: FlatcarPlan;
 }

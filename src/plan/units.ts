@@ -13,13 +13,18 @@ export const CRI_SOCKET = 'unix:///var/run/cri-dockerd.sock';
 export const CRI_SOCKET_PATH = '/run/cri-dockerd.sock';
 export const DOCKER_SOCKET_PATH = '/run/docker.sock';
 
-export function criDockerService(podInfraImage: string): string {
+/** `binary`: where cri-dockerd is installed (Flatcar: /opt/bin, its /usr is read-only). */
+export function criDockerService(podInfraImage: string, binary = CRI_DOCKERD_BINARY): string {
   return renderTemplate('systemd/cri-docker.service.mustache', {
     header: header('#'),
-    binary: CRI_DOCKERD_BINARY,
+    binary,
     podInfraImage,
   });
 }
+
+/** kubelet.service and kubeadm's 10-kubeadm.conf drop-in, as the Kubernetes packages ship them (Flatcar has none). */
+export const kubeletService = () => renderTemplate('systemd/kubelet.service.mustache', { header: header('#') });
+export const kubeadmKubeletDropin = () => renderTemplate('systemd/10-kubeadm.conf.mustache', { header: header('#') });
 
 export function criDockerSocket(): string {
   return renderTemplate('systemd/cri-docker.socket.mustache', { header: header('#') });

@@ -84,6 +84,9 @@ export function dockerPackageVersion(family: OsFamily, version: string): string 
       return `5:${version}-1~ubuntu.24.04~noble`;
     case 'debian-12':
       return `5:${version}-1~debian.12~bookworm`;
+    case 'flatcar':
+      // no package: Docker comes as a sysext named by its plain version (src/plan/flatcar.ts)
+      return version;
   }
 }
 

@@ -338,7 +338,7 @@ const node = obj('A machine of the cluster.', {
   gateway: str('Default gateway (the router).', { format: 'ipv4' }),
   dns: list('Name servers; default [gateway].', str('Server.', { format: 'ipv4' })),
   arch: oneOf('CPU architecture.', ['amd64', 'arm64'], 'amd64'),
-  osFamily: oneOf('Overrides the cluster osFamily for this node.', OS_FAMILIES),
+  osFamily: oneOf('Overrides the cluster osFamily for this node (flatcar: an Ignition config instead of a seed).', OS_FAMILIES),
 }, { required: ['name', 'role', 'mac', 'ip', 'gateway'] });
 
 /** The cluster inventory (cluster.yaml). */
@@ -356,7 +356,7 @@ export const CLUSTER_SCHEMA: ObjectSchema = obj(
     dnsDomain: str('Cluster DNS domain.', { format: 'domain', default: 'cluster.local' }),
     imageRepository: str('Where kubeadm pulls control-plane images from.', { format: 'imageRepository', default: 'registry.aliyuncs.com/google_containers' }),
     mirror: oneOf('Package mirror: upstream (download.docker.com, pkgs.k8s.io) or aliyun (mirrors.aliyun.com).', ['upstream', 'aliyun'], 'aliyun'),
-    osFamily: oneOf('OS of the node images.', OS_FAMILIES, 'el9'),
+    osFamily: oneOf('OS of the node images. flatcar: Flatcar Container Linux, configured by Ignition (out/<role>/ignition/<node>.ign); nothing is baked: a kubernetes sysext replaces the golden image, and artifactMirrors must name the directory that serves out/<role>/ignition/files/.', OS_FAMILIES, 'el9'),
     containerRuntime: oneOf('Docker packages: docker-ce (Docker repo) or docker.io (distribution).', ['docker-ce', 'docker.io'], 'docker-ce'),
     cni: oneOf('Pod network plugin.', ['calico'], 'calico'),
     calicoVersion: str('Calico release tag (v3.27.x supports Kubernetes 1.27-1.29).', { format: 'vVersion', default: 'v3.27.3' }),

@@ -3,8 +3,9 @@
 
 import type { Position } from '../diagnostics.js';
 
-export type OsFamily = 'el9' | 'ubuntu-22.04' | 'ubuntu-24.04' | 'debian-12';
-export const OS_FAMILIES: readonly OsFamily[] = ['el9', 'ubuntu-22.04', 'ubuntu-24.04', 'debian-12'];
+/** flatcar: Flatcar Container Linux, configured by Ignition (no golden image: src/plan/flatcar.ts) */
+export type OsFamily = 'el9' | 'ubuntu-22.04' | 'ubuntu-24.04' | 'debian-12' | 'flatcar';
+export const OS_FAMILIES: readonly OsFamily[] = ['el9', 'ubuntu-22.04', 'ubuntu-24.04', 'debian-12', 'flatcar'];
 
 export type Mirror = 'upstream' | 'aliyun';
 export type RuntimeSource = 'docker-ce' | 'docker.io';

@@ -23,6 +23,13 @@ const DEBIAN_PACKAGE: Record<string, string> = {
   'docker-registry': 'docker-registry',
   go: 'golang-go',
   xorriso: 'xorriso',
+  mksquashfs: 'squashfs-tools',
+  unsquashfs: 'squashfs-tools',
+  sha512sum: 'coreutils',
+  base64: 'coreutils',
+  gzip: 'gzip',
+  tar: 'tar',
+  python3: 'python3',
 };
 
 /** Absolute path of `name`, or throw naming the Debian package that provides it. */
