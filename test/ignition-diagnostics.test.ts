@@ -151,3 +151,34 @@ describe('osFamily per node', () => {
     expect(run('ignition-validate', [join(out, 'ignition', 'worker2.ign')]).status).toBe(0);
   });
 });
+
+describe('the CLI on a Flatcar cluster', () => {
+  it('says what it wrote and where to serve the downloads; --build builds nothing; a bad Docker exits 2 at its line', async () => {
+    const { mkimage } = await import('./helpers/cli.js');
+    const { symlinkSync } = await import('node:fs');
+    const b = await bed();
+    const xdg = join(b.cwd, 'xdg');
+    mkdirSync(xdg);
+    symlinkSync(b.cacheDir, join(xdg, 'mkimage'));
+    const before = process.env['XDG_CACHE_HOME'];
+    process.env['XDG_CACHE_HOME'] = xdg;
+    try {
+      const args = ['--profiles', b.profilesDir, '--cluster', b.clusterFile, '--secrets', b.secretsDir];
+      const ok = await mkimage(b.cwd, 'worker', ...args, '--build');
+      expect(ok.code, ok.err).toBe(0);
+      expect(ok.err).toContain('wrote out/worker/: 2 Ignition config(s) (worker1, worker2) in ignition/, plan.json\n');
+      expect(ok.err).toContain('note: serve out/worker/ignition/files/ at http://192.168.66.5/mkimage/');
+      expect(ok.err).toContain('--build does nothing for a Flatcar role');
+      expect(existsSync(join(b.cwd, 'out', 'worker', 'packer'))).toBe(false);
+
+      writeFileSync(join(b.profilesDir, 'base.yaml'), replaceOnce(readFileSync(join(b.profilesDir, 'base.yaml'), 'utf8'), 'version: "24.0.9"', 'version: "24.0.7"'));
+      const bad = await mkimage(b.cwd, 'worker', ...args);
+      expect(bad.code).toBe(2);
+      expect(bad.err).toContain(`error[E018]: docker.version 24.0.7 on Flatcar`);
+      expect(bad.err).toContain(`--> profiles/base.yaml:${lineOf(join(b.profilesDir, 'base.yaml'), 'version: "24.0.7"')}:`);
+    } finally {
+      if (before === undefined) delete process.env['XDG_CACHE_HOME'];
+      else process.env['XDG_CACHE_HOME'] = before;
+    }
+  });
+});

@@ -77,8 +77,22 @@ export async function render(io: Io, role: string, o: RenderFlags): Promise<Outc
     return { diagnostics: r.diagnostics, sources: r.sources, result: { out: r.outDir, nodes: [] } };
   }
   const names = r.nodePlans.map((p) => p.node!.name);
+  const ignition = r.ignitionNodes ?? [];
+  const seeds = names.filter((n) => !ignition.includes(n));
+  // Flatcar (src/flatcar/render.ts): Ignition configs and the files they download; no golden image for the role
+  const baked = r.rolePlan.flatcar === undefined;
   if (!o.json) {
-    io.err(`wrote ${shown(io, r.outDir)}/: ${names.length} node seed(s)${names.length ? ` (${names.join(', ')})` : ''}, plan.json, packer/\n`);
+    const parts = [
+      ...(seeds.length > 0 || ignition.length === 0 ? [`${seeds.length} node seed(s)${seeds.length ? ` (${seeds.join(', ')})` : ''}`] : []),
+      ...(ignition.length > 0 ? [`${ignition.length} Ignition config(s) (${ignition.join(', ')}) in ignition/`] : []),
+      'plan.json',
+      ...(baked ? ['packer/'] : []),
+    ];
+    io.err(`wrote ${shown(io, r.outDir)}/: ${parts.join(', ')}\n`);
+    const serve = r.nodePlans.find((p) => p.flatcar !== undefined)?.flatcar?.downloads[0]?.url;
+    if (serve !== undefined) {
+      io.err(`note: serve ${shown(io, r.outDir)}/ignition/files/ at ${serve.slice(0, serve.lastIndexOf('/') + 1)} (the configs download the sysexts and cri-dockerd from there)\n`);
+    }
     if (names.length === 0) io.err(`note: the cluster has no ${role} nodes; only the golden-image build was rendered\n`);
     if (names.length > 0 && r.rolePlan.admin.sshAuthorizedKeys.length === 0) {
       io.err(`note: admin.sshAuthorizedKeys is empty, so nobody can log in to these nodes (or run \`mkimage cluster status\`): add your public key to the cluster file\n`);
@@ -86,6 +100,10 @@ export async function render(io: Io, role: string, o: RenderFlags): Promise<Outc
   }
   const result = { out: r.outDir, nodes: names };
   if (!o.build) return { diagnostics: r.diagnostics, sources: r.sources, result };
+  if (!baked) {
+    if (!o.json) io.err('note: --build does nothing for a Flatcar role: Flatcar is immutable, the kubernetes sysext in ignition/files/ replaces the golden image\n');
+    return { diagnostics: r.diagnostics, sources: r.sources, result };
+  }
   const c = common(io, o);
   const code = await buildGoldenImage(io, r.rolePlan, join(r.outDir, 'packer'), r.imageDir, fetchOptions(io, c, o));
   return { diagnostics: r.diagnostics, sources: r.sources, result, exitCode: code };
