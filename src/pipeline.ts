@@ -1,8 +1,8 @@
 // The stages, in order: load -> lint -> plan -> emit -> check -> write. A stage with a fatal diagnostic stops
 // the pipeline before anything is written. Every command of the CLI is a thin call into this module.
 
-import { existsSync, readdirSync, statSync } from 'node:fs';
-import { join, relative, resolve } from 'node:path';
+import { accessSync, constants as fsConstants, existsSync, readdirSync, statSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
 import { applyStrict, DiagnosticError, error, hasErrors, sortDiagnostics, type Diagnostic } from './diagnostics.js';
 import { loadInputs, type LoadOptions } from './profile/load.js';
 import { lintInputs } from './profile/lint.js';
@@ -11,29 +11,55 @@ import { planJson, planNode, planRole } from './plan/build.js';
 import type { NodePlan } from './plan/types.js';
 import { firstbootBakeItems } from './firstboot/files.js';
 import { bootstrapBootFiles } from './cluster/bootstrap-files.js';
-import { initSecrets, loadSecrets, secretsDirWarnings, type ClusterSecrets } from './cluster/secrets.js';
+import { generateSecrets, initSecrets, loadSecrets, secretsDirWarnings, writeSecrets, type ClusterSecrets } from './cluster/secrets.js';
 import { renderSeed, unknownRenderedKeys, type CloudInitMode, type SeedFiles } from './emit/cloud-init.js';
 import { IMAGES_DIR, renderPackerDir } from './emit/packer.js';
 import { ensureBuildKey } from './packer/build-key.js';
 import { renderIkuaiSettings } from './emit/ikuai.js';
-import { writeSeedIso } from './iso/iso9660.js';
+import { resolveEpochSeconds, writeSeedIso } from './iso/iso9660.js';
 import { writeTreeAtomic, type OutFile } from './output.js';
 import { GENERATED } from './template.js';
 import { findEntry, readLock, LOCK_FILE_NAME } from './fetch/lock.js';
 import { isFlatcar } from './plan/os.js';
 import { renderFlatcarNodes } from './flatcar/render.js';
-import { resolveEpochSeconds } from './iso/iso9660.js';
 
 /** Marks a directory as mkimage output, so a re-render may replace it and nothing else is ever replaced. */
 export const OUTPUT_MARKER = '.mkimage-output';
 
 /** An E017 when `dir` exists and holds files mkimage did not write (a render replaces the whole directory). */
 export function checkReplaceable(dir: string): Diagnostic | undefined {
-  if (!existsSync(dir)) return undefined;
+  if (!existsSync(dir)) return checkCreatable(dir);
   if (!statSync(dir).isDirectory()) return error('E017', `--out ${dir} is a file: name a new or empty directory`);
   const entries = readdirSync(dir);
   if (entries.length === 0 || entries.includes(OUTPUT_MARKER)) return undefined;
   return error('E017', `--out ${dir} holds files mkimage did not write, and a render replaces the whole directory: name a new or empty directory`);
+}
+
+/** A new output directory can be made: its nearest existing ancestor is a directory this process may write in. */
+function checkCreatable(dir: string): Diagnostic | undefined {
+  let at = dirname(dir);
+  while (!existsSync(at) && dirname(at) !== at) at = dirname(at);
+  if (existsSync(at) && !statSync(at).isDirectory()) {
+    return error('E017', `--out ${dir} is below ${at}, which is a file: name a directory outside it`);
+  }
+  try {
+    accessSync(at, fsConstants.W_OK);
+  } catch (e) {
+    const why = (e as NodeJS.ErrnoException).code === 'EROFS' ? 'is on a read-only file system' : 'is not writable by this user';
+    return error('E017', `--out ${dir} cannot be created: ${at} ${why}; name a directory you can write in`);
+  }
+  return undefined;
+}
+
+/** A write that failed for a reason of the place (permissions, a read-only or full disk) is the user's to fix. */
+function outputError(e: unknown, dir: string): Diagnostic | undefined {
+  const code = (e as NodeJS.ErrnoException).code;
+  const why: Record<string, string> = {
+    EACCES: 'permission denied', EPERM: 'not permitted', EROFS: 'read-only file system', ENOTDIR: 'a file is in the way',
+    ENOSPC: 'the disk is full', EDQUOT: 'the disk quota is used up',
+  };
+  if (code === undefined || why[code] === undefined) return undefined;
+  return error('E017', `cannot write ${dir} (${why[code]}: ${(e as Error).message}): free or fix the place, or name another --out`);
 }
 
 export interface CommonOptions extends LoadOptions {
@@ -92,6 +118,26 @@ export async function ensureSecrets(inputs: Inputs, opts: CommonOptions, diags?:
   const shown = relative(opts.cwd ?? process.cwd(), dir) || dir;
   opts.log?.(`note: generated the cluster's CAs, service-account keys and bootstrap token in ${shown} (0600; keep them, never commit them)`);
   return s;
+}
+
+/**
+ * The cluster's secrets for a render: loaded, or (on the first render) generated in memory and written only by
+ * `commit()`, once everything else has passed, so a render that fails writes nothing. commit() is false when a
+ * concurrent first render wrote its set first (then render again with that one).
+ */
+export async function secretsForRender(inputs: Inputs, opts: CommonOptions, diags: Diagnostic[]): Promise<{ secrets: ClusterSecrets; commit: () => Promise<boolean> }> {
+  const dir = secretsDirFor(inputs, opts);
+  if (existsSync(dir)) return { secrets: await ensureSecrets(inputs, opts, diags), commit: async () => true };
+  const secrets = await generateSecrets({ ttl: inputs.cluster.value.bootstrapTokenTTL });
+  return {
+    secrets,
+    commit: async () => {
+      if (!(await writeSecrets(dir, secrets))) return false;
+      const shown = relative(opts.cwd ?? process.cwd(), dir) || dir;
+      opts.log?.(`note: generated the cluster's CAs, service-account keys and bootstrap token in ${shown} (0600; keep them, never commit them)`);
+      return true;
+    },
+  };
 }
 
 /** The role plan (no node), with the first-boot unit baked in. */
@@ -198,7 +244,13 @@ function imageDirFor(opts: RenderOptions, cluster: string): string {
 }
 
 async function writeOutput(outDir: string, role: string, files: OutFile[]): Promise<void> {
-  await writeTreeAtomic(outDir, [...files, { path: OUTPUT_MARKER, content: `${GENERATED}\nrole: ${role}\n` }]);
+  try {
+    await writeTreeAtomic(outDir, [...files, { path: OUTPUT_MARKER, content: `${GENERATED}\nrole: ${role}\n` }]);
+  } catch (e) {
+    const d = outputError(e, outDir);
+    if (d) throw new DiagnosticError([d]);
+    throw e;
+  }
 }
 
 /**
@@ -224,14 +276,30 @@ export async function renderRole(opts: RenderOptions): Promise<RenderResult> {
   if (refusal) diags.push(refusal);
   const plan = rolePlan(inputs, profile, diags);
   if (hasErrors(diags)) return fail();
+  // Everything that can refuse the render is checked before anything is written (secrets included).
+  try {
+    resolveEpochSeconds(undefined);
+  } catch (e) {
+    if (!(e instanceof DiagnosticError)) throw e;
+    diags.push(...e.diagnostics);
+    return fail();
+  }
+  if ((opts.mode ?? 'baked') === 'full' && plan.role !== 'gateway') {
+    await pinFromLock([structuredClone(plan)], lockPathFor(opts), diags);
+    if (hasErrors(diags)) return fail();
+  }
   const imageDir = imageDirFor(opts, inputs.cluster.value.name);
+  let commitSecrets: () => Promise<boolean> = async () => true;
   const done = async (files: OutFile[], plans: NodePlan[]): Promise<RenderResult> => {
+    // a concurrent first render wrote its secrets first: these seeds carry the wrong CA, so render again with those
+    if (!(await commitSecrets())) return renderRole(opts);
     await writeOutput(outDir, opts.role, files);
     return { ...loaded, diagnostics: sortDiagnostics(diags), outDir, imageDir, files, rolePlan: plan, nodePlans: plans };
   };
   if (plan.role === 'gateway') return done(gatewayFiles(plan), []);
 
-  const secrets = await ensureSecrets(inputs, opts, diags);
+  const { secrets, commit } = await secretsForRender(inputs, opts, diags);
+  commitSecrets = commit;
   const plans = nodePlans(inputs, profile, secrets, diags);
   if (hasErrors(diags)) return fail();
 
@@ -278,6 +346,9 @@ export async function renderRole(opts: RenderOptions): Promise<RenderResult> {
   // The build seed authorises the cluster's build key (made once beside the secrets); the HCL names it and the
   // image directory by paths relative to the Packer directory, so renders stay byte-identical.
   const packerDir = join(outDir, 'packer');
+  // the build key lives in the secrets directory: the secrets go first (nothing is written before this point)
+  if (!(await commitSecrets())) return renderRole(opts);
+  commitSecrets = async () => true;
   const buildKey = await ensureBuildKey(secretsDirFor(inputs, opts));
   const packerOpts = {
     packerVersion: opts.packerVersion,

@@ -567,3 +567,37 @@ describe('fixes that name a command name one that exists, and work when followed
   });
 
 });
+
+describe('a render that fails writes nothing, secrets included', () => {
+  const cli = (cwd: string, args: string[], env: NodeJS.ProcessEnv = {}) =>
+    spawnSync(process.execPath, [join(PACKAGE_ROOT, 'dist/src/cli.js'), ...args], { cwd, encoding: 'utf8', env: { ...process.env, ...env } });
+
+  it('a bad SOURCE_DATE_EPOCH: exit 2 before any secret or output exists', () => {
+    const cwd = tmp();
+    const r = cli(cwd, ['worker'], { SOURCE_DATE_EPOCH: 'yesterday' });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('error[E007]: SOURCE_DATE_EPOCH="yesterday" is not a whole number');
+    expect(readdirSync(cwd)).toEqual([]);
+  });
+
+  it('--out below a regular file: E017 at once (no stack trace), nothing written', () => {
+    const cwd = tmp();
+    writeFileSync(join(cwd, 'notes'), 'x');
+    const r = cli(cwd, ['worker', '--out', 'notes/out']);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/error\[E017\]: --out \S+notes\/out is below \S+notes, which is a file/);
+    expect(r.stderr).not.toMatch(/\n\s+at .*\.js:\d+/);
+    expect(readdirSync(cwd)).toEqual(['notes']);
+  });
+
+  it('the first render that succeeds writes the secrets and the output together', () => {
+    const cwd = tmp();
+    const r = cli(cwd, ['worker', '--mode', 'full']);
+    expect(r.status, r.stderr).toBe(0);
+    expect(readdirSync(join(cwd, 'clusters/homelab/secrets')).sort()).toEqual(
+      ['ca.crt', 'ca.key', 'etcd-ca.crt', 'etcd-ca.key', 'front-proxy-ca.crt', 'front-proxy-ca.key', 'packer-build', 'sa.key', 'sa.pub', 'token.json'],
+    );
+    const again = cli(cwd, ['worker']);
+    expect(again.status, again.stderr).toBe(0);
+  });
+});

@@ -117,11 +117,20 @@ export async function initSecrets(dir: string, opts: InitSecretsOptions): Promis
     ]);
   if (!opts.force && (await nonEmptyDir(target))) throw alreadyThere();
   const secrets = await generateSecrets(opts);
-  // the whole set goes into a temp dir beside `target` that is then swapped in: a failure leaves the old set intact
-  const files = secretFiles(secrets).map(([path, content]) => ({ path, content, mode: FILE_MODE }));
-  // keepExisting: a concurrent init (two first renders at once) that got there first wins, never overwritten
-  if (!(await writeTreeAtomic(target, files, { dirMode: DIR_MODE, keepExisting: !opts.force }))) throw alreadyThere();
+  if (!(await writeSecrets(target, secrets, { force: opts.force }))) throw alreadyThere();
   return secrets;
+}
+
+/**
+ * Write a generated set into `dir` (0700, files 0600). The whole set goes into a temp dir beside it that is then
+ * swapped in, so a failure leaves the old set intact. Without force an existing set wins (a concurrent first render
+ * got there first) and this returns false, writing nothing.
+ */
+export async function writeSecrets(dir: string, secrets: ClusterSecrets, opts: { force?: boolean } = {}): Promise<boolean> {
+  const target = resolve(dir);
+  await checkSecretsDir(target);
+  const files = secretFiles(secrets).map(([path, content]) => ({ path, content, mode: FILE_MODE }));
+  return writeTreeAtomic(target, files, { dirMode: DIR_MODE, keepExisting: !opts.force });
 }
 
 /**
