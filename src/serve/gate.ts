@@ -10,9 +10,16 @@ export type GateAnswer =
   | { ok: true; record: MachineRecord; node: PxeNode }
   | { ok: false; status: 403 | 404; reason: string };
 
-export async function checkInstallToken(app: ServeApp, token: string | null, info: RequestInfo): Promise<GateAnswer> {
-  let record = token === null ? undefined : app.store.byToken(token);
-  if (record === undefined && token !== null && app.store.lookupToken) record = await app.store.lookupToken(token);
+/** The gate's answer; a promise only when a worker's replica has to ask the server process about the token. */
+export function checkInstallToken(app: ServeApp, token: string | null, info: RequestInfo): GateAnswer | Promise<GateAnswer> {
+  const record = token === null ? undefined : app.store.byToken(token);
+  if (record === undefined && token !== null && app.store.lookupToken) {
+    return app.store.lookupToken(token).then((r) => gateFor(app, r, info));
+  }
+  return gateFor(app, record, info);
+}
+
+function gateFor(app: ServeApp, record: MachineRecord | undefined, info: RequestInfo): GateAnswer {
   if (record === undefined) return { ok: false, status: 404, reason: 'no machine is installing under this token' };
   const node = app.layout.nodesByMac.get(record.mac)!;
   info.log.mac = record.mac;

@@ -1,7 +1,7 @@
 // Per-install tokens: the secret part of a seed URL and of the /done and /failed reports. Crypto-random,
 // URL-safe and kernel-command-line-safe (base64url), 144 bits. Compared in constant time.
 
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
 
 const TOKEN_BYTES = 18;
 const TOKEN_FORM = /^[A-Za-z0-9_-]{24}$/;
@@ -20,7 +20,7 @@ export function looksLikeToken(s: string): boolean {
  * token itself with timingSafeEqual, leaks nothing about the stored tokens through timing.
  */
 export function tokenDigest(token: string): string {
-  return createHash('sha256').update(token).digest('base64');
+  return hash('sha256', token, 'base64');
 }
 
 export function sameToken(a: string, b: string): boolean {

@@ -4,21 +4,25 @@
 
 import type { ServerResponse } from 'node:http';
 import type { ServeApp } from '../app.js';
-import { checkInstallToken } from '../gate.js';
+import { checkInstallToken, type GateAnswer } from '../gate.js';
 import { SEED_FILES, type SeedFile } from '../layout.js';
 import type { RequestInfo } from '../request.js';
 import { methodNotAllowed, notFound, send } from './respond.js';
 
 export const SEED_PREFIX = '/seed/';
 
-export async function seedFile(app: ServeApp, res: ServerResponse, info: RequestInfo): Promise<void> {
+export function seedFile(app: ServeApp, res: ServerResponse, info: RequestInfo): void | Promise<void> {
   if (info.method !== 'GET' && info.method !== 'HEAD') return methodNotAllowed(res, 'GET');
   const rest = info.path.slice(SEED_PREFIX.length);
   const slash = rest.indexOf('/');
   const token = slash === -1 ? null : rest.slice(0, slash);
   const name = slash === -1 ? rest : rest.slice(slash + 1);
   info.log.path = `${SEED_PREFIX}<token>/${name.slice(0, 64)}`;
-  const gate = await checkInstallToken(app, token, info);
+  const gate = checkInstallToken(app, token, info);
+  return gate instanceof Promise ? gate.then((g) => answer(app, res, info, name, g)) : answer(app, res, info, name, gate);
+}
+
+function answer(app: ServeApp, res: ServerResponse, info: RequestInfo, name: string, gate: GateAnswer): void {
   if (!gate.ok) {
     app.log.log('seed-refused', { path: info.log.path, mac: info.log.mac, node: info.log.node, remote: info.remote, status: gate.status, reason: gate.reason });
     return send(res, gate.status, gate.status === 403 ? 'forbidden\n' : 'not found\n');
