@@ -35,6 +35,11 @@ export interface DownloadOptions {
   httpsOnly?: { fix: string };
   /** a CA certificate (PEM) trusted besides Node's roots: an internal mirror's, a test server's */
   trustedCa?: string;
+  /**
+   * Sees every chunk as it is written, with its offset in the file (a restart begins again at 0), so the body can
+   * be processed in the same pass; the download waits for the promise (backpressure). Never fails the download.
+   */
+  tap?: (chunk: Buffer, offset: number) => Promise<void> | void;
 }
 
 export interface Downloaded {
@@ -56,6 +61,7 @@ class HashingFileSink extends Writable {
     private readonly fh: FileHandle,
     private readonly state: OnDisk,
     private readonly onBytes: (received: number) => void,
+    private readonly tap?: (chunk: Buffer, offset: number) => Promise<void> | void,
   ) {
     super({ highWaterMark: 1 << 20 });
   }
@@ -71,12 +77,14 @@ class HashingFileSink extends Writable {
   private writeBuf(buf: Buffer, cb: (e?: Error | null) => void): void {
     const st = this.state;
     this.pending = (async () => {
+      const tapped = this.tap?.(buf, st.received);
       let off = 0;
       while (off < buf.length) {
         const { bytesWritten } = await this.fh.write(buf, off, buf.length - off, st.received + off);
         off += bytesWritten;
       }
       st.hash.update(buf);
+      await tapped;
       st.received += buf.length;
       this.onBytes(st.received);
     })().then(
@@ -188,7 +196,7 @@ async function fromMirror(url: string, fh: FileHandle, agent: Dispatcher, opts: 
       }
       bar.stop();
       bar = createProgress(opts.label, total, progress);
-      const sink = new HashingFileSink(fh, st, (n) => bar.update(n));
+      const sink = new HashingFileSink(fh, st, (n) => bar.update(n), opts.tap);
       try {
         await pipeline(res.body, sink);
       } catch (e) {

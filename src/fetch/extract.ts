@@ -44,7 +44,7 @@ async function isGzip(path: string): Promise<boolean> {
   const fh = await open(path, 'r');
   try {
     const { buffer, bytesRead } = await fh.read(Buffer.alloc(2), 0, 2, 0);
-    return bytesRead === 2 && buffer[0] === 0x1f && buffer[1] === 0x8b;
+    return isGzipHead(buffer.subarray(0, bytesRead));
   } finally {
     await fh.close();
   }
@@ -52,12 +52,34 @@ async function isGzip(path: string): Promise<boolean> {
 
 /** Extract `member` of the tar (or .tgz) at `archive` to `destFile` (atomically, with opts.mode). */
 export async function extractMember(archive: string, member: string, destFile: string, opts: ExtractMemberOptions): Promise<void> {
+  const gzip = await isGzip(archive);
+  const tmp = await extractMemberToTemp(createReadStream(archive, { highWaterMark: 1 << 20 }), gzip, member, destFile, opts);
+  await publish(tmp, destFile);
+}
+
+/** Move an extracted temp file into place (removing it if that fails). */
+export async function publish(tmp: string, destFile: string): Promise<void> {
+  try {
+    await rename(tmp, destFile);
+  } catch (e) {
+    await rm(tmp, { force: true });
+    throw e;
+  }
+}
+
+/** gzip's magic bytes. */
+export const isGzipHead = (head: Buffer) => head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b;
+
+/**
+ * Extract `member` of the tar read from `source` (gunzipped first when `gzip`) to a temp file beside `destFile`,
+ * with opts.mode; returns the temp file's path, for the caller to publish() once the archive is verified.
+ */
+export async function extractMemberToTemp(source: Readable, gzip: boolean, member: string, destFile: string, opts: ExtractMemberOptions): Promise<string> {
   const wanted = safeMemberName(member, `the plan's member name for ${opts.label}`);
   const tmp = join(dirname(destFile), `.${basename(destFile)}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`);
-  const source = createReadStream(archive, { highWaterMark: 1 << 20 });
   const extract = tar.extract();
   const stages: Array<NodeJS.ReadableStream | NodeJS.WritableStream> = [source];
-  if (await isGzip(archive)) stages.push(createGunzip({ chunkSize: 1 << 18 }));
+  if (gzip) stages.push(createGunzip({ chunkSize: 1 << 18 }));
   stages.push(extract);
   const feeding = pipeline(stages as unknown as [Readable, ...NodeJS.WritableStream[]]);
   feeding.catch(() => undefined); // surfaced through the iterator below
@@ -98,7 +120,7 @@ export async function extractMember(archive: string, member: string, destFile: s
       throw new FetchError('archive', `${opts.label} has no member "${wanted}" (it holds ${seen.length ? seen.map((s) => `"${s}"`).join(', ') : 'nothing'}${seen.length === 8 ? ', …' : ''}); check the artifact's member name and version`);
     }
     await chmod(tmp, opts.mode);
-    await rename(tmp, destFile);
+    return tmp;
   } catch (e) {
     await rm(tmp, { force: true });
     throw e;

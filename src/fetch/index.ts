@@ -7,9 +7,10 @@ import { dirname, join, resolve } from 'node:path';
 import type { PlanArtifact } from '../plan/types.js';
 import { fileNameOf, packBundle, readBundleLock, copyFromBundle, type BundleItem } from './bundle.js';
 import { ArtifactCache, cacheRoot, isSha256 } from './cache.js';
-import { download } from './download.js';
+import { download, type DownloadOptions } from './download.js';
 import { FetchError, reasonOf } from './errors.js';
-import { extractMember } from './extract.js';
+import { extractMember, publish } from './extract.js';
+import { StreamedExtraction } from './streamed-extract.js';
 import { findEntry, LOCK_FILE_NAME, readLock, recordEntry, type Lock, type LockEntry } from './lock.js';
 import type { ProgressStream } from './progress.js';
 
@@ -52,6 +53,8 @@ export interface Fetched {
   source: 'cache' | 'bundle' | 'network';
 }
 
+type DownloadTap = NonNullable<DownloadOptions['tap']>;
+
 const describe = (a: PlanArtifact) => `${fileNameOf(a)} (${a.name} ${a.version} ${a.arch})`;
 
 /** Where a user pins each artifact's sha256. */
@@ -90,7 +93,7 @@ function mismatch(a: PlanArtifact, url: string, expected: string, got: string, f
 }
 
 /** Fetch one artifact into the cache (verified), recording its sum in the lock on first fetch when unpinned. */
-export async function fetchArtifact(a: PlanArtifact, opts: FetchOptions = {}): Promise<Fetched> {
+export async function fetchArtifact(a: PlanArtifact, opts: FetchOptions = {}, tap?: DownloadTap): Promise<Fetched> {
   const log = logger(opts);
   const lockFile = resolve(opts.lockFile ?? LOCK_FILE_NAME);
   const lockName = opts.lockFile ?? LOCK_FILE_NAME;
@@ -150,6 +153,7 @@ export async function fetchArtifact(a: PlanArtifact, opts: FetchOptions = {}): P
       verify: (sha, _size, url) => (expected !== undefined && sha !== expected ? mismatch(a, url, expected, sha, from, lockName) : undefined),
       ...(expected === undefined && { httpsOnly: httpsOnlyFix(a, lockName) }),
       ...(opts.trustedCa !== undefined && { trustedCa: opts.trustedCa }),
+      ...(tap !== undefined && { tap }),
     });
     const path = await cache.commit(tmp, got.sha256);
     return { path, sha256: got.sha256, size: got.size, recorded: await record(got.sha256, got.size), source: 'network' };
@@ -191,15 +195,29 @@ function parseMode(a: PlanArtifact): number {
  */
 export async function materialise(a: PlanArtifact, opts: FetchOptions, destDir: string): Promise<string> {
   const mode = parseMode(a);
-  const fetched = await fetchArtifact(a, opts);
   const target = join(resolve(destDir), a.name);
+  const member = a.member !== undefined && a.member !== '' ? a.member : undefined;
+  const extractOpts = { label: fileNameOf(a), requireExecutable: (mode & 0o111) !== 0, mode };
+  // a member is extracted while it downloads (one pass), into a temp file beside the target: its directory first
+  const dirReady = member !== undefined && (await mkdir(dirname(target), { recursive: true, mode: 0o755 }).then(() => true, () => false));
+  const streamed = member !== undefined && dirReady ? new StreamedExtraction(member, target, extractOpts) : undefined;
+  let fetched: Fetched;
+  try {
+    fetched = await fetchArtifact(a, opts, streamed?.tap);
+  } catch (e) {
+    await streamed?.discard();
+    throw e;
+  }
   try {
     await mkdir(dirname(target), { recursive: true, mode: 0o755 });
   } catch (e) {
+    await streamed?.discard();
     throw new FetchError('io', `cannot create ${dirname(target)}: ${reasonOf(e)}; choose a writable output directory`);
   }
-  if (a.member !== undefined && a.member !== '') {
-    await extractMember(fetched.path, a.member, target, { label: fileNameOf(a), requireExecutable: (mode & 0o111) !== 0, mode });
+  if (member !== undefined) {
+    const tmp = await streamed?.finish(fetched.size);
+    if (tmp !== undefined) await publish(tmp, target);
+    else await extractMember(fetched.path, member, target, extractOpts);
     return target;
   }
   const tmp = join(dirname(target), `.${a.name}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`);
