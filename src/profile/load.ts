@@ -49,6 +49,13 @@ interface ParsedFile {
   ok: boolean;
 }
 
+/**
+ * The last parse of each file in this process, reused while its text is the same: a render loads the inputs once
+ * per role, and a 1000-node cluster file costs more to parse than the rest of the load. Parsed trees are never
+ * mutated (merging copies), so sharing them is safe.
+ */
+const parsedFiles = new Map<string, { text: string; schema: ObjectSchema; result: ParsedFile; diags: Diagnostic[] }>();
+
 /** One load: parses each file once, so a base shared by several profiles reports its errors once. */
 class Loader {
   readonly diags: Diagnostic[] = [];
@@ -79,9 +86,16 @@ class Loader {
     }
     const text = read;
     this.sources.set(file, text);
+    const key = `${this.cwd}\0${abs}`;
+    const memo = parsedFiles.get(key);
+    if (memo !== undefined && memo.text === text && memo.schema === schema) {
+      this.diags.push(...memo.diags);
+      this.parsed.set(abs, memo.result);
+      return memo.result;
+    }
     const before = this.diags.length;
     const lc = new LineCounter();
-    const doc = parseDocument(text, { keepSourceTokens: true, uniqueKeys: true, prettyErrors: false, lineCounter: lc });
+    const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: false, lineCounter: lc });
     for (const e of doc.errors) {
       const at = { file, ...lc.linePos(e.pos[0]) };
       if (e.code === 'DUPLICATE_KEY') this.diags.push(error('E009', duplicateKeyMessage(doc, e.pos[0], lc), at));
@@ -93,7 +107,7 @@ class Loader {
     } else {
       let root: LNode | undefined;
       try {
-        root = fromYaml(doc, lc, file) ?? { kind: 'map', pos: { file, line: 1, col: 1 }, entries: new Map() };
+        root = fromYaml(doc, lc, file, text) ?? { kind: 'map', pos: { file, line: 1, col: 1 }, entries: new Map() };
       } catch (e) {
         if (!(e instanceof AliasExpansionError)) throw e;
         this.diags.push(error('E002', `YAML aliases here expand to more than ${MAX_EXPANDED_NODES} values (an alias bomb?): write the values out instead of nesting aliases`, e.pos));
@@ -106,6 +120,7 @@ class Loader {
       }
     }
     this.parsed.set(abs, result);
+    parsedFiles.set(key, { text, schema, result, diags: this.diags.slice(before) });
     return result;
   }
 

@@ -41,8 +41,11 @@ export class AliasExpansionError extends Error {
   }
 }
 
-/** Convert a parsed yaml document (aliases resolved) to a positioned tree; undefined for an empty document. */
-export function fromYaml(doc: Document.Parsed, lc: LineCounter, file: string): LNode | undefined {
+/**
+ * Convert a parsed yaml document (aliases resolved) to a positioned tree; undefined for an empty document. A plain
+ * scalar's source is its text (`text` is what was parsed: ranges point into it, no source tokens needed).
+ */
+export function fromYaml(doc: Document.Parsed, lc: LineCounter, file: string, text: string): LNode | undefined {
   const at = (offset: number | undefined): Position => {
     const { line, col } = lc.linePos(offset ?? 0);
     return { file, line, col };
@@ -80,8 +83,7 @@ export function fromYaml(doc: Document.Parsed, lc: LineCounter, file: string): L
     if (isScalar(node)) {
       const v = node.value;
       const value = v === null || typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' ? v : String(v);
-      const token = node.srcToken as { source?: string } | undefined;
-      const source = node.type === 'PLAIN' && typeof token?.source === 'string' ? token.source : String(value ?? '');
+      const source = node.type === 'PLAIN' && node.range ? text.slice(node.range[0], node.range[1]) : String(value ?? '');
       return { kind: 'scalar', pos: at(node.range?.[0]), value, source };
     }
     return { kind: 'scalar', pos: fallback, value: null, source: '' };
