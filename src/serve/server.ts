@@ -39,27 +39,32 @@ function failed(app: ServeApp, res: ServerResponse, info: RequestInfo, e: unknow
   else res.destroy();
 }
 
+function logRequest(app: ServeApp, res: ServerResponse, info: RequestInfo, aborted: boolean): void {
+  app.log.log('request', {
+    method: info.method,
+    path: String(info.log.path ?? info.path).slice(0, 200),
+    status: res.statusCode,
+    remote: info.remote,
+    mac: info.log.mac,
+    node: info.log.node,
+    state: info.log.state,
+    bytes: info.log.bytes,
+    ...(aborted ? { aborted } : {}),
+  });
+}
+
+/** The log line goes out once the answer is complete: at once for one answered on the spot, else when it closes. */
 function handle(app: ServeApp, req: IncomingMessage, res: ServerResponse): void {
   const info = requestInfo(req);
-  res.once('close', () => {
-    app.log.log('request', {
-      method: info.method,
-      path: String(info.log.path ?? info.path).slice(0, 200),
-      status: res.statusCode,
-      remote: info.remote,
-      mac: info.log.mac,
-      node: info.log.node,
-      state: info.log.state,
-      bytes: info.log.bytes,
-      ...(res.writableFinished ? {} : { aborted: true }),
-    });
-  });
+  let p: void | Promise<void> = undefined;
   try {
-    const p = route(app, req, res, info);
-    if (p) p.catch((e: unknown) => failed(app, res, info, e));
+    p = route(app, req, res, info);
   } catch (e) {
     failed(app, res, info, e);
   }
+  if (p === undefined && res.writableEnded) return logRequest(app, res, info, false);
+  res.once('close', () => logRequest(app, res, info, !res.writableFinished));
+  if (p) p.catch((e: unknown) => failed(app, res, info, e));
 }
 
 export interface ListeningServer {

@@ -44,7 +44,8 @@ function cached(app: ServeApp, r: MachineRecord, node: PxeNode, base: string, pl
   return body;
 }
 
-export async function bootScript(app: ServeApp, req: IncomingMessage, res: ServerResponse, info: RequestInfo): Promise<void> {
+/** Synchronous except when a pending machine starts its install (that waits for the state to be on disk). */
+export function bootScript(app: ServeApp, req: IncomingMessage, res: ServerResponse, info: RequestInfo): void | Promise<void> {
   // GET only: asking moves a pending machine to installing, which a HEAD must not do
   if (info.method !== 'GET') return methodNotAllowed(res, 'GET');
   const raw = info.query.get('mac');
@@ -63,15 +64,19 @@ export async function bootScript(app: ServeApp, req: IncomingMessage, res: Serve
   const host = scriptHost(req);
   const base = host === undefined ? app.layout.manifest.server : `http://${host}`;
 
-  let r = app.store.get(mac)!;
-  if (r.state === 'pending') {
-    if (!app.layout.imageRoles.has(node.role)) {
-      app.log.log('image-missing', { mac, node: node.name, role: node.role, remote: info.remote });
-      return send(res, 200, imageMissingScript(base, node, platform), IPXE);
-    }
-    r = await app.store.beginInstall(mac);
-    app.log.log('state', { mac, node: node.name, state: r.state, attempts: r.attempts, remote: info.remote });
+  const r = app.store.get(mac)!;
+  if (r.state !== 'pending') return answer(app, res, info, r, node, base, platform);
+  if (!app.layout.imageRoles.has(node.role)) {
+    app.log.log('image-missing', { mac, node: node.name, role: node.role, remote: info.remote });
+    return send(res, 200, imageMissingScript(base, node, platform), IPXE);
   }
+  return app.store.beginInstall(mac).then((started) => {
+    app.log.log('state', { mac, node: node.name, state: started.state, attempts: started.attempts, remote: info.remote });
+    answer(app, res, info, started, node, base, platform);
+  });
+}
+
+function answer(app: ServeApp, res: ServerResponse, info: RequestInfo, r: MachineRecord, node: PxeNode, base: string, platform: Platform): void {
   info.log.state = r.state;
   send(res, 200, cached(app, r, node, base, platform), IPXE);
 }
