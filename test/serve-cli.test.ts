@@ -9,12 +9,12 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { main } from '../src/cli.js';
 import { pxeServe } from '../src/cli/pxe-serve.js';
 import type { Io, Outcome } from '../src/cli/run.js';
 import { PACKAGE_ROOT } from '../src/template.js';
 import { fetchRaw, makePxeFixture, tokenIn, until, type PxeFixture } from './serve-fixture.js';
 import { tool } from './helpers/tools.js';
+import { mkimage } from './helpers/cli.js';
 
 const W1 = { name: 'worker1', mac: '52:54:00:66:00:21', ip: '127.0.0.2' };
 const W2 = { name: 'worker2', mac: '52:54:00:66:00:22', ip: '127.0.0.3' };
@@ -26,11 +26,6 @@ function ioFor(cwd: string) {
   return { io, it };
 }
 
-async function mkimage(cwd: string, ...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const { io, it } = ioFor(cwd);
-  const code = await main(argv, it);
-  return { code, out: io.out, err: io.err };
-}
 
 interface Serving {
   url: string;
