@@ -36,10 +36,26 @@ export interface Bed {
 }
 
 export interface BedOptions {
-  mirror: Mirror;
+  /** the local mirror the cluster points at; none: the shipped profiles' sources (for tests that install nothing) */
+  mirror?: Mirror;
   mac: string;
   /** the cluster's name (also the secrets directory's) */
   name?: string;
+}
+
+/** The cluster-file keys that point a cluster at the mirror, as a guest reaches it (10.0.2.2) and this machine does. */
+function mirrorSettings(m: Mirror) {
+  const k8s = m.kubernetesRepo('10.0.2.2');
+  return {
+    imageRepository: `${m.registry('10.0.2.2')}/google_containers`,
+    calicoVersion: m.calicoManifest.version,
+    // the stand-in manifest is not the real v3.27.3 one mkimage pins, and comes over plain http: pin its own sum
+    calicoManifestSha256: m.calicoManifest.sha256,
+    repositories: { kubernetes: { url: k8s.url, gpgkey: k8s.gpgkey } },
+    registries: { insecure: [m.registry('10.0.2.2')] },
+    images: { calico: `${m.registry('10.0.2.2')}/calico`, kubeVip: `${m.registry('10.0.2.2')}/kube-vip/kube-vip` },
+    artifactMirrors: [m.artifactsUrl('127.0.0.1'), m.artifactsUrl('10.0.2.2')],
+  };
 }
 
 /** A new workspace in a temp dir: the shipped profiles, adjusted for the mirror, and a one-node cluster file. */
@@ -53,8 +69,10 @@ export function makeBed(opts: BedOptions): Bed {
   // The stand-in cri-dockerd tarball has its own sha256: the profile's criDockerd override names it.
   const basePath = join(profiles, 'base.yaml');
   const base = parseDocument(readFileSync(basePath, 'utf8'));
-  base.setIn(['criDockerd', 'url'], m.criDockerd.url('10.0.2.2'));
-  base.setIn(['criDockerd', 'sha256'], m.criDockerd.sha256);
+  if (m) {
+    base.setIn(['criDockerd', 'url'], m.criDockerd.url('10.0.2.2'));
+    base.setIn(['criDockerd', 'sha256'], m.criDockerd.sha256);
+  }
   // The build VM on this 2-core machine: what TCG can use.
   base.setIn(['image', 'diskSize'], '8G');
   base.setIn(['image', 'memory'], 3072);
@@ -68,7 +86,6 @@ export function makeBed(opts: BedOptions): Bed {
 
   const admin = 'kube';
   const node = { name: 'cp1', mac: opts.mac, ip: GUEST_ADDRESS };
-  const k8s = m.kubernetesRepo('10.0.2.2');
   const cluster = {
     version: 1,
     name: opts.name ?? 'e2e',
@@ -76,17 +93,10 @@ export function makeBed(opts: BedOptions): Bed {
     controlPlaneEndpoint: `${GUEST_ADDRESS}:6443`,
     podSubnet: '10.244.0.0/16',
     serviceSubnet: '10.96.0.0/12',
-    imageRepository: `${m.registry('10.0.2.2')}/google_containers`,
     mirror: 'upstream',
     osFamily: 'debian-12',
     containerRuntime: 'docker.io',
-    calicoVersion: m.calicoManifest.version,
-    // the stand-in manifest is not the real v3.27.3 one mkimage pins, and comes over plain http: pin its own sum
-    calicoManifestSha256: m.calicoManifest.sha256,
-    repositories: { kubernetes: { url: k8s.url, gpgkey: k8s.gpgkey } },
-    registries: { insecure: [m.registry('10.0.2.2')] },
-    images: { calico: `${m.registry('10.0.2.2')}/calico`, kubeVip: `${m.registry('10.0.2.2')}/kube-vip/kube-vip` },
-    artifactMirrors: [m.artifactsUrl('127.0.0.1'), m.artifactsUrl('10.0.2.2')],
+    ...(m ? mirrorSettings(m) : {}),
     admin: { user: admin, sshAuthorizedKeys: [pub] },
     nodes: [
       {

@@ -1,17 +1,29 @@
 // QEMU harness for the e2e tests: boots a qcow2 cloud image under TCG (no KVM here) with user-mode
 // networking, the guest at 10.0.2.15/24 behind gateway 10.0.2.2 and DNS 10.0.2.3, SSH forwarded from a free
 // port on 127.0.0.1. The base image is never written: every boot gets its own qcow2 overlay in a temp dir.
+// LAN boot: a blank disk instead of the overlay, network first (QEMU's own iPXE ROM, TFTP and the DHCP boot file
+// from QEMU's user networking), then the disk; SeaBIOS or OVMF (UEFI).
 // Everything is real: qemu-system-x86_64, qemu-img and the system `ssh`.
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 export interface BootOptions {
-  /** the cached base image (qcow2); only read, through an overlay */
-  baseImage: string;
+  /** the cached base image (qcow2); only read, through an overlay. Without it: blankDisk */
+  baseImage?: string;
+  /** a blank qcow2 disk of this size (e.g. "4G") instead of an overlay of baseImage: what a LAN boot installs to */
+  blankDisk?: string;
+  /** serial= of the first disk (Linux shows it as /sys/block/vda/serial, udev as by-id/virtio-<serial>) */
+  diskSerial?: string;
+  /** more blank disks after the first, e.g. a smaller one the installer must not pick */
+  extraDisks?: Array<{ size: string; serial?: string }>;
+  /** boot from the network first (TFTP root and DHCP boot file of QEMU's user networking), then from the disk */
+  netBoot?: { tftpDir: string; bootfile: string };
+  /** uefi: OVMF (OVMF_CODE_4M.fd and a copy of OVMF_VARS_4M.fd from the ovmf package) instead of SeaBIOS */
+  firmware?: 'bios' | 'uefi';
   /** NoCloud seed image (ISO 9660, label cidata) attached read-only */
   seedIso?: string;
   /** how the seed is attached: a virtio disk (default) or an IDE CD-ROM */
@@ -48,6 +60,8 @@ export interface Vm {
   serialLog: string;
   /** the temp dir holding overlay, serial log and QEMU's stderr; removed by stop() */
   dir: string;
+  /** the disk files (qcow2), in the guest's order (vda, vdb, ...) */
+  disks: string[];
   mac: string;
   /** the whole serial log so far (CRs removed) */
   serial(): string;
@@ -61,7 +75,11 @@ export interface Vm {
   ssh(cmd: string, opts?: { user?: string; key?: string; timeoutMs?: number; input?: string }): Promise<SshResult>;
   /** resolves with QEMU's exit code once it is gone (e.g. after the guest powers off) */
   waitForExit(timeoutMs: number): Promise<number | null>;
-  /** kills QEMU (SIGTERM, then SIGKILL after 5 s) and removes the temp dir; safe to call twice */
+  /** whether QEMU is still running */
+  running(): boolean;
+  /** ends QEMU (SIGTERM: it flushes its disks and exits; SIGKILL after 5 s) but keeps the temp dir, so the disks can be read */
+  halt(): Promise<void>;
+  /** halt() and removes the temp dir; safe to call twice */
   stop(): Promise<void>;
 }
 
@@ -69,6 +87,9 @@ export const GUEST_ADDRESS = '10.0.2.15';
 export const GUEST_GATEWAY = '10.0.2.2';
 export const GUEST_DNS = '10.0.2.3';
 const DEFAULT_MAC = '52:54:00:12:34:56';
+/** The ovmf package's firmware (4 MiB flash layout): code read-only, variables copied per VM. */
+export const OVMF_CODE = '/usr/share/OVMF/OVMF_CODE_4M.fd';
+export const OVMF_VARS = '/usr/share/OVMF/OVMF_VARS_4M.fd';
 const TAIL_LINES = 60;
 
 const live = new Set<ChildProcess>();
@@ -114,14 +135,26 @@ export async function bootVm(opts: BootOptions): Promise<Vm> {
   const stderrLog: string[] = [];
   const mac = (opts.mac ?? DEFAULT_MAC).toLowerCase();
 
-  const img = spawnSync(
-    'qemu-img',
-    ['create', '-q', '-f', 'qcow2', '-b', opts.baseImage, '-F', 'qcow2', overlay, ...(opts.diskSize ? [opts.diskSize] : [])],
-    { encoding: 'utf8' },
-  );
-  if (img.status !== 0) {
+  const qemuImg = (args: string[], what: string) => {
+    const img = spawnSync('qemu-img', ['create', '-q', '-f', 'qcow2', ...args], { encoding: 'utf8' });
+    if (img.status !== 0) {
+      rmSync(dir, { recursive: true, force: true });
+      throw new Error(`qemu-img create ${what} failed: ${img.error?.message ?? img.stderr}`);
+    }
+  };
+  if (opts.baseImage) {
+    qemuImg(['-b', opts.baseImage, '-F', 'qcow2', overlay, ...(opts.diskSize ? [opts.diskSize] : [])], `overlay of ${opts.baseImage}`);
+  } else if (opts.blankDisk) {
+    qemuImg([overlay, opts.blankDisk], `blank disk of ${opts.blankDisk}`);
+  } else {
     rmSync(dir, { recursive: true, force: true });
-    throw new Error(`qemu-img create overlay of ${opts.baseImage} failed: ${img.error?.message ?? img.stderr}`);
+    throw new Error('bootVm: give baseImage (an overlay of it) or blankDisk (a new empty disk)');
+  }
+  const disks = [overlay];
+  for (const [i, d] of (opts.extraDisks ?? []).entries()) {
+    const p = join(dir, `disk${i + 1}.qcow2`);
+    qemuImg([p, d.size], `extra disk of ${d.size}`);
+    disks.push(p);
   }
 
   const ports: Record<number, number> = {};
@@ -138,9 +171,36 @@ export async function bootVm(opts: BootOptions): Promise<Vm> {
     '-display', 'none',
     '-serial', `file:${serialLog}`,
     '-monitor', 'none',
-    '-drive', `file=${overlay},if=virtio,format=qcow2,cache=unsafe,discard=unmap`,
-    '-nic', `user,model=virtio-net-pci,mac=${mac},${hostfwd}`,
   ];
+  const lanBoot = opts.netBoot !== undefined || opts.firmware === 'uefi' || opts.diskSerial !== undefined || disks.length > 1;
+  if (!lanBoot) {
+    args.push(
+      '-drive', `file=${overlay},if=virtio,format=qcow2,cache=unsafe,discard=unmap`,
+      '-nic', `user,model=virtio-net-pci,mac=${mac},${hostfwd}`,
+    );
+  } else {
+    // devices spelled out, for bootindex (network first, then the first disk; SeaBIOS and OVMF both follow it) and serial
+    const serials = [opts.diskSerial, ...(opts.extraDisks ?? []).map((d) => d.serial)];
+    for (const [i, d] of disks.entries()) {
+      args.push('-drive', `file=${d},if=none,id=disk${i},format=qcow2,cache=unsafe,discard=unmap`);
+      const serial = serials[i] ? `,serial=${serials[i]}` : '';
+      args.push('-device', `virtio-blk-pci,drive=disk${i}${serial}${i === 0 ? ',bootindex=2' : ''}`);
+    }
+    const tftp = opts.netBoot ? `,tftp=${opts.netBoot.tftpDir},bootfile=${opts.netBoot.bootfile}` : '';
+    args.push('-netdev', `user,id=net0,${hostfwd}${tftp}`);
+    args.push('-device', `virtio-net-pci,netdev=net0,mac=${mac}${opts.netBoot ? ',bootindex=1' : ''}`);
+    if (opts.netBoot && opts.firmware !== 'uefi') {
+      // SeaBIOS mirrors the screen (its own messages, iPXE's, pxelinux's) to the serial port at 0x3f8: a 16-bit value
+      const sercon = join(dir, 'sercon-port');
+      writeFileSync(sercon, Buffer.from([0xf8, 0x03]));
+      args.push('-fw_cfg', `name=etc/sercon-port,file=${sercon}`);
+    }
+    if (opts.firmware === 'uefi') {
+      const vars = join(dir, 'OVMF_VARS.fd');
+      copyFileSync(OVMF_VARS, vars);
+      args.push('-drive', `if=pflash,format=raw,unit=0,readonly=on,file=${OVMF_CODE}`, '-drive', `if=pflash,format=raw,unit=1,file=${vars}`);
+    }
+  }
   if (opts.seedIso) {
     args.push(
       '-drive',
@@ -212,6 +272,7 @@ export async function bootVm(opts: BootOptions): Promise<Vm> {
     ports,
     serialLog,
     dir,
+    disks,
     mac,
     serial,
     serialTail,
@@ -250,9 +311,8 @@ export async function bootVm(opts: BootOptions): Promise<Vm> {
       if (r === 'timeout') throw failure(`timed out after ${timeoutMs} ms waiting for QEMU to exit`);
       return r;
     },
-    async stop() {
-      if (stopped) return;
-      stopped = true;
+    running: () => exitCode === undefined,
+    async halt() {
       if (exitCode === undefined) {
         child.kill('SIGTERM');
         let timer: NodeJS.Timeout | undefined;
@@ -263,6 +323,11 @@ export async function bootVm(opts: BootOptions): Promise<Vm> {
         }
         clearTimeout(timer);
       }
+    },
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      await vm.halt();
       rmSync(dir, { recursive: true, force: true });
     },
   };
