@@ -238,6 +238,17 @@ describe('mkimage pxe build: bad input', () => {
     expect(existsSync(join(cwd, 'out'))).toBe(false);
   });
 
+  it('a Flatcar node is E018 at its osFamily: it boots with Ignition, not a seed', async () => {
+    const cwd = tmp();
+    const doc = parseDocument(readFileSync(join(PACKAGE_ROOT, 'profiles/cluster.yaml'), 'utf8'));
+    doc.setIn(['nodes', 1, 'osFamily'], 'flatcar');
+    writeFileSync(join(cwd, 'cluster.yaml'), doc.toString());
+    const r = await mkimage(cwd, 'pxe', 'build', '--no-image', '--cluster', join(cwd, 'cluster.yaml'));
+    expect(r.code).toBe(2);
+    expect(r.err).toContain('error[E018]: node worker1 runs Flatcar');
+    expect(existsSync(join(cwd, 'out'))).toBe(false);
+  });
+
   it('an arm64 node is E018 at its arch in the cluster file', async () => {
     const cwd = tmp();
     const r = await mkimage(cwd, 'pxe', 'build', '--no-image', '--cluster', armCluster(cwd));

@@ -8,6 +8,7 @@ import { error, hasErrors, type Diagnostic } from '../diagnostics.js';
 import { cacheRoot } from '../fetch/cache.js';
 import { resolveEpochSeconds } from '../iso/iso9660.js';
 import { formatIPv4, networkOf, parseCidr } from '../net/cidr.js';
+import { isFlatcar } from '../plan/os.js';
 import { positionOf } from '../profile/lint/position.js';
 import type { Inputs, NodeSpec } from '../profile/types.js';
 import { checkReplaceable, ensureSecrets, loadAndLint, nodePlans, nodeSeed, profileFor } from '../pipeline.js';
@@ -59,6 +60,11 @@ function findImage(io: Io, o: PxeBuildFlags, inputs: Inputs, role: string, diags
 function lanNode(n: NodeSpec, inputs: Inputs, diags: Diagnostic[]): Omit<PxeNode, 'files'> | undefined {
   if (n.arch !== 'amd64') {
     diags.push(error('E018', `node ${n.name} is ${n.arch}: the LAN-boot installer is amd64 (Debian's linux-image-amd64); install it another way or drop it from the role`, positionOf(inputs.cluster, `nodes.${n.index}.arch`)));
+    return undefined;
+  }
+  if (isFlatcar(n.osFamily ?? inputs.cluster.value.osFamily)) {
+    diags.push(error('E018', `node ${n.name} runs Flatcar, which boots with Ignition, not a cloud-init seed: LAN boot installs a golden image with cloud-init; PXE-boot Flatcar with its own kernel and ignition.config.url, or give the node another osFamily`,
+      positionOf(inputs.cluster, n.osFamily ? `nodes.${n.index}.osFamily` : 'osFamily')));
     return undefined;
   }
   const cidr = parseCidr(n.ip);
