@@ -3,24 +3,18 @@
 // it writes: gzip -t / zcat, sha256sum -c, dnsmasq --test. The LAN boot itself runs in test/e2e/lan-boot.test.ts.
 
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { parseDocument } from 'yaml';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { PACKAGE_ROOT } from '../src/template.js';
 import { mkimage, type Ran } from './helpers/cli.js';
 import { filesUnder } from './helpers/tree.js';
 import { run } from './helpers/tools.js';
+import { scratchDirs } from './helpers/tmp.js';
 
-const dirs: string[] = [];
-const tmp = () => {
-  const d = mkdtempSync(join(tmpdir(), 'mkimage-pxe-build-'));
-  dirs.push(d);
-  return d;
-};
-afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+const tmp = scratchDirs('mkimage-pxe-build-');
 
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 const mode = (p: string) => statSync(p).mode & 0o777;

@@ -1,12 +1,12 @@
 // The initramfs cpio writer, read back by two independent readers: GNU cpio (`cpio -itv`, `cpio -id`) and busybox's
 // cpio (what the kernel's unpacker is closest to in behaviour: newc only). Nothing is mocked.
 
-import { mkdtempSync, readFileSync, readlinkSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, readlinkSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { writeCpio, type CpioEntry } from '../src/pxe/cpio.js';
 import { run } from './helpers/tools.js';
+import { scratchDirs } from './helpers/tmp.js';
 
 const entries: CpioEntry[] = [
   { path: 'init', type: 'file', mode: 0o755, content: Buffer.from('#!/bin/sh\necho hi\n') },
@@ -18,13 +18,7 @@ const entries: CpioEntry[] = [
 ];
 const EPOCH = 1_700_000_000;
 // run() hands stdin over as a string: every byte of these entries is ASCII, so latin1 keeps the archive intact
-const dirs: string[] = [];
-const tmp = () => {
-  const d = mkdtempSync(join(tmpdir(), 'mkimage-cpio-'));
-  dirs.push(d);
-  return d;
-};
-afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+const tmp = scratchDirs('mkimage-cpio-');
 
 describe('writeCpio (newc)', () => {
   const archive = Buffer.from(writeCpio(entries, EPOCH));

@@ -12,6 +12,9 @@ export interface Cidr {
 const OCTET = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
 
 /** "192.168.66.11" -> 3232252427; rejects leading zeros ("010"), out-of-range octets and anything else. */
+/** The address without its prefix length: "192.168.66.11/24" -> "192.168.66.11". */
+export const addressOf = (ipPrefix: string): string => ipPrefix.split('/')[0] ?? ipPrefix;
+
 export function parseIPv4(text: string): number | undefined {
   const parts = text.split('.');
   if (parts.length !== 4) return undefined;

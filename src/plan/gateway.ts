@@ -4,17 +4,13 @@
 
 import { error, type Diagnostic } from '../diagnostics.js';
 import type { Cluster, Located, NodeSpec, Profile } from '../profile/types.js';
+import { addressOf } from '../net/cidr.js';
 import { positionOf } from './positions.js';
 import type { GatewayLease, GatewayPlan } from './types.js';
 
 /** "52-54-00-66-00-11" or upper case -> "52:54:00:66:00:11" (the loader already normalises; this keeps it so). */
 function macOf(mac: string): string {
   return mac.toLowerCase().replace(/-/g, ':');
-}
-
-/** The address without its prefix length: "192.168.66.11/24" -> "192.168.66.11". */
-function addressOf(ip: string): string {
-  return ip.split('/')[0] ?? ip;
 }
 
 function leaseOf(node: NodeSpec, comment: string): GatewayLease {

@@ -14,6 +14,7 @@ import { CLUSTER_SCHEMA, PROFILE_SCHEMA, ROLE_PORTS, type ObjectSchema } from '.
 import type { Cluster, Inputs, Located, NodeSpec, Profile, Role } from './types.js';
 import { applyDefaults, toValue, validate } from './validate.js';
 import { checkCommands } from './shell.js';
+import { addressOf } from '../net/cidr.js';
 
 export interface LoadOptions {
   /** default <package root>/profiles */
@@ -324,8 +325,6 @@ function firstInvalidUtf8(b: Buffer): number {
   return i;
 }
 
-/** "192.168.66.11/24" -> "192.168.66.11" */
-const addressOf = (ipPrefix: string) => ipPrefix.split('/')[0] ?? ipPrefix;
 
 function isFile(abs: string): boolean {
   try {

@@ -2,10 +2,9 @@
 // controlPlaneHA: none), W115 (a node that is its own gateway), and W116 on a profile (swap: on).
 
 import { warning, type Diagnostic } from '../../diagnostics.js';
+import { addressOf } from '../../net/cidr.js';
 import type { Cluster, Located, Profile } from '../types.js';
 import { positionOf } from './position.js';
-
-const addressOf = (ipPrefix: string) => ipPrefix.split('/')[0] ?? ipPrefix;
 
 /** W113: without a control-plane node nothing runs `kubeadm init`; the workers wait for an API that never comes. */
 export function lintNoControlPlane(cluster: Located<Cluster>): Diagnostic[] {
