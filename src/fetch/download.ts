@@ -6,8 +6,9 @@ import { createHash, type Hash } from 'node:crypto';
 import { open, type FileHandle } from 'node:fs/promises';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { Agent as HttpAgent, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { rootCertificates } from 'node:tls';
-import { Agent, request, type Dispatcher } from 'undici';
 import { FetchError, reasonOf } from './errors.js';
 import { createProgress, type ProgressOptions } from './progress.js';
 
@@ -117,7 +118,10 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  */
 export async function download(urls: readonly string[], dest: string, opts: DownloadOptions): Promise<Downloaded> {
   if (urls.length === 0) throw new FetchError('http', `${opts.label}: the plan lists no URL to fetch it from; add one to the profile`);
-  const agent = new Agent({ keepAliveTimeout: 1000, ...(opts.trustedCa !== undefined && { connect: { ca: [...rootCertificates, opts.trustedCa] } }) });
+  const agents: Agents = {
+    http: new HttpAgent(),
+    https: new HttpsAgent(opts.trustedCa !== undefined ? { ca: [...rootCertificates, opts.trustedCa] } : {}),
+  };
   const fh = await open(dest, 'w', 0o644).catch((e: unknown) => {
     throw new FetchError('io', `cannot create ${dest}: ${reasonOf(e)}; check the cache directory is writable`);
   });
@@ -125,7 +129,7 @@ export async function download(urls: readonly string[], dest: string, opts: Down
   try {
     for (const url of urls) {
       try {
-        return await fromMirror(url, fh, agent, opts);
+        return await fromMirror(url, fh, agents, opts);
       } catch (e) {
         const err = e instanceof FetchError ? e : new FetchError('network', `${url}: ${reasonOf(e)}`);
         if (err.kind === 'io') throw err; // a local problem: another mirror will not help
@@ -135,7 +139,8 @@ export async function download(urls: readonly string[], dest: string, opts: Down
     }
   } finally {
     await fh.close().catch(() => undefined);
-    await agent.destroy().catch(() => undefined);
+    agents.http.destroy();
+    agents.https.destroy();
   }
   if (failures.length === 1) throw failures[0]!.error;
   const kind = (['mismatch', 'insecure'] as const).find((k) => failures.some((f) => f.error.kind === k)) ?? failures[failures.length - 1]!.error.kind;
@@ -147,7 +152,7 @@ export async function download(urls: readonly string[], dest: string, opts: Down
   );
 }
 
-async function fromMirror(url: string, fh: FileHandle, agent: Dispatcher, opts: DownloadOptions): Promise<Downloaded> {
+async function fromMirror(url: string, fh: FileHandle, agents: Agents, opts: DownloadOptions): Promise<Downloaded> {
   const retries = opts.retries ?? 3;
   const backoff = opts.backoffMs ?? 500;
   const maxBackoff = opts.maxBackoffMs ?? 8000;
@@ -164,14 +169,14 @@ async function fromMirror(url: string, fh: FileHandle, agent: Dispatcher, opts: 
         headers['range'] = `bytes=${st.received}-`;
         if (validator !== undefined) headers['if-range'] = validator;
       }
-      const res = await get(url, headers, agent, opts.maxRedirects ?? 10, opts.httpsOnly && { label: opts.label, ...opts.httpsOnly });
-      const status = res.statusCode;
+      const res = await get(url, headers, agents, opts.maxRedirects ?? 10, opts.httpsOnly && { label: opts.label, ...opts.httpsOnly });
+      const status = res.statusCode ?? 0;
       let total: number | undefined;
       if (status === 206 && st.received > 0) {
         const cr = header(res.headers, 'content-range');
         const range = parseContentRange(cr);
         if (range === undefined || range.start !== st.received) {
-          await res.body.dump().catch(() => undefined);
+          discard(res);
           await restart(fh, st);
           throw new Retryable(`the server answered a resume with an unexpected range (${cr ?? 'none'})`);
         }
@@ -185,11 +190,11 @@ async function fromMirror(url: string, fh: FileHandle, agent: Dispatcher, opts: 
         total = len !== undefined && /^\d+$/.test(len) ? Number(len) : undefined;
         validator = pickValidator(res.headers);
       } else if (status === 416 && st.received > 0) {
-        await res.body.dump().catch(() => undefined);
+        discard(res);
         await restart(fh, st);
         throw new Retryable('the server refused the resume range (416)');
       } else {
-        await res.body.dump().catch(() => undefined);
+        discard(res);
         const what = `GET ${url} returned ${status}`;
         if (status >= 500 || status === 408 || status === 429) throw new Retryable(what);
         throw new FetchError('http', `${what}; check the version and URL of ${opts.label} in the profile, or list a mirror that has it`);
@@ -198,7 +203,7 @@ async function fromMirror(url: string, fh: FileHandle, agent: Dispatcher, opts: 
       bar = createProgress(opts.label, total, progress);
       const sink = new HashingFileSink(fh, st, (n) => bar.update(n), opts.tap);
       try {
-        await pipeline(res.body, sink);
+        await pipeline(res, sink);
       } catch (e) {
         await sink.settled();
         if (e instanceof FetchError) throw e;
@@ -237,16 +242,41 @@ async function fromMirror(url: string, fh: FileHandle, agent: Dispatcher, opts: 
 function isRetryable(e: unknown): boolean {
   if (e instanceof Retryable) return true;
   const code = (e as { code?: unknown } | null)?.code;
-  return code !== 'ENOTFOUND' && code !== 'ERR_INVALID_URL' && code !== 'UND_ERR_INVALID_ARG';
+  return code !== 'ENOTFOUND' && code !== 'ERR_INVALID_URL' && code !== 'ERR_INVALID_ARG_VALUE' && code !== 'ERR_INVALID_HTTP_TOKEN';
+}
+
+interface Agents {
+  http: HttpAgent;
+  https: HttpsAgent;
+}
+
+/** No byte for this long (connecting, waiting for the headers, or mid-body) is a broken connection (undici's default). */
+const IDLE_TIMEOUT_MS = 300_000;
+
+/** One GET (node:http/https: built in, and cheaper to load than undici for the one request mkimage makes here). */
+function send(url: URL, headers: Record<string, string>, agents: Agents): Promise<IncomingMessage> {
+  return new Promise((resolve, reject) => {
+    const https = url.protocol === 'https:';
+    const req = (https ? httpsRequest : httpRequest)(url, { method: 'GET', headers, agent: https ? agents.https : agents.http, timeout: IDLE_TIMEOUT_MS }, resolve);
+    req.on('error', reject);
+    req.on('timeout', () => req.destroy(Object.assign(new Error(`no data for ${IDLE_TIMEOUT_MS / 1000} s`), { code: 'ETIMEDOUT' })));
+    req.end();
+  });
+}
+
+/** A response not read: drop its body (and its connection: nothing is reused). */
+function discard(res: IncomingMessage): void {
+  res.on('error', () => undefined);
+  res.destroy();
 }
 
 async function get(
   url: string,
   headers: Record<string, string>,
-  agent: Dispatcher,
+  agents: Agents,
   maxRedirects: number,
   httpsOnly?: { label: string; fix: string },
-): Promise<Dispatcher.ResponseData> {
+): Promise<IncomingMessage> {
   let current = url;
   for (let hops = 0; ; hops++) {
     const parsed = new URL(current);
@@ -262,9 +292,9 @@ async function get(
         'E019',
       );
     }
-    const res = await request(current, { method: 'GET', headers, dispatcher: agent });
-    if (!REDIRECTS.has(res.statusCode)) return res;
-    await res.body.dump().catch(() => undefined);
+    const res = await send(parsed, headers, agents);
+    if (!REDIRECTS.has(res.statusCode ?? 0)) return res;
+    discard(res);
     const location = header(res.headers, 'location');
     if (location === undefined) throw new FetchError('http', `GET ${current} returned ${res.statusCode} without a Location header; list a direct URL in the profile`);
     if (hops >= maxRedirects) throw new FetchError('http', `${url} redirected more than ${maxRedirects} times; list a direct URL in the profile`);
@@ -272,13 +302,13 @@ async function get(
   }
 }
 
-function header(h: Dispatcher.ResponseData['headers'], name: string): string | undefined {
+function header(h: IncomingHttpHeaders, name: string): string | undefined {
   const v = h[name];
   return Array.isArray(v) ? v[0] : v;
 }
 
 /** A strong ETag, else Last-Modified: what If-Range needs so a changed file restarts instead of splicing. */
-function pickValidator(h: Dispatcher.ResponseData['headers']): string | undefined {
+function pickValidator(h: IncomingHttpHeaders): string | undefined {
   const etag = header(h, 'etag');
   if (etag !== undefined && !etag.startsWith('W/')) return etag;
   return header(h, 'last-modified');
