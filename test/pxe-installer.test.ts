@@ -98,7 +98,7 @@ describe('the initramfs', () => {
   }, 120_000);
 
   it('holds /init, busybox, /bin/sh, /dev/console, the module list and every module of the closure', () => {
-    for (const f of ['init', 'bin/busybox', 'bin/sh', 'dev/console', 'etc/mkimage/modules', 'etc/mkimage/udhcpc.script']) {
+    for (const f of ['init', 'bin/busybox', 'bin/sh', 'dev/console', 'etc/mkimage/modules', 'etc/mkimage/udhcpc.script', 'etc/mkimage/installer-lib.sh']) {
       expect(listing, f).toContain(f);
     }
     const kver = pkgs.kernel.kernelVersion;
@@ -108,11 +108,13 @@ describe('the initramfs', () => {
     expect(listing.filter((l) => l.endsWith('.ko')).length).toBe(closure.modules.length);
   });
 
-  it('carries /init and the module load order as built', () => {
+  it('carries /init, what it sources and the module load order as built', () => {
     const d = tmp();
-    const r = run('sh', ['-c', `cd "$1" && gzip -dc "$2" | cpio -idm --quiet init etc/mkimage/modules`, 'sh', d, writeGz(d)]);
+    const r = run('sh', ['-c', `cd "$1" && gzip -dc "$2" | cpio -idm --quiet init etc/mkimage/installer-lib.sh etc/mkimage/modules`, 'sh', d, writeGz(d)]);
     expect(r.status, r.stderr).toBe(0);
     expect(readFileSync(join(d, 'init'), 'utf8')).toBe(templateText('pxe/init.sh'));
+    expect(readFileSync(join(d, 'init'), 'utf8')).toContain('\n. /etc/mkimage/installer-lib.sh\n');
+    expect(readFileSync(join(d, 'etc/mkimage/installer-lib.sh'), 'utf8')).toBe(templateText('pxe/installer-lib.sh'));
     expect(readFileSync(join(d, 'etc/mkimage/modules'), 'utf8')).toBe(closure.modules.map((m) => `${m.path}\n`).join(''));
   });
 
@@ -134,17 +136,20 @@ describe('the installer scripts', () => {
   it.each([
     ['init', scripts.init],
     ['udhcpc.script', scripts.udhcpc],
-  ])('%s passes shellcheck -s sh (busybox sh is POSIX sh)', (name, text) => {
+    ['installer-lib.sh', scripts.lib],
+  ])('%s passes shellcheck -s sh (busybox sh is POSIX sh), following what it sources', (name, text) => {
     const d = tmp();
     const p = join(d, name);
     writeFileSync(p, text);
-    const r = run('shellcheck', ['-s', 'sh', '-f', 'gcc', p]);
+    writeFileSync(join(d, 'installer-lib.sh'), scripts.lib);
+    const r = run('shellcheck', ['-s', 'sh', '-x', '-f', 'gcc', p], { cwd: d });
     expect(r.stdout + r.stderr).toBe('');
     expect(r.status).toBe(0);
   });
 
   it('reads the kernel arguments the server puts on the kernel line, and makes the requests it expects', () => {
-    for (const arg of ['server', 'node', 'mac', 'token', 'image', 'sha256', 'disk']) expect(scripts.init).toContain(`mkimage.${arg}=*)`);
+    for (const arg of ['server', 'node', 'mac', 'token', 'image', 'sha256', 'disk']) expect(scripts.lib).toContain(`mkimage.${arg}=*)`);
+    expect(scripts.init).toContain('read_cmdline server node token image sha256\n');
     expect(scripts.init).toContain('"$server/seed/$token/$1"');
     expect(scripts.init).toContain('"$server/$1?token=$token"'); // POST /done, /failed
     expect(scripts.init).toContain("SEED_FILES='meta-data user-data network-config'");

@@ -15,6 +15,8 @@ export interface FixtureNode {
   disk?: string;
   /** write no network-config */
   noNetworkConfig?: boolean;
+  /** a Flatcar node: ignition/<name>/{install,node}.ign instead of a seed */
+  flatcar?: boolean;
 }
 
 export interface PxeFixture {
@@ -27,10 +29,18 @@ export interface PxeFixture {
   initrd: Buffer;
   image?: Buffer;
   imageSha256?: string;
+  /** STAND-IN Flatcar PXE kernel and initrd (random bytes), when a node is Flatcar */
+  flatcarKernel?: Buffer;
+  flatcarInitrd?: Buffer;
   manifest: Record<string, unknown>;
 }
 
 export const CHAIN_SCRIPT = '#!ipxe\n:retry\nisset ${ip} || dhcp || goto retry\nchain http://${next-server}:8080/boot.ipxe?mac=${net0/mac:hexhyp}&uuid=${uuid}&platform=${platform}\n';
+
+/** A stand-in Ignition config (valid JSON, spec 3.3.0, nothing in it): `file` of `node`. */
+export function ignitionText(node: string, file: string): string {
+  return `${JSON.stringify({ ignition: { version: '3.3.0' }, storage: { files: [{ path: `/etc/mkimage-stand-in/${node}/${file}`, contents: { source: 'data:,stand-in' } }] } }, null, 2)}\n`;
+}
 
 export function seedText(node: string, file: string): string {
   return `# ${file} of ${node} (stand-in)\n${file === 'user-data' ? '#cloud-config\n' : ''}instance: ${node}\n`;
@@ -58,7 +68,24 @@ export function makePxeFixture(opts: { nodes: FixtureNode[]; image?: boolean; cl
     writeFileSync(join(dir, 'images/worker.raw.gz.sha256'), `${imageSha256}  worker.raw.gz\n`);
     images.worker = { path: 'images/worker.raw.gz', sha256: imageSha256, size: image.length, rawSize: image.length * 4 };
   }
+  let flatcar: Record<string, string> | undefined;
+  let flatcarKernel: Buffer | undefined;
+  let flatcarInitrd: Buffer | undefined;
+  if (opts.nodes.some((n) => n.flatcar)) {
+    mkdirSync(join(dir, 'flatcar'), { recursive: true });
+    flatcarKernel = Buffer.concat([Buffer.from('STAND-IN flatcar_production_pxe.vmlinuz\n'), randomBytes(64 * 1024)]);
+    flatcarInitrd = Buffer.concat([Buffer.from('STAND-IN flatcar_production_pxe_image.cpio.gz\n'), randomBytes(128 * 1024)]);
+    writeFileSync(join(dir, 'flatcar/flatcar_production_pxe.vmlinuz'), flatcarKernel);
+    writeFileSync(join(dir, 'flatcar/flatcar_production_pxe_image.cpio.gz'), flatcarInitrd);
+    flatcar = { channel: 'stable', version: '4152.2.0', kernel: 'flatcar/flatcar_production_pxe.vmlinuz', initrd: 'flatcar/flatcar_production_pxe_image.cpio.gz' };
+  }
   for (const n of opts.nodes) {
+    if (n.flatcar) {
+      const at = join(dir, 'ignition', n.name);
+      mkdirSync(at, { recursive: true, mode: 0o700 });
+      for (const f of ['install.ign', 'node.ign']) writeFileSync(join(at, f), ignitionText(n.name, f), { mode: 0o600 });
+      continue;
+    }
     const seed = join(dir, 'seeds', n.name);
     mkdirSync(seed, { recursive: true, mode: 0o700 });
     for (const f of ['meta-data', 'user-data', ...(n.noNetworkConfig ? [] : ['network-config'])]) {
@@ -70,11 +97,19 @@ export function makePxeFixture(opts: { nodes: FixtureNode[]; image?: boolean; cl
     cluster,
     server: 'http://${next-server}:8080',
     installer: { kernel: 'installer/vmlinuz', initrd: 'installer/initramfs.cpio.gz', kernelVersion: '6.1.0-99-amd64' },
+    ...(flatcar !== undefined && { flatcar }),
     images,
-    nodes: opts.nodes.map((n) => ({ name: n.name, role: 'worker', mac: n.mac, ip: n.ip, seed: `seeds/${n.name}`, ...(n.disk ? { disk: n.disk } : {}) })),
+    nodes: opts.nodes.map((n) => ({
+      name: n.name,
+      role: 'worker',
+      mac: n.mac,
+      ip: n.ip,
+      ...(n.flatcar ? { ignition: `ignition/${n.name}` } : { seed: `seeds/${n.name}` }),
+      ...(n.disk ? { disk: n.disk } : {}),
+    })),
   };
   writeFileSync(join(dir, 'pxe.json'), `${JSON.stringify(manifest, null, 2)}\n`);
-  return { cwd, dir, cluster, kernel, initrd, image, imageSha256, manifest };
+  return { cwd, dir, cluster, kernel, initrd, image, imageSha256, flatcarKernel, flatcarInitrd, manifest };
 }
 
 export interface Answer {

@@ -27,9 +27,9 @@ export interface Installer {
   packages: PackageVersion[];
 }
 
-/** The scripts that go into the initramfs. */
-export function installerScripts(): { init: string; udhcpc: string } {
-  return { init: templateText('pxe/init.sh'), udhcpc: templateText('pxe/udhcpc.script') };
+/** The scripts that go into the initramfs (lib: what it shares with the Flatcar install unit). */
+export function installerScripts(): { init: string; udhcpc: string; lib: string } {
+  return { init: templateText('pxe/init.sh'), udhcpc: templateText('pxe/udhcpc.script'), lib: templateText('pxe/installer-lib.sh') };
 }
 
 /** modules.dep, modules.alias and modules.builtin of a freshly unpacked kernel, from busybox's depmod. */
@@ -53,6 +53,7 @@ export async function buildInitramfs(pkgs: InstallerPackages, epoch: number): Pr
     { path: 'bin/sh', type: 'symlink', target: 'busybox' },
     { path: 'dev/console', type: 'chardev', mode: 0o600, major: 5, minor: 1 },
     { path: 'etc/mkimage/udhcpc.script', type: 'file', mode: 0o755, content: Buffer.from(scripts.udhcpc) },
+    { path: 'etc/mkimage/installer-lib.sh', type: 'file', mode: 0o644, content: Buffer.from(scripts.lib) },
     { path: 'etc/mkimage/modules', type: 'file', mode: 0o644, content: Buffer.from(closure.modules.map((m) => `${m.path}\n`).join('')) },
   ];
   for (const m of closure.modules) {

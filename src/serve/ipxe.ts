@@ -1,12 +1,14 @@
 // The iPXE scripts /boot.ipxe answers with, one per machine state (pure: text from values). The installer's
-// kernel line is the contract with its /init (mkimage.server, .node, .mac, .token, .image, .sha256, .disk);
-// `initrd=<name>` is always on it, because a UEFI kernel finds its initrd by that name.
+// kernel line is the contract with its /init (mkimage.server, .node, .mac, .token, .image, .sha256, .disk), and
+// Flatcar's with Ignition (flatcar.first_boot=1, ignition.config.url: the install config under the token) and the
+// install unit's script (mkimage.server, .node, .token, .disk); `initrd=<name>` is always on it, because a UEFI
+// kernel finds its initrd by that name.
 // Every value put into a script is a checked word (manifest fields, normalised MACs, tokens): no `$`, no
 // spaces, nothing iPXE would expand or split.
 
 import { basename } from 'node:path';
 import { hexhyp } from './mac.js';
-import type { PxeImage, PxeManifest, PxeNode } from './manifest.js';
+import type { PxeFlatcar, PxeImage, PxeManifest, PxeNode } from './manifest.js';
 
 export type Platform = 'pcbios' | 'efi';
 
@@ -31,6 +33,25 @@ export function installerScript(base: string, m: PxeManifest, node: PxeNode, ima
     ...(node.disk !== undefined ? [`mkimage.disk=${node.disk}`] : []),
   ];
   return script(`kernel ${base}/${m.installer.kernel} ${args.join(' ')}`, `initrd ${base}/${m.installer.initrd}`, 'boot');
+}
+
+/** The URL path of a Flatcar node's configs under its install token (src/serve/routes/seed.ts). */
+export const IGNITION_PREFIX = '/ignition/';
+
+/** pending (or installing again), a Flatcar node: Flatcar's PXE kernel, its Ignition fetching the install config. */
+export function flatcarScript(base: string, flatcar: PxeFlatcar, node: PxeNode, token: string): string {
+  const args = [
+    `initrd=${basename(flatcar.initrd)}`,
+    'flatcar.first_boot=1',
+    `ignition.config.url=${base}${IGNITION_PREFIX}${token}/install.ign`,
+    'console=tty0',
+    'console=ttyS0,115200n8',
+    `mkimage.server=${base}`,
+    `mkimage.node=${node.name}`,
+    `mkimage.token=${token}`,
+    ...(node.disk !== undefined ? [`mkimage.disk=${node.disk}`] : []),
+  ];
+  return script(`kernel ${base}/${flatcar.kernel} ${args.join(' ')}`, `initrd ${base}/${flatcar.initrd}`, 'boot');
 }
 
 /** installed: boot the local disk. BIOS: the first hard disk, else hand back to the firmware; UEFI: hand back. */

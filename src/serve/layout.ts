@@ -1,7 +1,7 @@
 // What the server serves, loaded once at start from the directory `mkimage pxe build` wrote: the URL of every
-// file it streams (installer, images), every node's seed in memory (they are small), the chain script, and
-// which roles have a golden image. Missing installer parts are E023; a missing image is not an error (the
-// server starts without one and tells the machines so).
+// file it streams (installer, Flatcar's PXE kernel and initrd, images), every node's seed or Ignition configs in
+// memory (they are small), the chain script, and which roles have a golden image. Missing installer or Flatcar
+// parts are E023; a missing image is not an error (the server starts without one and tells the machines so).
 
 import { readFile, stat } from 'node:fs/promises';
 import { join, relative } from 'node:path';
@@ -12,6 +12,9 @@ export const SEED_FILES = ['meta-data', 'user-data', 'network-config'] as const;
 export type SeedFile = (typeof SEED_FILES)[number];
 const REQUIRED_SEED_FILES: readonly SeedFile[] = ['meta-data', 'user-data'];
 export const CHAIN_SCRIPT = 'tftp/boot.ipxe';
+/** A Flatcar node's two configs: its own (flatcar-install puts it on the disk) and the live system's install config. */
+export const IGNITION_FILES = ['install.ign', 'node.ign'] as const;
+export type IgnitionFile = (typeof IGNITION_FILES)[number];
 
 export interface ServedFile {
   file: string;
@@ -24,8 +27,10 @@ export interface ServeLayout {
   nodesByMac: Map<string, PxeNode>;
   /** URL path (/installer/vmlinuz, /images/worker.raw.gz) -> file on disk */
   files: Map<string, ServedFile>;
-  /** MAC -> seed file name -> bytes */
+  /** MAC -> seed file name -> bytes (cloud-init nodes) */
   seeds: Map<string, Map<SeedFile, Buffer>>;
+  /** MAC -> install.ign / node.ign -> bytes (Flatcar nodes) */
+  ignition: Map<string, Map<IgnitionFile, Buffer>>;
   /** tftp/boot.ipxe, the answer to /boot.ipxe without a mac */
   chainScript: Buffer;
   /** roles whose golden image is on disk with the manifest's size */
@@ -49,7 +54,8 @@ export async function loadLayout(dir: string, manifest: PxeManifest, cwd: string
   const missing = (rel: string) => diagnostics.push(error('E023', `${shown(rel)} is missing: run \`mkimage pxe build\` again`));
   const files = new Map<string, ServedFile>();
 
-  for (const rel of [manifest.installer.kernel, manifest.installer.initrd]) {
+  const flatcar = manifest.flatcar === undefined ? [] : [manifest.flatcar.kernel, manifest.flatcar.initrd];
+  for (const rel of [manifest.installer.kernel, manifest.installer.initrd, ...flatcar]) {
     if ((await sizeOf(join(dir, rel))) === undefined) missing(rel);
     files.set(`/${rel}`, { file: join(dir, rel), type: 'application/octet-stream' });
   }
@@ -65,22 +71,28 @@ export async function loadLayout(dir: string, manifest: PxeManifest, cwd: string
       files.set(`/${img.path}`, { file: join(dir, img.path), type: 'application/gzip' });
     }
   }
-  for (const role of new Set(manifest.nodes.map((n) => n.role))) {
+  for (const role of new Set(manifest.nodes.filter((n) => n.seed !== undefined).map((n) => n.role))) {
     if (manifest.images[role] === undefined) imageProblems.push({ role, problem: 'pxe.json lists no image for it (built with --no-image?)' });
   }
 
-  const seeds = new Map<string, Map<SeedFile, Buffer>>();
-  for (const node of manifest.nodes) {
-    const files = new Map<SeedFile, Buffer>();
-    for (const name of SEED_FILES) {
-      const rel = `${node.seed}/${name}`;
+  /** the files of a node's directory that are there, the required ones reported when not */
+  async function readAll<T extends string>(at: string, names: readonly T[], required: readonly T[]): Promise<Map<T, Buffer>> {
+    const found = new Map<T, Buffer>();
+    for (const name of names) {
+      const rel = `${at}/${name}`;
       try {
-        files.set(name, await readFile(join(dir, rel)));
+        found.set(name, await readFile(join(dir, rel)));
       } catch {
-        if (REQUIRED_SEED_FILES.includes(name)) missing(rel);
+        if (required.includes(name)) missing(rel);
       }
     }
-    seeds.set(node.mac, files);
+    return found;
+  }
+  const seeds = new Map<string, Map<SeedFile, Buffer>>();
+  const ignition = new Map<string, Map<IgnitionFile, Buffer>>();
+  for (const node of manifest.nodes) {
+    if (node.seed !== undefined) seeds.set(node.mac, await readAll(node.seed, SEED_FILES, REQUIRED_SEED_FILES));
+    if (node.ignition !== undefined) ignition.set(node.mac, await readAll(node.ignition, IGNITION_FILES, IGNITION_FILES));
   }
 
   let chainScript: Buffer | undefined;
@@ -97,6 +109,7 @@ export async function loadLayout(dir: string, manifest: PxeManifest, cwd: string
       nodesByMac: new Map(manifest.nodes.map((n) => [n.mac, n])),
       files,
       seeds,
+      ignition,
       chainScript,
       imageRoles,
       imageProblems,

@@ -1,6 +1,7 @@
 // out/pxe/pxe.json, written by `mkimage pxe build`: the only file the server parses to learn the layout (the
-// installer, the images, the nodes and their seeds). Read once at start and checked: a path that leaves the
-// directory, a malformed MAC or a missing field is E023 with the fix (build the directory again).
+// installer, the images, the nodes and their seeds or Ignition configs, Flatcar's PXE kernel). Read once at start and
+// checked: a path that leaves the directory, a malformed MAC or a missing field is E023 with the fix (build the
+// directory again).
 
 import { readFile } from 'node:fs/promises';
 import { isAbsolute, join, normalize, relative, resolve } from 'node:path';
@@ -23,8 +24,10 @@ export interface PxeNode {
   mac: string;
   /** planned address, without a prefix */
   ip: string;
-  /** relative directory holding user-data, meta-data and network-config */
-  seed: string;
+  /** relative directory holding user-data, meta-data and network-config (a cloud-init node) */
+  seed?: string;
+  /** relative directory holding node.ign and install.ign (a Flatcar node); exactly one of seed and ignition */
+  ignition?: string;
   /** optional target disk for the installer: /dev/... or id:<by-id name> */
   disk?: string;
 }
@@ -34,8 +37,17 @@ export interface PxeManifest {
   cluster: string;
   server: string;
   installer: { kernel: string; initrd: string; kernelVersion: string };
+  /** Flatcar's PXE kernel and initrd, when a node installs Flatcar */
+  flatcar?: PxeFlatcar;
   images: Record<string, PxeImage>;
   nodes: PxeNode[];
+}
+
+export interface PxeFlatcar {
+  channel: string;
+  version: string;
+  kernel: string;
+  initrd: string;
 }
 
 export const MANIFEST_FILE = 'pxe.json';
@@ -97,11 +109,23 @@ function checkNode(c: ManifestChecker, v: unknown, i: number): PxeNode | undefin
   if (mac === undefined) c.fail(`${at}.mac ${JSON.stringify(o.mac)} is not a MAC address`);
   const ip = typeof o.ip === 'string' ? o.ip.split('/')[0] : undefined;
   if (ip === undefined || !/^\d{1,3}(\.\d{1,3}){3}$/.test(ip)) c.fail(`${at}.ip ${JSON.stringify(o.ip)} is not an IPv4 address`);
-  const seed = c.inside(o.seed, `${at}.seed`);
+  if ((o.seed === undefined) === (o.ignition === undefined)) return c.fail(`${at} must have a seed directory or an ignition directory (not both)`);
+  const where = o.seed !== undefined ? { seed: c.inside(o.seed, `${at}.seed`) } : { ignition: c.inside(o.ignition, `${at}.ignition`) };
   const disk = o.disk === undefined ? undefined : c.text(o.disk, `${at}.disk`);
-  if (name === undefined || role === undefined || mac === undefined || ip === undefined || seed === undefined) return undefined;
+  if (name === undefined || role === undefined || mac === undefined || ip === undefined || (where.seed ?? where.ignition) === undefined) return undefined;
   if (o.disk !== undefined && disk === undefined) return undefined;
-  return { name, role, mac, ip, seed, ...(disk !== undefined ? { disk } : {}) };
+  return { name, role, mac, ip, ...where, ...(disk !== undefined ? { disk } : {}) };
+}
+
+function checkFlatcar(c: ManifestChecker, v: unknown): PxeFlatcar | undefined {
+  const o = c.object(v, 'flatcar');
+  if (!o) return undefined;
+  const channel = c.text(o.channel, 'flatcar.channel', /^[a-z]+$/);
+  const version = c.text(o.version, 'flatcar.version', /^\d+\.\d+\.\d+$/);
+  const kernel = c.inside(o.kernel, 'flatcar.kernel');
+  const initrd = c.inside(o.initrd, 'flatcar.initrd');
+  if (channel === undefined || version === undefined || kernel === undefined || initrd === undefined) return undefined;
+  return { channel, version, kernel, initrd };
 }
 
 /** Check a parsed pxe.json; `file` names it in the diagnostics. */
@@ -119,6 +143,7 @@ export function checkManifest(json: unknown, file: string): { manifest?: PxeMani
   const kernel = inst && c.inside(inst.kernel, 'installer.kernel');
   const initrd = inst && c.inside(inst.initrd, 'installer.initrd');
   const kernelVersion = inst && c.text(inst.kernelVersion, 'installer.kernelVersion');
+  const flatcar = o.flatcar === undefined ? undefined : checkFlatcar(c, o.flatcar);
   const imagesIn = c.object(o.images, 'images') ?? {};
   const images: Record<string, PxeImage> = {};
   for (const [role, v] of Object.entries(imagesIn)) {
@@ -137,10 +162,15 @@ export function checkManifest(json: unknown, file: string): { manifest?: PxeMani
     if (other !== undefined) c.fail(`nodes ${other} and ${n.name} share a MAC address or a name`, 'fix the cluster file, then run `mkimage pxe build` again');
     seen.set(n.mac, n.name).set(`name:${n.name}`, n.name);
   }
+  const flatcarNode = nodes.find((n) => n.ignition !== undefined);
+  if (flatcarNode !== undefined && o.flatcar === undefined) c.fail(`node ${flatcarNode.name} installs Flatcar, but there is no flatcar section naming its PXE kernel and initrd`);
   if (c.diagnostics.length > 0 || cluster === undefined || server === undefined || !kernel || !initrd || !kernelVersion) {
     return { diagnostics: c.diagnostics };
   }
-  return { manifest: { version: 1, cluster, server, installer: { kernel, initrd, kernelVersion }, images, nodes }, diagnostics: [] };
+  return {
+    manifest: { version: 1, cluster, server, installer: { kernel, initrd, kernelVersion }, ...(flatcar !== undefined && { flatcar }), images, nodes },
+    diagnostics: [],
+  };
 }
 
 /** Read and check `<dir>/pxe.json`; diagnostics name it relative to `cwd`. */

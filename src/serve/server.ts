@@ -12,7 +12,7 @@ import { servedFile } from './routes/file.js';
 import { health } from './routes/health.js';
 import { installReport } from './routes/report.js';
 import { notFound, send } from './routes/respond.js';
-import { SEED_PREFIX, seedFile } from './routes/seed.js';
+import { gatedFile, IGNITION, SEEDS } from './routes/seed.js';
 
 function route(app: ServeApp, req: IncomingMessage, res: ServerResponse, info: RequestInfo): void | Promise<void> {
   switch (info.path) {
@@ -25,7 +25,8 @@ function route(app: ServeApp, req: IncomingMessage, res: ServerResponse, info: R
     case '/failed':
       return installReport(app, req, res, info, 'failed');
   }
-  if (info.path.startsWith(SEED_PREFIX)) return seedFile(app, res, info);
+  if (info.path.startsWith(SEEDS.prefix)) return gatedFile(app, res, info, SEEDS);
+  if (info.path.startsWith(IGNITION.prefix)) return gatedFile(app, res, info, IGNITION);
   const f = app.layout.files.get(info.path);
   if (f !== undefined) return servedFile(app, req, res, info, f);
   info.log.path = info.path.slice(0, 200);

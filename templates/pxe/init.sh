@@ -36,16 +36,9 @@ touched=0
 
 log() { printf 'mkimage-installer: %s\n' "$*"; }
 
-# The disk's size in 512-byte sectors.
-sectors_of() { cat "/sys/block/${1##*/}/size"; }
-
-# Zero the first and the last MiB of the disk: the partition tables (GPT primary and backup) and any stale
-# signature at the end (an old GPT backup header, md/LVM metadata). A disk wiped like this boots nothing.
-wipe_ends() {
-  size=$(sectors_of "$1")
-  dd if=/dev/zero of="$1" bs=512 count=2048 conv=notrunc,fsync 2>/dev/null
-  dd if=/dev/zero of="$1" bs=512 seek=$((size - 2048)) count=2048 conv=notrunc,fsync 2>/dev/null
-}
+# read_cmdline, choose_disk, wipe_ends, fail: shared with the Flatcar installer (templates/pxe/installer-lib.sh)
+# shellcheck source=installer-lib.sh
+. /etc/mkimage/installer-lib.sh
 
 report() {
   # report done|failed [BODY_FILE]: POST to the server, a few tries (the network may be slow to settle)
@@ -62,46 +55,6 @@ report() {
 stop() {
   log "stopped. Fix the cause, run \`mkimage pxe retry ${node:-<node>}\`, then power-cycle this machine."
   while :; do sleep 3600; done
-}
-
-fail() {
-  log "FAILED: $*"
-  if [ "$touched" = 1 ]; then
-    log "wiping the partition tables of $disk, so it cannot boot a half-written image"
-    wipe_ends "$disk"
-  fi
-  if [ -n "$server" ] && [ -n "$token" ]; then
-    tail -n "$TAIL_LINES" "$LOG" > "$RUN/failed.txt"
-    if report failed "$RUN/failed.txt"; then log "reported the failure to $server"; else log "could not report the failure to $server"; fi
-  fi
-  stop
-}
-
-read_cmdline() {
-  set -f
-  # shellcheck disable=SC2013 # the words of /proc/cmdline, not its lines
-  for arg in $(cat /proc/cmdline); do
-    case "$arg" in
-      mkimage.server=*) server=${arg#mkimage.server=} ;;
-      mkimage.node=*) node=${arg#mkimage.node=} ;;
-      mkimage.mac=*) mac=${arg#mkimage.mac=} ;;
-      mkimage.token=*) token=${arg#mkimage.token=} ;;
-      mkimage.image=*) image=${arg#mkimage.image=} ;;
-      mkimage.sha256=*) sha256=${arg#mkimage.sha256=} ;;
-      mkimage.disk=*) want_disk=${arg#mkimage.disk=} ;;
-    esac
-  done
-  set +f
-  server=${server%/}
-  case "$want_disk" in
-    '' | id:?* | /dev/?*) ;;
-    *) fail "mkimage.disk=$want_disk is neither /dev/NAME nor id:<by-id name>" ;;
-  esac
-  for v in server node token image sha256; do
-    eval "val=\$$v"
-    # shellcheck disable=SC2154 # val is set by the eval above
-    [ -n "$val" ] || fail "the kernel command line lacks mkimage.$v= (boot this installer through \`mkimage pxe serve\`'s boot.ipxe)"
-  done
 }
 
 load_modules() {
@@ -136,77 +89,6 @@ bring_up_network() {
   log "DHCP on $nic${mac:+ ($mac)}"
   udhcpc -i "$nic" -s "$UDHCPC_SCRIPT" -q -n -t 10 -T 3 -x "hostname:$node" -V mkimage-installer ||
     fail "no DHCP lease on $nic"
-}
-
-# The names /dev/disk/by-id/ would give a disk (udev's rules for virtio, NVMe and ATA disks, and WWNs), from sysfs:
-# there is no udev here.
-trim_id() { tr -s ' \t\n' '   ' | sed 's/^ *//; s/ *$//; s/ /_/g'; }
-by_id_names() {
-  b=/sys/block/$1
-  [ -s "$b/serial" ] && printf 'virtio-%s\n' "$(trim_id < "$b/serial")"
-  if [ -s "$b/device/model" ] && [ -s "$b/device/serial" ]; then
-    printf 'nvme-%s_%s\n' "$(trim_id < "$b/device/model")" "$(trim_id < "$b/device/serial")"
-  fi
-  [ -s "$b/wwid" ] && printf 'nvme-%s\n' "$(trim_id < "$b/wwid")"
-  if [ -s "$b/device/model" ] && [ -s "$b/device/vpd_pg80" ]; then
-    printf 'ata-%s_%s\n' "$(trim_id < "$b/device/model")" "$(tail -c +5 "$b/device/vpd_pg80" | tr -d '\000' | trim_id)"
-  fi
-  if [ -s "$b/device/wwid" ]; then
-    w=$(trim_id < "$b/device/wwid")
-    case "$w" in naa.*) printf 'wwn-0x%s\n' "${w#naa.}" ;; esac
-  fi
-  return 0
-}
-
-# Whole disks that could be the target: not removable, not read-only, backed by a device (no loop, ram, zram).
-candidate_disks() {
-  for b in /sys/block/*; do
-    n=${b##*/}
-    [ -e "$b/device" ] || continue
-    case "$n" in sr* | fd* | loop* | ram* | zram*) continue ;; esac
-    [ "$(cat "$b/removable")" = 1 ] && continue
-    [ "$(cat "$b/ro")" = 1 ] && continue
-    [ "$(cat "$b/size")" -gt 0 ] || continue
-    echo "$n"
-  done
-}
-
-describe_disks() {
-  for n in $(candidate_disks); do
-    printf '%s (%s MiB; %s) ' "$n" "$(($(sectors_of "$n") / 2048))" "$(by_id_names "$n" | tr '\n' ' ' | sed 's/ $//')"
-  done
-}
-
-pick_disk() {
-  case "$want_disk" in
-    '')
-      best=''
-      best_size=0
-      for n in $(candidate_disks); do
-        s=$(sectors_of "$n")
-        if [ "$s" -gt "$best_size" ]; then best=$n; best_size=$s; fi
-      done
-      [ -n "$best" ] && echo "/dev/$best"
-      ;;
-    id:*)
-      for n in $(candidate_disks); do
-        if by_id_names "$n" | grep -qxF "${want_disk#id:}"; then echo "/dev/$n"; return 0; fi
-      done
-      ;;
-    *) [ -b "$want_disk" ] && echo "$want_disk" ;;
-  esac
-}
-
-choose_disk() {
-  waited=0
-  until disk=$(pick_disk) && [ -n "$disk" ]; do
-    if [ "$waited" -ge 30 ]; then
-      fail "no target disk${want_disk:+ matching mkimage.disk=$want_disk} after 30 s; disks seen: $(describe_disks)"
-    fi
-    sleep 1
-    waited=$((waited + 1))
-  done
-  log "target disk: $disk ($(($(sectors_of "$disk") / 2048)) MiB${want_disk:+, mkimage.disk=$want_disk})"
 }
 
 # Prints how much has been written to the disk every 15 s (the image stream takes minutes).
@@ -319,7 +201,7 @@ write_seed() {
 }
 
 main() {
-  read_cmdline
+  read_cmdline server node token image sha256
   log "installing node $node from $server"
   load_modules
   bring_up_network

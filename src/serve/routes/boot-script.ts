@@ -2,14 +2,15 @@
 //   no mac      -> the chain script (tftp/boot.ipxe), so a machine can be pointed straight at this URL
 //   unknown MAC -> echo + exit (its firmware boots the next device), and a log line
 //   pending     -> the installer (the machine becomes installing, durably, before the answer goes out);
-//                  without a golden image for its role: say so and poll
+//                  without a golden image for its role: say so and poll. A Flatcar node: Flatcar's PXE kernel
+//                  and initrd, Ignition fetching its install config (no golden image needed)
 //   installing  -> the installer again, same token (the machine rebooted during its install)
 //   installed   -> boot the local disk;  failed -> say so and poll, so `pxe retry` needs no power cycle
 // Scripts are cached per record (records are immutable: a state change is a new record) and Host.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ServeApp } from '../app.js';
-import { failedScript, imageMissingScript, installerScript, localBootScript, unknownMacScript, type Platform } from '../ipxe.js';
+import { failedScript, flatcarScript, imageMissingScript, installerScript, localBootScript, unknownMacScript, type Platform } from '../ipxe.js';
 import { normaliseMac } from '../mac.js';
 import type { PxeNode } from '../manifest.js';
 import { scriptHost, type RequestInfo } from '../request.js';
@@ -23,6 +24,7 @@ const cache = new WeakMap<MachineRecord, Map<string, Buffer>>();
 function scriptFor(app: ServeApp, r: MachineRecord, node: PxeNode, base: string, platform: Platform): string | undefined {
   switch (r.state) {
     case 'installing':
+      if (node.ignition !== undefined) return flatcarScript(base, app.layout.manifest.flatcar!, node, r.token!);
       return installerScript(base, app.layout.manifest, node, app.layout.manifest.images[node.role]!, r.token!);
     case 'installed':
       return localBootScript(platform);
@@ -66,7 +68,7 @@ export function bootScript(app: ServeApp, req: IncomingMessage, res: ServerRespo
 
   const r = app.store.get(mac)!;
   if (r.state !== 'pending') return answer(app, res, info, r, node, base, platform);
-  if (!app.layout.imageRoles.has(node.role)) {
+  if (node.seed !== undefined && !app.layout.imageRoles.has(node.role)) {
     app.log.log('image-missing', { mac, node: node.name, role: node.role, remote: info.remote });
     return send(res, 200, imageMissingScript(base, node, platform), IPXE);
   }
