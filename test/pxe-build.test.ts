@@ -232,14 +232,15 @@ describe('mkimage pxe build: bad input', () => {
     expect(existsSync(join(cwd, 'out'))).toBe(false);
   });
 
-  it('a Flatcar node is E018 at its osFamily: it boots with Ignition, not a seed', async () => {
+  it('a Flatcar node is no longer refused by pxe build: without artifactMirrors it is the Flatcar plan\'s own E005, nothing written', async () => {
     const cwd = tmp();
     const doc = parseDocument(readFileSync(join(PACKAGE_ROOT, 'profiles/cluster.yaml'), 'utf8'));
     doc.setIn(['nodes', 1, 'osFamily'], 'flatcar');
     writeFileSync(join(cwd, 'cluster.yaml'), doc.toString());
     const r = await mkimage(cwd, 'pxe', 'build', '--no-image', '--cluster', join(cwd, 'cluster.yaml'));
     expect(r.code).toBe(2);
-    expect(r.err).toContain('error[E018]: node worker1 runs Flatcar');
+    expect(r.err).not.toContain('runs Flatcar'); // the Flatcar plan's own checks remain (docker.version, artifactMirrors)
+    expect(r.err).toContain('error[E005]: osFamily flatcar: Ignition downloads');
     expect(existsSync(join(cwd, 'out'))).toBe(false);
   });
 
@@ -247,7 +248,7 @@ describe('mkimage pxe build: bad input', () => {
     const cwd = tmp();
     const r = await mkimage(cwd, 'pxe', 'build', '--no-image', '--cluster', armCluster(cwd));
     expect(r.code).toBe(2);
-    expect(r.err).toContain('error[E018]: node worker2 is arm64: the LAN-boot installer is amd64');
+    expect(r.err).toContain('error[E018]: node worker2 is arm64: LAN boot is amd64 only');
     expect(r.err).toMatch(/--> .*cluster\.yaml:\d+:\d+/);
   });
 

@@ -5,6 +5,8 @@
 //   pxe.json  dnsmasq.conf  installer/{vmlinuz,initramfs.cpio.gz}  images/<role>.raw.gz{,.sha256}
 //   tftp/{boot.ipxe,undionly.kpxe,snponly.efi,ipxe.efi,ipxe.lkrn,pxelinux.0,ldlinux.c32,pxelinux.cfg/default}
 //   seeds/<node>/{user-data,meta-data,network-config}   (directory 0700, files 0600: user-data holds the token)
+//   flatcar/{flatcar_production_pxe.vmlinuz,flatcar_production_pxe_image.cpio.gz}, ignition/<node>/{node,install}.ign
+//                                                       (Flatcar nodes: src/pxe/flatcar.ts; 0700/0600 like the seeds)
 
 import { chmod, copyFile, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -16,13 +18,25 @@ import { chainScript, pxelinuxConfig, TFTP_PACKAGE_FILES } from './boot-files.js
 import { candidateVersions, unpacked, type PackageVersion, type UnpackedPackage } from './debs.js';
 import { renderDnsmasqConf } from './dnsmasq.js';
 import { writeGzImage, type GzImage } from './image.js';
+import { FLATCAR_DIR, FLATCAR_INITRD_FILE, FLATCAR_KERNEL_FILE, ignitionDir, INSTALL_CONFIG, NODE_CONFIG } from './flatcar.js';
 import { ensureInstaller, INITRD_FILE, KERNEL_FILE } from './installer.js';
 import { imagePath, MANIFEST_FILE, manifestJson, seedDir, sha256Line, type ManifestNode } from './manifest.js';
 
 export interface PxeNode extends ManifestNode {
   /** the node's LAN (network address), for the proxyDHCP ranges */
   network: string;
-  files: SeedFiles;
+  /** a cloud-init node's seed */
+  files?: SeedFiles;
+  /** a Flatcar node's Ignition configs: its own (out/<role>/ignition/<node>.ign) and the install config */
+  ignitionConfigs?: { node: string; install: string };
+}
+
+/** The Flatcar release the Flatcar nodes boot: its PXE kernel and initrd as fetched (verified files in the cache). */
+export interface PxeFlatcar {
+  channel: string;
+  version: string;
+  kernelFile: string;
+  initrdFile: string;
 }
 
 export interface PxeTreeInput {
@@ -33,6 +47,8 @@ export interface PxeTreeInput {
   nodes: PxeNode[];
   /** the golden image (qcow2 or raw); none with --no-image */
   image?: string;
+  /** when a node installs Flatcar */
+  flatcar?: PxeFlatcar;
   /** <cache root>/pxe */
   cache: string;
   /** cpio mtime (SOURCE_DATE_EPOCH or 0) */
@@ -48,13 +64,28 @@ export interface PxeTree {
 
 const SEED_NAMES = ['user-data', 'meta-data', 'network-config'] as const;
 
-function seedFiles(n: PxeNode): OutFile[] {
+function nodeFiles(n: PxeNode): OutFile[] {
+  if (n.ignitionConfigs !== undefined) {
+    return [
+      { path: `${ignitionDir(n.name)}/${NODE_CONFIG}`, content: n.ignitionConfigs.node, mode: 0o600 },
+      { path: `${ignitionDir(n.name)}/${INSTALL_CONFIG}`, content: n.ignitionConfigs.install, mode: 0o600 },
+    ];
+  }
+  if (n.files === undefined) throw new Error(`internal: node ${n.name} has neither a seed nor Ignition configs`);
   const content: Record<(typeof SEED_NAMES)[number], string> = {
     'user-data': n.files.userData,
     'meta-data': n.files.metaData,
     'network-config': n.files.networkConfig,
   };
   return SEED_NAMES.map((name) => ({ path: `${seedDir(n.name)}/${name}`, content: content[name], mode: 0o600 }));
+}
+
+/** Owner-only directories: the seeds and Ignition configs are the nodes' credentials, as under out/<role>/. */
+async function lockDown(tmp: string, nodes: PxeNode[]): Promise<void> {
+  for (const top of ['seeds', 'ignition']) {
+    if (nodes.some((n) => (top === 'seeds' ? n.seed : n.ignition) !== undefined)) await chmod(join(tmp, top), 0o700);
+  }
+  for (const n of nodes) await chmod(join(tmp, n.ignition ?? n.seed ?? seedDir(n.name)), 0o700);
 }
 
 const mib = (n: number) => `${Math.round(n / (1 << 20))} MiB`;
@@ -73,7 +104,7 @@ export async function buildPxeTree(i: PxeTreeInput): Promise<PxeTree> {
     { path: 'tftp/boot.ipxe', content: chainScript(i.server) },
     { path: 'tftp/pxelinux.cfg/default', content: pxelinuxConfig() },
     { path: 'dnsmasq.conf', content: renderDnsmasqConf({ networks, server: i.server, tftpRoot: join(i.outDir, 'tftp') }) },
-    ...i.nodes.flatMap(seedFiles),
+    ...i.nodes.flatMap(nodeFiles),
   ];
   let image: GzImage | undefined;
   await writeTreeAtomic(i.outDir, files, {
@@ -85,6 +116,13 @@ export async function buildPxeTree(i: PxeTreeInput): Promise<PxeTree> {
         for (const [from, to] of TFTP_PACKAGE_FILES[root.name] ?? []) await copyFile(join(root.root, from), join(tmp, 'tftp', to));
       }
       await chmod(join(tmp, 'installer'), 0o755);
+      if (i.flatcar !== undefined) {
+        await mkdir(join(tmp, FLATCAR_DIR), { mode: 0o755 });
+        await chmod(join(tmp, FLATCAR_DIR), 0o755);
+        await copyFile(i.flatcar.kernelFile, join(tmp, FLATCAR_DIR, FLATCAR_KERNEL_FILE));
+        await copyFile(i.flatcar.initrdFile, join(tmp, FLATCAR_DIR, FLATCAR_INITRD_FILE));
+        for (const f of [FLATCAR_KERNEL_FILE, FLATCAR_INITRD_FILE]) await chmod(join(tmp, FLATCAR_DIR, f), 0o644);
+      }
       if (i.image !== undefined) {
         const started = Date.now();
         i.log(`==> image: ${i.image} -> ${imagePath(i.role)} (raw, gzip)`);
@@ -102,15 +140,21 @@ export async function buildPxeTree(i: PxeTreeInput): Promise<PxeTree> {
           kernel: `installer/${KERNEL_FILE}`,
           initrd: `installer/${INITRD_FILE}`,
           kernelVersion: installer.kernelVersion,
+          ...(i.flatcar !== undefined && {
+            flatcar: {
+              channel: i.flatcar.channel,
+              version: i.flatcar.version,
+              kernel: `${FLATCAR_DIR}/${FLATCAR_KERNEL_FILE}`,
+              initrd: `${FLATCAR_DIR}/${FLATCAR_INITRD_FILE}`,
+            },
+          }),
           role: i.role,
           image,
           nodes: i.nodes,
         }),
         { mode: 0o644 },
       );
-      // the seeds are the node's credentials: owner-only, like out/<role>/seeds/ holds them
-      await chmod(join(tmp, 'seeds'), 0o700);
-      for (const n of i.nodes) await chmod(join(tmp, seedDir(n.name)), 0o700);
+      await lockDown(tmp, i.nodes);
     },
   });
   return { kernelVersion: installer.kernelVersion, image, packages: [...installer.packages, ...bootPackages] };

@@ -1,5 +1,7 @@
 // out/pxe/pxe.json: the one file `mkimage pxe serve` reads to learn the layout of out/pxe/ (paths relative to it),
-// the image sums and the machines. Keys in a fixed order, 2-space JSON, a trailing newline.
+// the image sums and the machines. Keys in a fixed order, 2-space JSON, a trailing newline. A node installs either
+// the golden image with a cloud-init seed (`seed`: its seed directory) or Flatcar with Ignition (`ignition`: the
+// directory of its node.ign and install.ign); `flatcar` names the PXE kernel and initrd, when a node needs them.
 
 import type { GzImage } from './image.js';
 
@@ -13,8 +15,17 @@ export interface ManifestNode {
   mac: string;
   /** the planned address, without the prefix */
   ip: string;
-  /** the node's seed directory, relative to out/pxe/ */
-  seed: string;
+  /** the node's seed directory, relative to out/pxe/ (cloud-init nodes) */
+  seed?: string;
+  /** the directory of the node's Ignition configs, relative to out/pxe/ (Flatcar nodes) */
+  ignition?: string;
+}
+
+export interface ManifestFlatcar {
+  channel: string;
+  version: string;
+  kernel: string;
+  initrd: string;
 }
 
 export interface Manifest {
@@ -22,6 +33,7 @@ export interface Manifest {
   cluster: string;
   server: string;
   installer: { kernel: string; initrd: string; kernelVersion: string };
+  flatcar?: ManifestFlatcar;
   images: Record<string, { path: string; sha256: string; size: number; rawSize: number }>;
   nodes: ManifestNode[];
 }
@@ -38,6 +50,7 @@ export function manifestJson(m: {
   kernel: string;
   initrd: string;
   kernelVersion: string;
+  flatcar?: ManifestFlatcar;
   role: string;
   image?: GzImage;
   nodes: ManifestNode[];
@@ -49,8 +62,15 @@ export function manifestJson(m: {
     cluster: m.cluster,
     server: m.server,
     installer: { kernel: m.kernel, initrd: m.initrd, kernelVersion: m.kernelVersion },
+    ...(m.flatcar !== undefined && { flatcar: { channel: m.flatcar.channel, version: m.flatcar.version, kernel: m.flatcar.kernel, initrd: m.flatcar.initrd } }),
     images,
-    nodes: m.nodes.map((n) => ({ name: n.name, role: n.role, mac: n.mac, ip: n.ip, seed: n.seed })),
+    nodes: m.nodes.map((n) => ({
+      name: n.name,
+      role: n.role,
+      mac: n.mac,
+      ip: n.ip,
+      ...(n.ignition !== undefined ? { ignition: n.ignition } : { seed: n.seed }),
+    })),
   };
   return `${JSON.stringify(manifest, null, 2)}\n`;
 }

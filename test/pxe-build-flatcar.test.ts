@@ -1,0 +1,152 @@
+// `mkimage pxe build` for a role with Flatcar nodes (the Flatcar bed: shipped profiles, STAND-IN downloads in an
+// artifact cache), through the command's function with real Debian boot packages (cached). worker1 runs Flatcar and
+// worker2 (osFamily el9 on its node) installs a golden image: one out/pxe/ for both. Flatcar's PXE kernel and initrd
+// are STAND-INs served by a mirror on 127.0.0.1 and fetched through mkimage's artifact system (verified against
+// mkimage.lock). Checked: the layout and pxe.json, node.ign byte-equal to out/worker/ignition/worker1.ign, both
+// configs through the real ignition-validate (and a broken one rejected), modes, and a wrong stand-in refused.
+
+import { createHash } from 'node:crypto';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pxeBuild, type PxeBuildFlags } from '../src/cli/pxe-build.js';
+import { runCommand, type Io } from '../src/cli/run.js';
+import { serializeLock, type LockEntry } from '../src/fetch/lock.js';
+import { renderRole } from '../src/pipeline.js';
+import { FLATCAR_VERSION, flatcarReleaseUrl } from '../src/pxe/flatcar.js';
+import { makeFlatcarBed, MIRROR, type FlatcarBed } from './helpers/flatcar-bed.js';
+import { startServer, type TestServer } from './helpers/http-server.js';
+import { filesUnder } from './helpers/tree.js';
+import { scratchDirs } from './helpers/tmp.js';
+import { run, tool } from './helpers/tools.js';
+
+const tmp = scratchDirs('mkimage-pxe-flatcar-');
+const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+const mode = (p: string) => statSync(p).mode & 0o777;
+const KERNEL = Buffer.from('STAND-IN flatcar_production_pxe.vmlinuz for mkimage tests (not a kernel)\n');
+const INITRD = Buffer.from('STAND-IN flatcar_production_pxe_image.cpio.gz for mkimage tests (not an initrd)\n');
+const SERVER = 'http://192.168.66.5:8080';
+
+async function build(b: FlatcarBed, ...extra: Array<[string, unknown]>): Promise<{ code: number; err: string; out: string }> {
+  let out = '';
+  let err = '';
+  const io: Io = { out: (s) => void (out += s), err: (s) => void (err += s), color: false, tty: false, cwd: b.cwd, exitCode: 0 };
+  const o: PxeBuildFlags = { profiles: b.profilesDir, cluster: b.clusterFile, secrets: b.secretsDir, cacheDir: b.cacheDir, server: SERVER, ...Object.fromEntries(extra) };
+  await runCommand(io, o, () => pxeBuild(io, o));
+  return { code: io.exitCode, err, out };
+}
+
+/** mkimage.lock with the bed's entries and the STAND-IN PXE files' sums under their upstream URLs. */
+function lockStandIns(b: FlatcarBed, kernel: Buffer, initrd: Buffer): void {
+  const lock = JSON.parse(readFileSync(join(b.cwd, 'mkimage.lock'), 'utf8')) as { artifacts: LockEntry[] };
+  const artifacts = lock.artifacts.filter((e) => !e.name.startsWith('flatcar-pxe-'));
+  artifacts.push(
+    { name: 'flatcar-pxe-kernel', url: flatcarReleaseUrl('stable', FLATCAR_VERSION, 'amd64', 'flatcar_production_pxe.vmlinuz'), size: kernel.length, sha256: sha256(kernel) },
+    { name: 'flatcar-pxe-initrd', url: flatcarReleaseUrl('stable', FLATCAR_VERSION, 'amd64', 'flatcar_production_pxe_image.cpio.gz'), size: initrd.length, sha256: sha256(initrd) },
+  );
+  writeFileSync(join(b.cwd, 'mkimage.lock'), serializeLock({ lockVersion: 1, artifacts }));
+}
+
+describe('mkimage pxe build with Flatcar nodes', () => {
+  let mirror: TestServer;
+  let b: FlatcarBed;
+  let first: { code: number; err: string; out: string };
+  let out: string;
+  beforeAll(async () => {
+    tool('ignition-validate');
+    mirror = await startServer({
+      '/flatcar/flatcar_production_pxe.vmlinuz': (_q, s) => void s.writeHead(200).end(KERNEL),
+      '/flatcar/flatcar_production_pxe_image.cpio.gz': (_q, s) => void s.writeHead(200).end(INITRD),
+    });
+    const cwd = tmp();
+    b = await makeFlatcarBed(cwd, {
+      // the local mirror first (it holds the PXE files by name), then the bed's; worker2 installs el9 from a golden image
+      edit: (t) =>
+        t.replace(`artifactMirrors: ["${MIRROR}"]`, `artifactMirrors: ["${mirror.url('/flatcar/')}", "${MIRROR}"]`)
+          .replace('  - name: worker2\n    role: worker\n', '  - name: worker2\n    role: worker\n    osFamily: el9\n'),
+    });
+    lockStandIns(b, KERNEL, INITRD);
+    writeFileSync(join(cwd, 'golden.raw'), Buffer.alloc(1 << 20, 7));
+    first = await build(b, ['image', 'golden.raw']);
+    out = join(cwd, 'out/pxe');
+  }, 600_000);
+  afterAll(async () => mirror.close());
+
+  it('writes the Flatcar kernel and initrd as fetched, each node\'s configs, and worker2\'s seed and image', () => {
+    expect(first.code, first.err).toBe(0);
+    expect(first.err).toContain(`wrote out/pxe/: 2 node(s) (worker1, worker2)`);
+    expect(first.err).toContain(`image worker.raw.gz, Flatcar ${FLATCAR_VERSION} PXE kernel and initrd with Ignition configs for worker1;`);
+    const files = filesUnder(out).sort();
+    for (const f of [
+      'flatcar/flatcar_production_pxe.vmlinuz', 'flatcar/flatcar_production_pxe_image.cpio.gz',
+      'ignition/worker1/install.ign', 'ignition/worker1/node.ign', 'images/worker.raw.gz',
+      'seeds/worker2/meta-data', 'seeds/worker2/network-config', 'seeds/worker2/user-data',
+    ]) expect(files, f).toContain(f);
+    expect(files.filter((f) => f.startsWith('seeds/worker1') || f.startsWith('ignition/worker2'))).toEqual([]);
+    expect(readFileSync(join(out, 'flatcar/flatcar_production_pxe.vmlinuz')).equals(KERNEL)).toBe(true);
+    expect(readFileSync(join(out, 'flatcar/flatcar_production_pxe_image.cpio.gz')).equals(INITRD)).toBe(true);
+    expect(mirror.hits('/flatcar/flatcar_production_pxe.vmlinuz').length).toBe(1);
+    expect(mode(join(out, 'ignition'))).toBe(0o700);
+    expect(mode(join(out, 'ignition/worker1'))).toBe(0o700);
+    for (const f of ['install.ign', 'node.ign']) expect(mode(join(out, 'ignition/worker1', f))).toBe(0o600);
+    expect(mode(join(out, 'flatcar/flatcar_production_pxe.vmlinuz'))).toBe(0o644);
+  });
+
+  it('pxe.json: the flatcar section after installer, worker1 by its ignition directory, worker2 by its seed', () => {
+    const m = JSON.parse(readFileSync(join(out, 'pxe.json'), 'utf8'));
+    expect(Object.keys(m)).toEqual(['version', 'cluster', 'server', 'installer', 'flatcar', 'images', 'nodes']);
+    expect(m.flatcar).toEqual({ channel: 'stable', version: FLATCAR_VERSION, kernel: 'flatcar/flatcar_production_pxe.vmlinuz', initrd: 'flatcar/flatcar_production_pxe_image.cpio.gz' });
+    expect(m.nodes).toEqual([
+      { name: 'worker1', role: 'worker', mac: '52:54:00:66:00:21', ip: '192.168.66.21', ignition: 'ignition/worker1' },
+      { name: 'worker2', role: 'worker', mac: '52:54:00:66:00:22', ip: '192.168.66.22', seed: 'seeds/worker2' },
+    ]);
+  });
+
+  it('node.ign is byte-equal to what `mkimage worker` writes to out/worker/ignition/worker1.ign', async () => {
+    const r = await renderRole({ role: 'worker', cwd: b.cwd, profilesDir: b.profilesDir, clusterFile: b.clusterFile, secretsDir: b.secretsDir, cacheDir: b.cacheDir });
+    expect(r.diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
+    const own = readFileSync(join(b.cwd, 'out/worker/ignition/worker1.ign'));
+    expect(readFileSync(join(out, 'ignition/worker1/node.ign')).equals(own)).toBe(true);
+    expect(own.toString()).toContain('"version": "3.3.0"');
+  });
+
+  it('both configs pass the real ignition-validate; a broken one is rejected', () => {
+    for (const f of ['install.ign', 'node.ign']) {
+      const v = run('ignition-validate', [join(out, 'ignition/worker1', f)]);
+      expect(v.stdout + v.stderr, f).toBe('');
+      expect(v.status, f).toBe(0);
+    }
+    const install = JSON.parse(readFileSync(join(out, 'ignition/worker1/install.ign'), 'utf8'));
+    expect(install.systemd.units[0].name).toBe('mkimage-flatcar-install.service');
+    expect(install.storage.files.map((f: { path: string }) => f.path)).toContain('/opt/mkimage/flatcar-install.sh');
+    install.storage.files[0].mode = '0644'; // a string, not Ignition's integer
+    const broken = join(tmp(), 'broken.ign');
+    writeFileSync(broken, JSON.stringify(install));
+    expect(run('ignition-validate', [broken]).status).not.toBe(0);
+  });
+
+  it('is byte-identical when run again', async () => {
+    const before = new Map(filesUnder(out).map((f) => [f, sha256(readFileSync(join(out, f)))]));
+    const again = await build(b, ['image', 'golden.raw']);
+    expect(again.code, again.err).toBe(0);
+    expect(new Map(filesUnder(out).map((f) => [f, sha256(readFileSync(join(out, f)))]))).toEqual(before);
+  }, 300_000);
+
+  it('a Flatcar-only role needs no golden image; a PXE file that does not match mkimage.lock stops the build with nothing written', async () => {
+    const only = await makeFlatcarBed(tmp(), { edit: (t) => t.replace(`artifactMirrors: ["${MIRROR}"]`, `artifactMirrors: ["${mirror.url('/flatcar/')}", "${MIRROR}"]`) });
+    lockStandIns(only, KERNEL, INITRD);
+    const r = await build(only);
+    expect(r.code, r.err).toBe(0);
+    expect(r.err).toContain('no golden image (Flatcar)');
+    expect(JSON.parse(readFileSync(join(only.cwd, 'out/pxe/pxe.json'), 'utf8')).images).toEqual({});
+
+    const wrong = await makeFlatcarBed(tmp(), { edit: (t) => t.replace(`artifactMirrors: ["${MIRROR}"]`, `artifactMirrors: ["${mirror.url('/flatcar/')}", "${MIRROR}"]`) });
+    lockStandIns(wrong, Buffer.from('other kernel'), INITRD);
+    const w = await build(wrong, ['json', false]);
+    expect(w.code).not.toBe(0);
+    expect(w.err).toContain('error[E015]: could not fetch flatcar_production_pxe.vmlinuz');
+    expect(w.err).toContain(`sha256 mismatch for flatcar_production_pxe.vmlinuz (flatcar-pxe-kernel ${FLATCAR_VERSION} amd64) from ${mirror.url('/flatcar/flatcar_production_pxe.vmlinuz')}`);
+    expect(w.err).not.toMatch(/\n\s+at /);
+    expect(filesUnder(wrong.cwd).filter((f) => f.startsWith('out/'))).toEqual([]);
+  }, 300_000);
+});
