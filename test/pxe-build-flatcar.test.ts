@@ -47,6 +47,19 @@ function lockStandIns(b: FlatcarBed, kernel: Buffer, initrd: Buffer): void {
   writeFileSync(join(b.cwd, 'mkimage.lock'), serializeLock({ lockVersion: 1, artifacts }));
 }
 
+/** Every Flatcar node's two configs in out/pxe/ through the real ignition-validate; returns the nodes checked. */
+function validateAll(out: string): string[] {
+  const nodes = (JSON.parse(readFileSync(join(out, 'pxe.json'), 'utf8')).nodes as Array<{ name: string; ignition?: string }>).filter((n) => n.ignition !== undefined);
+  for (const n of nodes) {
+    for (const f of ['install.ign', 'node.ign']) {
+      const v = run('ignition-validate', [join(out, n.ignition!, f)]);
+      expect(v.stdout + v.stderr, `${n.name}/${f}`).toBe('');
+      expect(v.status, `${n.name}/${f}`).toBe(0);
+    }
+  }
+  return nodes.map((n) => n.name);
+}
+
 describe('mkimage pxe build with Flatcar nodes', () => {
   let mirror: TestServer;
   let b: FlatcarBed;
@@ -111,11 +124,7 @@ describe('mkimage pxe build with Flatcar nodes', () => {
   });
 
   it('both configs pass the real ignition-validate; a broken one is rejected', () => {
-    for (const f of ['install.ign', 'node.ign']) {
-      const v = run('ignition-validate', [join(out, 'ignition/worker1', f)]);
-      expect(v.stdout + v.stderr, f).toBe('');
-      expect(v.status, f).toBe(0);
-    }
+    expect(validateAll(out)).toEqual(['worker1']);
     const install = JSON.parse(readFileSync(join(out, 'ignition/worker1/install.ign'), 'utf8'));
     expect(install.systemd.units[0].name).toBe('mkimage-flatcar-install.service');
     expect(install.storage.files.map((f: { path: string }) => f.path)).toContain('/opt/mkimage/flatcar-install.sh');
@@ -139,6 +148,7 @@ describe('mkimage pxe build with Flatcar nodes', () => {
     expect(r.code, r.err).toBe(0);
     expect(r.err).toContain('no golden image (Flatcar)');
     expect(JSON.parse(readFileSync(join(only.cwd, 'out/pxe/pxe.json'), 'utf8')).images).toEqual({});
+    expect(validateAll(join(only.cwd, 'out/pxe'))).toEqual(['worker1', 'worker2']);
 
     const wrong = await makeFlatcarBed(tmp(), { edit: (t) => t.replace(`artifactMirrors: ["${MIRROR}"]`, `artifactMirrors: ["${mirror.url('/flatcar/')}", "${MIRROR}"]`) });
     lockStandIns(wrong, Buffer.from('other kernel'), INITRD);
