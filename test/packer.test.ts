@@ -3,24 +3,22 @@
 // shellcheck, its seed through `cloud-init schema`, and every unit through systemd-analyze verify.
 
 import { execFile } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync, existsSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DiagnosticError, type Diagnostic } from '../src/diagnostics.js';
+import { DiagnosticError } from '../src/diagnostics.js';
 import {
   BUILD_USER, hclString, packerAtLeast, renderBuildUserData, renderPackerDir, renderRemoveBuildUserUnit,
 } from '../src/emit/packer.js';
 import { shellQuote } from '../src/emit/script.js';
 import { writeTreeAtomic } from '../src/output.js';
-import { planRole } from '../src/plan/build.js';
 import type { NodePlan } from '../src/plan/types.js';
 import { ensureBuildKey, generateSshKeyPair } from '../src/packer/build-key.js';
 import { needsPackerInit, packerVersion, phaseOf, runPackerBuild } from '../src/packer/run.js';
 import { renderRole } from '../src/pipeline.js';
-import { loadInputs } from '../src/profile/load.js';
-import type { OsFamily } from '../src/profile/types.js';
 import { fixturePlan } from './fixtures/plan.js';
+import { FAMILIES, shippedPlan } from './helpers/shipped-plan.js';
 import { startServer, type TestServer } from './helpers/http-server.js';
 import { verifyUnits } from './helpers/systemd-root.js';
 import { run, tool } from './helpers/tools.js';
@@ -34,29 +32,10 @@ function runAsync(name: string, args: string[], cwd: string): Promise<{ status: 
   });
 }
 
-const FAMILIES: OsFamily[] = ['el9', 'ubuntu-22.04', 'ubuntu-24.04', 'debian-12'];
 const TOKEN = /[a-z0-9]{6}\.[a-z0-9]{16}/;
 const ZERO_SHA = '0'.repeat(64);
 
-/** The shipped profiles, planned for `family` (Docker 24 has no noble packages: 24.04 takes 26 + cri-dockerd 0.3.10). */
-function realPlan(family: OsFamily, role: 'control-plane' | 'worker'): NodePlan {
-  const loaded = loadInputs();
-  if (!loaded.inputs) throw new Error(`shipped profiles do not load: ${JSON.stringify(loaded.diagnostics)}`);
-  const { profiles, cluster } = loaded.inputs;
-  const profile = [...profiles.values()].find((p) => p.value.role === role);
-  if (!profile) throw new Error(`no shipped ${role} profile`);
-  const p = structuredClone(profile);
-  if (family === 'ubuntu-24.04') {
-    p.value.docker.version = '26.1.4';
-    p.value.criDockerd.version = '0.3.10';
-  }
-  const c = structuredClone(cluster);
-  c.value.osFamily = family;
-  const diags: Diagnostic[] = [];
-  const plan = planRole(p, c, diags);
-  expect(diags.filter((d) => d.severity === 'error')).toEqual([]);
-  return plan;
-}
+const realPlan = shippedPlan;
 
 function tempDir(tag: string): string {
   return mkdtempSync(join(tmpdir(), `mkimage-packer-${tag}-`));
@@ -64,36 +43,36 @@ function tempDir(tag: string): string {
 
 
 let server: TestServer;
-const CHECKSUMS = new Map<string, string>();
 
 beforeAll(async () => {
-  // Packer validate downloads a "file:" checksum list: serve one on 127.0.0.1 for the image names used.
-  server = await startServer({
-    '/CHECKSUM': (_req, res) => {
-      const body = [...CHECKSUMS].map(([name, sum]) => `${sum}  ${name}\n`).join('');
-      res.writeHead(200, { 'content-type': 'text/plain' }).end(body);
-    },
-  });
+  server = await startServer();
 });
 afterAll(async () => server.close());
 
-/** Emit with a build key (as the pipeline does), add the fetched artifacts, then `packer validate .`. */
-async function emitAndValidate(plan: NodePlan, tag: string, extraArgs: string[] = []) {
+let validations = 0;
+
+/**
+ * Emit with a build key (as the pipeline does), add the fetched artifacts, then `packer validate .`. Packer
+ * validate downloads a "file:" checksum list: each call gets its own list on 127.0.0.1 (`checksumPath`), naming
+ * the plan's image, or `listed` instead, so what a call's validate fetched is that call's alone.
+ */
+async function emitAndValidate(plan: NodePlan, tag: string, extraArgs: string[] = [], listed?: string) {
   const dir = tempDir(tag);
   const key = await ensureBuildKey(tempDir(`${tag}-secrets`));
   await writeTreeAtomic(dir, renderPackerDir(plan, { packerVersion: '1.6.6', buildPublicKey: key.publicKey, buildKeyFile: relative(dir, key.privateKeyFile) }));
   for (const a of plan.artifacts) writeFileSync(join(dir, 'artifacts', a.name), `dummy ${a.name}\n`);
   const image = plan.os.cloudImage.url.split('/').pop() ?? 'image.qcow2';
-  CHECKSUMS.set(image, ZERO_SHA);
+  const checksumPath = `/${++validations}/CHECKSUM`;
+  server.route(checksumPath, (_req, res) => res.writeHead(200, { 'content-type': 'text/plain' }).end(`${ZERO_SHA}  ${listed ?? image}\n`));
   // Asynchronously: the checksum server lives in this process, so a blocking spawnSync would deadlock.
   const validate = await runAsync('packer', [
     'validate',
     `-var=cloud_image_url=${server.url(`/${image}`)}`,
-    `-var=cloud_image_checksum=file:${server.url('/CHECKSUM')}`,
+    `-var=cloud_image_checksum=file:${server.url(checksumPath)}`,
     ...extraArgs,
     '.',
   ], dir);
-  return { dir, validate };
+  return { dir, validate, checksumFetches: server.hits(checksumPath).length };
 }
 
 describe('renderPackerDir on the shipped profiles, every OS family', () => {
@@ -101,11 +80,11 @@ describe('renderPackerDir on the shipped profiles, every OS family', () => {
 
   it.each(rows)('$family $role: packer validate, packer fmt -check, shellcheck, cloud-init schema', async ({ family, role }) => {
     const plan = realPlan(family, role);
-    const { dir, validate } = await emitAndValidate(plan, `${family}-${role}`);
+    const { dir, validate, checksumFetches } = await emitAndValidate(plan, `${family}-${role}`);
     expect(validate.stderr + validate.stdout).toBe('');
     expect(validate.status).toBe(0);
-    // validate fetched the checksum list from the local server, so the variables really were used
-    expect(server.hits('/CHECKSUM').length).toBeGreaterThan(0);
+    // this validate fetched its own checksum list, so the variables really were used
+    expect(checksumFetches).toBeGreaterThan(0);
 
     const fmt = run('packer', ['fmt', '-check', '.'], { cwd: dir });
     expect(fmt.stdout).toBe('');
@@ -202,6 +181,13 @@ describe('renderPackerDir contents (el9 fixture)', () => {
     expect(bake).toContain('install -D -m 0644 -o root -g root /tmp/mkimage/rootfs/etc/docker/daemon.json /etc/docker/daemon.json');
     expect(bake).not.toMatch(/systemctl start/);
     expect(text('rootfs/usr/lib/systemd/system/cri-docker.socket')).toBe(plan.units[0]?.content);
+  });
+
+  it('the control: a checksum list that does not name the image fails the same validate', async () => {
+    const { validate, checksumFetches } = await emitAndValidate(realPlan('el9', 'worker'), 'unlisted', [], 'some-other-image.qcow2');
+    expect(checksumFetches).toBeGreaterThan(0);
+    expect(validate.stderr + validate.stdout).toMatch(/checksum/i);
+    expect(validate.status).not.toBe(0);
   });
 
   it('pre-pull uses a v1beta3 config with the image repository, version and CRI socket, then docker pull', () => {
@@ -505,167 +491,6 @@ describe('--build runner', () => {
     expect(phaseOf('==> qemu.golden: Provisioning with shell script: ./scripts/cleanup.sh', 'x')).toBe('cleanup');
     expect(phaseOf('    qemu.golden: anything', 'bake')).toBe('bake');
     expect(phaseOf('==> qemu.golden: Converting hard drive...', 'cleanup')).toBe('export');
-  });
-});
-
-// ---- the self-check on a fake host -------------------------------------------------------------------
-// The script runs for real under bash with MKIMAGE_ROOT as the image's root. systemctl, docker, rpm/dpkg-query,
-// dnf/apt-mark and sysctl are FAKES on PATH (no image to inspect exists here) that answer what the plan asks for;
-// the staged artifact is a copy of a real Go binary (packer), as a real build stages the real cri-dockerd.
-
-interface SelfcheckHost {
-  root: string;
-  bin: string;
-  env: NodeJS.ProcessEnv;
-  script: string;
-}
-
-function selfcheckHost(plan: NodePlan, opts: { dockerVersion?: string; bigHolds?: boolean; installed?: Record<string, string> } = {}): SelfcheckHost {
-  const base = tempDir('selfcheck');
-  const root = join(base, 'root');
-  const bin = join(base, 'bin');
-  for (const d of [root, bin, join(root, 'tmp/mkimage/artifacts')]) mkdirSync(d, { recursive: true });
-  for (const m of plan.modules) mkdirSync(join(root, 'sys/module', m), { recursive: true });
-  // what a real build stages: the cri-dockerd Go binary (any Go binary holds names matching the token pattern)
-  copyFileSync(tool('packer'), join(root, 'tmp/mkimage/artifacts/cri-dockerd'));
-  const pkgs = plan.packages.map((p) => `${p.name} ${opts.installed?.[p.name] ?? `${p.version ?? '1.0'}-1`}\n`).join('');
-  writeFileSync(join(base, 'pkgs'), pkgs);
-  const held = plan.packages.filter((p) => p.hold).map((p) => p.name);
-  writeFileSync(join(base, 'holds'), held.map((n) => `${n}\n`).join(''));
-  writeFileSync(join(base, 'sysctls'), plan.sysctls.map((s) => `${s.key} ${s.value}\n`).join(''));
-  const put = (name: string, body: string) => {
-    writeFileSync(join(bin, name), `#!/bin/bash\n# FAKE ${name} for the self-check\n${body}`);
-    chmodSync(join(bin, name), 0o755);
-  };
-  put('systemctl', [
-    'unit=${*: -1}',
-    'case $1 in',
-    '  is-enabled) exit 0 ;;',
-    '  is-active) case " $FAKE_ACTIVE " in *" $unit "*) exit 0 ;; esac; exit 3 ;;',
-    'esac',
-    'exit 0',
-    '',
-  ].join('\n'));
-  put('docker', [
-    'case $1 in',
-    '  version) echo "$FAKE_DOCKER_VERSION" ;;',
-    '  image) exit 0 ;;',
-    'esac',
-    '',
-  ].join('\n'));
-  const lookup = 'v=$(awk -v n="${*: -1}" \'$1 == n { print $2 }\' "$FAKE_BASE/pkgs"); [ -n "$v" ] || exit 1; printf %s "$v"\n';
-  put('rpm', lookup);
-  put('dpkg-query', lookup);
-  // showhold / versionlock list: one process (as the real tools are) that dies of SIGPIPE when its reader stops
-  // early; the held names first, then with bigHolds 8000 more lines (about 200 KiB: 3 pipe buffers).
-  const listing = (suffix: string) =>
-    `exec awk -v f="$FAKE_BASE/holds" 'BEGIN { while ((getline l < f) > 0) print l "${suffix}"; ` +
-    `if (ENVIRON["FAKE_BIG"] != "") for (i = 1; i <= 8000; i++) print "filler-package-" i "${suffix}" }'\n`;
-  put('apt-mark', `[ "$1" = showhold ] || exit 0\n${listing('')}`);
-  put('dnf', `case "$*" in *"versionlock list"*) ;; *) exit 0 ;; esac\n${listing('-0:1.0-1.*')}`);
-  put('sysctl', 'awk -v k="${*: -1}" \'$1 == k { print $2 }\' "$FAKE_BASE/sysctls"\n');
-  const script = join(base, 'selfcheck.sh');
-  const file = renderPackerDir(plan, { packerVersion: '1.6.6' }).find((f) => f.path === 'scripts/selfcheck.sh');
-  writeFileSync(script, String(file?.content));
-  const env: NodeJS.ProcessEnv = {
-    PATH: `${bin}:/usr/bin:/bin`,
-    MKIMAGE_ROOT: root,
-    FAKE_BASE: base,
-    FAKE_ACTIVE: 'docker.service containerd.service',
-    FAKE_DOCKER_VERSION: opts.dockerVersion ?? '24.0.7',
-    ...(opts.bigHolds ? { FAKE_BIG: '1' } : {}),
-  };
-  return { root, bin, env, script };
-}
-
-function selfcheck(h: SelfcheckHost) {
-  return run('bash', [h.script], { env: h.env });
-}
-
-describe('the self-check on a fake host', () => {
-  it.each(FAMILIES)('%s: passes on an image that matches its plan, although a real Go binary is staged', (family) => {
-    const h = selfcheckHost(realPlan(family, 'control-plane'), family === 'ubuntu-24.04' ? { dockerVersion: '26.1.4' } : {});
-    const r = selfcheck(h);
-    expect(r.stderr).toBe('');
-    expect(r.stdout).toContain('mkimage[selfcheck]: the image matches its plan');
-    expect(r.status).toBe(0);
-  });
-
-  it('fails on a leftover seed file (bootstrap.env, kubeadm.yaml, PKI) and names it', () => {
-    for (const path of ['etc/kubernetes/mkimage/bootstrap.env', 'etc/kubernetes/mkimage/kubeadm.yaml', 'etc/kubernetes/pki/ca.crt', 'var/lib/mkimage/firstboot.done']) {
-      const h = selfcheckHost(realPlan('debian-12', 'worker'));
-      mkdirSync(join(h.root, path, '..'), { recursive: true });
-      writeFileSync(join(h.root, path), 'BOOTSTRAP=join\n');
-      const r = selfcheck(h);
-      expect(r.status, path).toBe(1);
-      expect(r.stderr, path).toContain(`/${path}`);
-    }
-  });
-
-  it('fails on a bootstrap token left in a text file under /etc/kubernetes', () => {
-    const h = selfcheckHost(realPlan('el9', 'worker'));
-    mkdirSync(join(h.root, 'etc/kubernetes'), { recursive: true });
-    writeFileSync(join(h.root, 'etc/kubernetes/leftover.yaml'), 'token: abcdef.0123456789abcdef\n');
-    const r = selfcheck(h);
-    expect(r.status).toBe(1);
-    expect(r.stderr).toContain('FAIL no bootstrap token on disk');
-    expect(r.stderr).toContain('/etc/kubernetes/leftover.yaml');
-  });
-
-  it.each(['debian-12', 'el9'] as const)('%s: a hold listing far larger than a pipe buffer still reads as held, 50 times in a row', (family) => {
-    const plan = realPlan(family, 'worker');
-    const h = selfcheckHost(plan, { bigHolds: true });
-    // the first, a middle and the last held name of the listing (each call lists every hold plus the filler)
-    const allHeld = plan.packages.filter((p) => p.hold).map((p) => p.name);
-    expect(allHeld.length).toBeGreaterThan(3);
-    const held = [allHeld[0]!, allHeld[Math.floor(allHeld.length / 2)]!, allHeld.at(-1)!];
-    // the rendered pkg_held, under the script's own shell options, 50 rounds over every held package
-    const driver = join(h.root, '..', 'held.sh');
-    writeFileSync(driver, [
-      'set -euo pipefail',
-      `eval "$(sed -n '/^pkg_held() {/,/^}/p' ${shellQuote(h.script)})"`,
-      'for i in $(seq 1 50); do',
-      `  for n in ${held.map(shellQuote).join(' ')}; do`,
-      '    pkg_held "$n" || { echo "round $i: $n is not held" >&2; exit 1; }',
-      '  done',
-      'done',
-      'echo all held',
-      '',
-    ].join('\n'));
-    const r = run('bash', [driver], { env: h.env });
-    expect(r.stderr).toBe('');
-    expect(r.stdout).toBe('all held\n');
-    expect(r.status).toBe(0);
-  }, 120_000);
-
-  it('docker.io with cri-dockerd 0.3.9: Docker 20.10 passes, a Docker 25+ server fails the build', () => {
-    const plan = realPlan('debian-12', 'worker');
-    plan.packages = plan.packages.filter((p) => !p.name.startsWith('docker-ce') && p.name !== 'containerd.io');
-    plan.packages.unshift({ name: 'docker.io', hold: true });
-    const ok = selfcheck(selfcheckHost(plan, { dockerVersion: '20.10.24+dfsg1' }));
-    expect(ok.stdout).toContain('ok   docker server is older than 25 (cri-dockerd 0.3.9 needs Docker API < 1.44)');
-    expect(ok.status).toBe(0);
-    const bad = selfcheck(selfcheckHost(plan, { dockerVersion: '26.1.5+dfsg1' }));
-    expect(bad.stderr).toContain('FAIL docker server is older than 25');
-    expect(bad.status).toBe(1);
-  });
-
-  it('a series pin (docker.io=20.10.*) matches the installed release as a pattern, and refuses another series', () => {
-    const plan = realPlan('debian-12', 'worker');
-    plan.packages = plan.packages.filter((p) => !p.name.startsWith('docker-ce') && p.name !== 'containerd.io');
-    plan.packages.unshift({ name: 'docker.io', version: '20.10.*', hold: true });
-    const ok = selfcheck(selfcheckHost(plan, { dockerVersion: '20.10.24+dfsg1', installed: { 'docker.io': '20.10.24+dfsg1-1+deb12u1' } }));
-    expect(ok.stdout).toContain('ok   docker.io is 20.10.*');
-    expect(ok.status).toBe(0);
-    const bad = selfcheck(selfcheckHost(plan, { dockerVersion: '20.10.24+dfsg1', installed: { 'docker.io': '26.1.5+dfsg1-9' } }));
-    expect(bad.stderr).toContain('FAIL docker.io is 20.10.*');
-    expect(bad.status).toBe(1);
-  });
-
-  it('cri-dockerd 0.3.10 or later: no Docker version ceiling', () => {
-    const plan = realPlan('ubuntu-24.04', 'worker');
-    const check = String(renderPackerDir(plan, { packerVersion: '1.6.6' }).find((f) => f.path === 'scripts/selfcheck.sh')?.content);
-    expect(check).not.toContain('older than 25');
   });
 });
 
