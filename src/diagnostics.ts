@@ -45,6 +45,8 @@ export const CODES = {
   E021: 'router login failed',
   E022: 'golden image missing',
   E023: 'LAN boot directory missing or invalid',
+  // a bug in mkimage, never the user's: thrown (exit 1), not collected
+  E024: 'generated script does not parse',
   // lints
   W101: 'package version differs from kubernetesVersion',
   W102: 'Docker Engine 25+ with cri-dockerd 0.3.9',

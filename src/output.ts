@@ -1,5 +1,6 @@
 // Writes an in-memory file tree atomically: everything goes into a temp dir beside the destination, which then
 // takes the destination's place. A failure leaves the old tree (or nothing) behind, never a half-written one.
+// Before anything is written the tree is checked: paths inside it, one file per path, and every shell script parses.
 //
 // The swap, under the destination's lock (src/output-lock.ts), so concurrent writers take turns:
 //   1. clean up after writers that died (killed renders): their temp trees go, and a tree a fallback swap had moved
@@ -21,7 +22,9 @@
 import { renameSync, rmSync, existsSync, readdirSync } from 'node:fs';
 import { mkdir, rename, rm, writeFile, chmod, mkdtemp, stat } from 'node:fs/promises';
 import { dirname, join, resolve, basename, isAbsolute, normalize } from 'node:path';
+import { createHash } from 'node:crypto';
 import { lockOutput, ownerAlive, OWNER, type HeldLock } from './output-lock.js';
+import { scriptShell, syntaxProblem } from './profile/shell.js';
 import { renameExchange, type ExchangeHelper } from './rename-exchange.js';
 
 export interface OutFile {
@@ -74,6 +77,39 @@ function checkTree(files: FileTree): string[] {
     }
   }
   return paths;
+}
+
+/** The shell that runs a tree entry (src/profile/shell.ts scriptShell), reading a binary entry only if it starts with #!. */
+function entryShell(f: OutFile): 'bash' | 'sh' | undefined {
+  const c = f.content;
+  const head = typeof c === 'string' ? c.slice(0, 80) : c[0] === 0x23 && c[1] === 0x21 ? Buffer.from(c.subarray(0, 80)).toString('latin1') : '';
+  return scriptShell(f.path, head);
+}
+
+/** Scripts (by shell and content digest) that already parsed in this process: a render writes the same ones again. */
+const parsedScripts = new Set<string>();
+
+/**
+ * Every shell script of the tree parses (`bash -n`, or `sh -n` for a #!/bin/sh one), checked before anything is
+ * written. mkimage generated them, so one that does not parse is mkimage's bug (E024, thrown: exit 1). One shell
+ * runs per distinct script, not per file: the scripts of a role are the same for each of its nodes.
+ */
+export function checkScripts(files: FileTree): void {
+  const todo = new Map<string, { shell: 'bash' | 'sh'; path: string; text: string }>();
+  for (const f of files) {
+    const shell = entryShell(f);
+    if (shell === undefined) continue;
+    const text = typeof f.content === 'string' ? f.content : Buffer.from(f.content).toString('utf8');
+    const key = `${shell} ${createHash('sha256').update(text).digest('hex')}`;
+    if (!parsedScripts.has(key) && !todo.has(key)) todo.set(key, { shell, path: f.path, text });
+  }
+  for (const [key, s] of todo) {
+    const problem = syntaxProblem(s.text, s.shell);
+    if (problem !== undefined) {
+      throw new Error(`E024: internal: mkimage generated ${s.path}, which does not parse (${s.shell} -n: ${problem}); nothing was written. This is a bug in mkimage: please report it with this output`);
+    }
+    parsedScripts.add(key);
+  }
 }
 
 export type SwapStep = 'written' | 'locked' | 'moved-aside' | 'swapped';
@@ -159,6 +195,7 @@ export async function writeTreeAtomic(dest: string, files: FileTree, opts: TreeO
   const dirMode = opts.dirMode ?? 0o755;
   const target = resolve(dest);
   const paths = checkTree(files);
+  checkScripts(files);
   const parent = dirname(target);
   await mkdir(parent, { recursive: true });
   const tmp = await mkdtemp(join(parent, `.${basename(target)}.tmp-${OWNER}-`));

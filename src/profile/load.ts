@@ -183,7 +183,7 @@ class Loader {
       return { abstract };
     }
     const value = { name: stem(abs), ...(applyDefaults(PROFILE_SCHEMA, raw) as Omit<Profile, 'name'>) };
-    const shell = checkCommands(value.commands, (path) => positions.get(path));
+    const shell = checkCommands(value.commands, (path) => positions.get(path), value.files);
     if (shell.length > 0) {
       this.diags.push(...shell);
       return { abstract };

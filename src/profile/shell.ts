@@ -1,30 +1,61 @@
 // A profile command is spliced into the bake script as a subshell `( ... )` and run by cloud-init as
 // `bash -c`. One that is not valid bash there (an unclosed quote, a stray ")", a here-document without its
-// end line, which swallows the rest of the script) is refused at its line, before anything is written.
+// end line, which swallows the rest of the script) is refused at its line, before anything is written; so is a
+// profile file that is a shell script and does not parse.
 
 import { spawnSync } from 'node:child_process';
 import { error, type Diagnostic, type Position } from '../diagnostics.js';
 
-/** bash's complaint about `run` as the bake script wraps it, or undefined when it parses cleanly. */
-export function shellSyntaxProblem(run: string): string | undefined {
-  const wrapped = `(\n${run.replace(/\n+$/, '')}\n)\n`;
-  const r = spawnSync('bash', ['-n'], { input: wrapped, encoding: 'utf8' });
-  if (r.error !== undefined) return undefined; // no bash on this host: the node's own bash is the judge
+/**
+ * What `shell -n` (parse, run nothing) says about `script`, its lines joined with "; " and without the leading
+ * "bash: ", or undefined when it parses cleanly or there is no such shell here (the node's own shell is then the
+ * judge).
+ */
+export function syntaxProblem(script: string, shell: 'bash' | 'sh' = 'bash'): string | undefined {
+  const r = spawnSync(shell, ['-n'], { input: script, encoding: 'utf8', maxBuffer: 16 << 20 });
+  if (r.error !== undefined) return undefined;
   const said = (r.stderr ?? '').trim();
   if (r.status === 0 && said === '') return undefined;
+  return (said || `${shell} -n exited ${r.status}`).split('\n').map((l) => l.replace(/^(?:ba)?sh: /, '')).join('; ');
+}
+
+/** bash's complaint about `run` as the bake script wraps it, or undefined when it parses cleanly. */
+export function shellSyntaxProblem(run: string): string | undefined {
+  const said = syntaxProblem(`(\n${run.replace(/\n+$/, '')}\n)\n`);
+  if (said === undefined) return undefined;
   // bash counts the "(" line the wrapper added, and reaches past the command's end: give the command's own lines
   const lines = run.replace(/\n+$/, '').split('\n').length;
   const own = (n: string) => String(Math.min(lines, Math.max(1, Number(n) - 1)));
-  return (said || `bash -n exited ${r.status}`)
-    .split('\n')
-    .map((l) => l.replace(/^bash: /, '').replace(/\bline (\d+)/g, (_, n: string) => `line ${own(n)}`))
-    .join('; ');
+  return said.replace(/\bline (\d+)/g, (_, n: string) => `line ${own(n)}`);
 }
 
-export function checkCommands(commands: ReadonlyArray<{ run: string }>, positionOf: (path: string) => Position | undefined): Diagnostic[] {
-  return commands.flatMap((c, i) => {
+/** The shell that runs a file: from its #! line (bash or sh, directly or through env), else bash for a `.sh` name. */
+export function scriptShell(path: string, head: string): 'bash' | 'sh' | undefined {
+  const m = /^#!\s*(\S+)(?:[ \t]+(\S+))?/.exec(head);
+  if (m === null) return path.endsWith('.sh') ? 'bash' : undefined;
+  const name = (m[1]!.endsWith('/env') ? m[2] ?? '' : m[1]!).replace(/^.*\//, '');
+  return name === 'bash' || name === 'sh' ? name : undefined;
+}
+
+/**
+ * Profile commands, and profile files that are shell scripts (a bash or sh #! line, or a `.sh` name), must parse:
+ * every script in the output then is mkimage's own, and src/output.ts checks those again before writing.
+ */
+export function checkCommands(
+  commands: ReadonlyArray<{ run: string }>,
+  positionOf: (path: string) => Position | undefined,
+  files: ReadonlyArray<{ path: string; content: string }> = [],
+): Diagnostic[] {
+  const runs = commands.flatMap((c, i) => {
     const problem = shellSyntaxProblem(c.run);
     if (problem === undefined) return [];
     return [error('E007', `commands[${i}].run is not a complete bash command (${problem}): close every quote, bracket and here-document inside the command`, positionOf(`commands.${i}.run`))];
   });
+  const scripts = files.flatMap((f, i) => {
+    const shell = scriptShell(f.path, f.content.slice(0, 80));
+    const problem = shell === undefined ? undefined : syntaxProblem(f.content, shell);
+    if (problem === undefined) return [];
+    return [error('E007', `files[${i}] ${f.path} is a ${shell} script that does not parse (${problem}; lines count from the content's first line): close every quote, bracket and here-document`, positionOf(`files.${i}.content`) ?? positionOf(`files.${i}`))];
+  });
+  return [...runs, ...scripts];
 }
