@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -7,7 +8,7 @@ import { cacheRoot, fetchArtifact, FetchError, materialise, type FetchOptions } 
 import type { PlanArtifact } from '../src/plan/types.js';
 import { rejection } from './helpers/fetch-rejection.js';
 import { redirect, reset, serveBytes, startServer, status, truncated, type TestServer } from './helpers/http-server.js';
-import { makeTgz, type TarMember } from './helpers/tgz.js';
+import { makeTar, makeTgz, type TarMember } from './helpers/tgz.js';
 
 const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
 /** Deterministic incompressible bytes (a sha256 counter stream), so a tgz is about as big as its content. */
@@ -224,6 +225,126 @@ describe('fetchArtifact / materialise over HTTP on 127.0.0.1', () => {
     expect(cacheRoot(undefined, { XDG_CACHE_HOME: '/x/cache', HOME: '/home/u' })).toBe('/x/cache/mkimage');
     expect(cacheRoot(undefined, { HOME: '/home/u' })).toBe('/home/u/.cache/mkimage');
     expect(cacheRoot('/explicit', { HOME: '/home/u' })).toBe('/explicit');
+  });
+});
+
+/** A real TCP server on 127.0.0.1 that answers the n-th connection (from 0) with raw bytes, then ends it. */
+async function rawServer(reply: (n: number) => Array<Buffer | string>): Promise<{ url: (p: string) => string; heads: string[]; close: () => Promise<void> }> {
+  const heads: string[] = [];
+  const sockets = new Set<Socket>();
+  const srv = createNetServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => undefined);
+    let head = '';
+    socket.on('data', (d: Buffer) => {
+      if (head.includes('\r\n\r\n')) return;
+      head += d.toString('latin1');
+      if (!head.includes('\r\n\r\n')) return;
+      const n = heads.push(head) - 1;
+      for (const part of reply(n)) socket.write(part);
+      socket.end();
+    });
+  });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const { port } = srv.address() as AddressInfo;
+  return {
+    url: (p) => `http://127.0.0.1:${port}${p}`,
+    heads,
+    close: () =>
+      new Promise<void>((r) => {
+        for (const s of sockets) s.destroy();
+        srv.close(() => r());
+      }),
+  };
+}
+
+/** `body` in chunked transfer coding: pieces of the given sizes (the rest in one), with an extension and a trailer. */
+function chunked(body: Buffer, sizes: number[]): Buffer {
+  const parts: Buffer[] = [];
+  let off = 0;
+  for (const size of [...sizes, body.length]) {
+    const piece = body.subarray(off, off + size);
+    if (piece.length === 0) break;
+    parts.push(Buffer.from(`${piece.length.toString(16)};ext=1\r\n`), piece, Buffer.from('\r\n'));
+    off += piece.length;
+  }
+  parts.push(Buffer.from('0\r\nX-Checksum: ignored\r\n\r\n'));
+  return Buffer.concat(parts);
+}
+
+describe('HTTP/1.1 responses the downloader reads (a raw server on 127.0.0.1)', () => {
+  const head = (status: string, fields: string[]) => `HTTP/1.1 ${status}\r\n${fields.map((f) => `${f}\r\n`).join('')}\r\n`;
+  let raw: Awaited<ReturnType<typeof rawServer>> | undefined;
+  afterEach(async () => {
+    await raw?.close();
+    raw = undefined;
+  });
+
+  it('a chunked body after a 103 Early Hints interim response: byte-exact, member extracted', async () => {
+    const tgz = await makeTgz([{ name: 'cri-dockerd/cri-dockerd', content: noise(200_000), mode: 0o755 }]);
+    raw = await rawServer(() => [head('103 Early Hints', ['Link: </style.css>; rel=preload']), head('200 OK', ['Transfer-Encoding: chunked']), chunked(tgz, [1, 7, 4096, 70_000])]);
+    const a = criDockerd({ sha256: sha(tgz), urls: [raw.url(TGZ)] });
+    const out = await materialise(a, opts, join(dir, 'stage'));
+    expect(sha(await readFile(out))).toBe(sha(noise(200_000)));
+    expect(raw.heads[0]).toMatch(/^GET \/cri-dockerd-0\.3\.9\.amd64\.tgz HTTP\/1\.1\r\nHost: 127\.0\.0\.1:\d+\r\n/);
+  });
+
+  it('a body that ends with the connection (no Content-Length, HTTP/1.0)', async () => {
+    const tgz = await makeTgz(GOOD_MEMBERS);
+    raw = await rawServer(() => ['HTTP/1.0 200 OK\r\nContent-Type: application/gzip\r\n\r\n', tgz]);
+    const got = await fetchArtifact(criDockerd({ sha256: sha(tgz), urls: [raw.url(TGZ)] }), opts);
+    expect(got).toMatchObject({ source: 'network', sha256: sha(tgz), size: tgz.length });
+  });
+
+  it('a chunked body cut inside a chunk is resumed with a Range request for the rest', async () => {
+    const tgz = await makeTgz([{ name: 'cri-dockerd/cri-dockerd', content: noise(300_000), mode: 0o755 }]);
+    const cut = 150_000;
+    raw = await rawServer((n) => {
+      if (n === 0) return [head('200 OK', ['Transfer-Encoding: chunked', 'Accept-Ranges: bytes']), chunked(tgz, [100_000]).subarray(0, cut)];
+      const start = Number(/range: bytes=(\d+)-/i.exec(raw!.heads[n]!)?.[1]);
+      return [head('206 Partial Content', [`Content-Range: bytes ${start}-${tgz.length - 1}/${tgz.length}`, `Content-Length: ${tgz.length - start}`]), tgz.subarray(start)];
+    });
+    const out = await materialise(criDockerd({ sha256: sha(tgz), urls: [raw.url(TGZ)] }), opts, join(dir, 'stage'));
+    expect(sha(await readFile(out))).toBe(sha(noise(300_000)));
+    expect(raw.heads).toHaveLength(2);
+    const from = Number(/range: bytes=(\d+)-/i.exec(raw.heads[1]!)?.[1]);
+    expect(from).toBeGreaterThan(100_000 - 1); // the whole first chunk reached the disk
+    expect(from).toBeLessThan(cut);
+  });
+
+  it('a response with two different Content-Lengths is refused (retried, then a clear error), nothing cached', async () => {
+    raw = await rawServer(() => [head('200 OK', ['Content-Length: 12', 'Content-Length: 13']), 'hello world!!']);
+    const e = await rejection(fetchArtifact(criDockerd({ sha256: sha('x'), urls: [raw.url(TGZ)] }), opts));
+    expect(e.kind).toBe('network');
+    expect(e.message).toContain(`${raw.url(TGZ)}: the response has an invalid Content-Length ("12, 13")`);
+    expect(e.message).toContain('gave up after 3 attempts');
+    expect(raw.heads).toHaveLength(3);
+    expect(await casListing()).toEqual([]);
+  });
+
+  it('a chunked body with a broken chunk size is refused', async () => {
+    raw = await rawServer(() => [head('200 OK', ['Transfer-Encoding: chunked']), '5\r\nhello\r\nzz\r\n']);
+    const e = await rejection(fetchArtifact(criDockerd({ sha256: sha('x'), urls: [raw.url(TGZ)] }), { ...opts, retries: 0 }));
+    expect(e.message).toContain('the response has a bad chunk size "zz"');
+  });
+});
+
+describe('the extraction in the download pass, across the 1 MiB blocks the body is read in', () => {
+  // the blocks are reused: a stage that kept a reference to one past its write would see the next block's bytes
+  it.each([
+    ['tgz', makeTgz],
+    ['plain tar', makeTar],
+  ])('%s: a 3.5 MB member after a 1.2 MB one is extracted byte-exact', async (_kind, make) => {
+    const wanted = noise(3_500_000);
+    const archive = await make([
+      { name: 'cri-dockerd/README', content: noise(1_200_000).toString('base64'), mode: 0o644 },
+      { name: 'cri-dockerd/cri-dockerd', content: wanted, mode: 0o755 },
+    ]);
+    server.route(TGZ, serveBytes(archive, { chunk: 1 << 16 }));
+    const out = await materialise(criDockerd({ sha256: sha(archive) }), opts, join(dir, 'stage'));
+    expect(sha(await readFile(out))).toBe(sha(wanted));
+    expect(await casListing()).toEqual([sha(archive)]);
   });
 });
 

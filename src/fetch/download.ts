@@ -1,16 +1,15 @@
 // Streaming download into a file with the sha256 computed in the same pass. Bounded retries with exponential
 // backoff on connection errors, truncated bodies and 5xx; resume with a Range request when the server answers 206,
-// else restart from zero; redirects followed by hand (so Range survives them); mirrors tried in order.
+// else restart from zero; redirects followed by hand (so Range survives them); mirrors tried in order. The GET is
+// http1.ts's (one reused read buffer per connection); the body goes to disk in 1 MiB blocks (write.ts).
 
 import { createHash, type Hash } from 'node:crypto';
 import { open, type FileHandle } from 'node:fs/promises';
-import { Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { Agent as HttpAgent, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { rootCertificates } from 'node:tls';
 import { FetchError, reasonOf } from './errors.js';
+import { get as send, READ_SIZE, type Headers, type Response } from './http1.js';
 import { createProgress, type ProgressOptions } from './progress.js';
+import { BLOCK, writeFully } from './write.js';
 
 export interface DownloadOptions {
   /** extra attempts per mirror after the first (default 3) */
@@ -37,8 +36,9 @@ export interface DownloadOptions {
   /** a CA certificate (PEM) trusted besides Node's roots: an internal mirror's, a test server's */
   trustedCa?: string;
   /**
-   * Sees every chunk as it is written, with its offset in the file (a restart begins again at 0), so the body can
-   * be processed in the same pass; the download waits for the promise (backpressure). Never fails the download.
+   * Sees every block as it is written, with its offset in the file (a restart begins again at 0), so the body can
+   * be processed in the same pass; the download waits for the promise (backpressure). The block's memory is
+   * reused once the promise settles: copy what must outlive it. Never fails the download.
    */
   tap?: (chunk: Buffer, offset: number) => Promise<void> | void;
 }
@@ -49,55 +49,109 @@ export interface Downloaded {
   size: number;
 }
 
-/** What is on disk so far: bytes are hashed only once written, so after an error the hash matches the file. */
+/**
+ * What is on disk so far. A block is hashed as its write starts; a write that fails ends the download (an io
+ * error is never retried), so whenever a download resumes, the hash is that of the file's bytes.
+ */
 interface OnDisk {
   received: number;
   hash: Hash;
 }
 
-class HashingFileSink extends Writable {
-  private pending: Promise<void> = Promise.resolve();
+type Tap = NonNullable<DownloadOptions['tap']>;
 
-  constructor(
-    private readonly fh: FileHandle,
-    private readonly state: OnDisk,
-    private readonly onBytes: (received: number) => void,
-    private readonly tap?: (chunk: Buffer, offset: number) => Promise<void> | void,
-  ) {
-    super({ highWaterMark: 1 << 20 });
+/** Write one block at the end of the file, hash it, show it to the tap; the tap and the write run together. */
+async function store(fh: FileHandle, st: OnDisk, block: Buffer, onBytes: (received: number) => void, tap?: Tap): Promise<void> {
+  st.hash.update(block);
+  const tapped = tap?.(block, st.received);
+  try {
+    await writeFully(fh, [block], st.received);
+  } catch (e) {
+    throw new FetchError('io', `cannot write the download to disk: ${reasonOf(e)}; free some space or set XDG_CACHE_HOME`);
   }
+  await tapped;
+  st.received += block.length;
+  onBytes(st.received);
+}
 
-  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (e?: Error | null) => void): void {
-    this.writeBuf(chunk, cb);
-  }
+/**
+ * Read the body into the file. Each piece is copied into one of two reused blocks while the other is stored, so
+ * the file gets one write per BLOCK, the hash and the tap one call, and no buffer is allocated per piece. The
+ * socket pauses while both blocks are busy. What arrived before a broken connection is stored too, so a resume
+ * asks only for the rest. Throws a FetchError (io) or the connection's error.
+ */
+async function receive(res: Response, fh: FileHandle, st: OnDisk, onBytes: (received: number) => void, tap?: Tap): Promise<void> {
+  const blocks = [Buffer.allocUnsafeSlow(BLOCK), Buffer.allocUnsafeSlow(BLOCK)];
+  let which = 0;
+  let filled = 0;
+  let storing: Promise<void> | undefined;
+  let failed: FetchError | undefined;
+  let paused = false;
+  /** Bytes that came while both blocks were full (a read already under way when the socket paused). */
+  const spill: Buffer[] = [];
 
-  override _writev(chunks: Array<{ chunk: Buffer }>, cb: (e?: Error | null) => void): void {
-    this.writeBuf(Buffer.concat(chunks.map((c) => c.chunk)), cb);
-  }
-
-  private writeBuf(buf: Buffer, cb: (e?: Error | null) => void): void {
-    const st = this.state;
-    this.pending = (async () => {
-      const tapped = this.tap?.(buf, st.received);
-      let off = 0;
-      while (off < buf.length) {
-        const { bytesWritten } = await this.fh.write(buf, off, buf.length - off, st.received + off);
-        off += bytesWritten;
-      }
-      st.hash.update(buf);
-      await tapped;
-      st.received += buf.length;
-      this.onBytes(st.received);
-    })().then(
-      () => cb(),
-      (e: unknown) => cb(new FetchError('io', `cannot write the download to disk: ${reasonOf(e)}; free some space or set XDG_CACHE_HOME`)),
+  const flush = () => {
+    const block = blocks[which]!.subarray(0, filled);
+    which ^= 1;
+    filled = 0;
+    storing = store(fh, st, block, onBytes, tap).then(
+      () => {
+        storing = undefined;
+        if (filled === BLOCK) flush();
+        while (spill.length > 0 && filled < BLOCK) take(spill.shift()!);
+        if (paused && !busy()) {
+          paused = false;
+          res.resume();
+        }
+      },
+      (e: unknown) => {
+        storing = undefined;
+        failed = e as FetchError;
+        res.destroy(failed);
+      },
     );
-  }
+  };
+  /** Copy as much of `chunk` as fits; the rest waits in `spill` (copied: the read buffer is reused). */
+  const take = (chunk: Buffer) => {
+    let off = 0;
+    while (off < chunk.length) {
+      if (filled === BLOCK) {
+        if (storing !== undefined) {
+          spill.unshift(Buffer.from(chunk.subarray(off)));
+          return;
+        }
+        flush();
+      }
+      const n = chunk.copy(blocks[which]!, filled, off);
+      filled += n;
+      off += n;
+    }
+    if (filled === BLOCK && storing === undefined) flush();
+  };
+  /** Too full to take another read: the other block is being stored and this one may not hold a whole read. */
+  const busy = () => storing !== undefined && (BLOCK - filled < READ_SIZE || spill.length > 0);
 
-  /** Wait for a write still in flight after the stream errored. */
-  async settled(): Promise<void> {
-    await this.pending.catch(() => undefined);
+  let broken: unknown;
+  try {
+    await res.body((chunk) => {
+      if (spill.length > 0) spill.push(Buffer.from(chunk));
+      else take(chunk);
+      paused = busy();
+      return !paused;
+    });
+  } catch (e) {
+    broken = e;
   }
+  while (storing !== undefined) await storing;
+  if (failed) throw failed;
+  while (spill.length > 0) {
+    take(spill.shift()!);
+    while (storing !== undefined) await storing;
+  }
+  if (filled > 0) flush();
+  while (storing !== undefined) await storing;
+  if (failed) throw failed;
+  if (broken !== undefined) throw broken;
 }
 
 async function restart(fh: FileHandle, st: OnDisk): Promise<void> {
@@ -118,10 +172,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  */
 export async function download(urls: readonly string[], dest: string, opts: DownloadOptions): Promise<Downloaded> {
   if (urls.length === 0) throw new FetchError('http', `${opts.label}: the plan lists no URL to fetch it from; add one to the profile`);
-  const agents: Agents = {
-    http: new HttpAgent(),
-    https: new HttpsAgent(opts.trustedCa !== undefined ? { ca: [...rootCertificates, opts.trustedCa] } : {}),
-  };
+  const ca = opts.trustedCa !== undefined ? [...rootCertificates, opts.trustedCa] : undefined;
   const fh = await open(dest, 'w', 0o644).catch((e: unknown) => {
     throw new FetchError('io', `cannot create ${dest}: ${reasonOf(e)}; check the cache directory is writable`);
   });
@@ -129,7 +180,7 @@ export async function download(urls: readonly string[], dest: string, opts: Down
   try {
     for (const url of urls) {
       try {
-        return await fromMirror(url, fh, agents, opts);
+        return await fromMirror(url, fh, ca, opts);
       } catch (e) {
         const err = e instanceof FetchError ? e : new FetchError('network', `${url}: ${reasonOf(e)}`);
         if (err.kind === 'io') throw err; // a local problem: another mirror will not help
@@ -139,8 +190,6 @@ export async function download(urls: readonly string[], dest: string, opts: Down
     }
   } finally {
     await fh.close().catch(() => undefined);
-    agents.http.destroy();
-    agents.https.destroy();
   }
   if (failures.length === 1) throw failures[0]!.error;
   const kind = (['mismatch', 'insecure'] as const).find((k) => failures.some((f) => f.error.kind === k)) ?? failures[failures.length - 1]!.error.kind;
@@ -152,7 +201,7 @@ export async function download(urls: readonly string[], dest: string, opts: Down
   );
 }
 
-async function fromMirror(url: string, fh: FileHandle, agents: Agents, opts: DownloadOptions): Promise<Downloaded> {
+async function fromMirror(url: string, fh: FileHandle, ca: string[] | undefined, opts: DownloadOptions): Promise<Downloaded> {
   const retries = opts.retries ?? 3;
   const backoff = opts.backoffMs ?? 500;
   const maxBackoff = opts.maxBackoffMs ?? 8000;
@@ -164,19 +213,19 @@ async function fromMirror(url: string, fh: FileHandle, agents: Agents, opts: Dow
 
   for (let attempt = 0; ; attempt++) {
     try {
-      const headers: Record<string, string> = { 'user-agent': 'mkimage' };
+      const headers: Headers = { 'user-agent': 'mkimage' };
       if (st.received > 0) {
         headers['range'] = `bytes=${st.received}-`;
         if (validator !== undefined) headers['if-range'] = validator;
       }
-      const res = await get(url, headers, agents, opts.maxRedirects ?? 10, opts.httpsOnly && { label: opts.label, ...opts.httpsOnly });
-      const status = res.statusCode ?? 0;
+      const res = await get(url, headers, ca, opts.maxRedirects ?? 10, opts.httpsOnly && { label: opts.label, ...opts.httpsOnly });
+      const status = res.status;
       let total: number | undefined;
       if (status === 206 && st.received > 0) {
         const cr = header(res.headers, 'content-range');
         const range = parseContentRange(cr);
         if (range === undefined || range.start !== st.received) {
-          discard(res);
+          res.destroy();
           await restart(fh, st);
           throw new Retryable(`the server answered a resume with an unexpected range (${cr ?? 'none'})`);
         }
@@ -190,22 +239,20 @@ async function fromMirror(url: string, fh: FileHandle, agents: Agents, opts: Dow
         total = len !== undefined && /^\d+$/.test(len) ? Number(len) : undefined;
         validator = pickValidator(res.headers);
       } else if (status === 416 && st.received > 0) {
-        discard(res);
+        res.destroy();
         await restart(fh, st);
         throw new Retryable('the server refused the resume range (416)');
       } else {
-        discard(res);
+        res.destroy();
         const what = `GET ${url} returned ${status}`;
         if (status >= 500 || status === 408 || status === 429) throw new Retryable(what);
         throw new FetchError('http', `${what}; check the version and URL of ${opts.label} in the profile, or list a mirror that has it`);
       }
       bar.stop();
       bar = createProgress(opts.label, total, progress);
-      const sink = new HashingFileSink(fh, st, (n) => bar.update(n), opts.tap);
       try {
-        await pipeline(res, sink);
+        await receive(res, fh, st, (n) => bar.update(n), opts.tap);
       } catch (e) {
-        await sink.settled();
         if (e instanceof FetchError) throw e;
         throw new Retryable(`the connection broke after ${st.received} bytes: ${reasonOf(e)}`);
       }
@@ -242,41 +289,19 @@ async function fromMirror(url: string, fh: FileHandle, agents: Agents, opts: Dow
 function isRetryable(e: unknown): boolean {
   if (e instanceof Retryable) return true;
   const code = (e as { code?: unknown } | null)?.code;
-  return code !== 'ENOTFOUND' && code !== 'ERR_INVALID_URL' && code !== 'ERR_INVALID_ARG_VALUE' && code !== 'ERR_INVALID_HTTP_TOKEN';
-}
-
-interface Agents {
-  http: HttpAgent;
-  https: HttpsAgent;
+  return code !== 'ENOTFOUND' && code !== 'ERR_INVALID_URL';
 }
 
 /** No byte for this long (connecting, waiting for the headers, or mid-body) is a broken connection (undici's default). */
 const IDLE_TIMEOUT_MS = 300_000;
 
-/** One GET (node:http/https: built in, and cheaper to load than undici for the one request mkimage makes here). */
-function send(url: URL, headers: Record<string, string>, agents: Agents): Promise<IncomingMessage> {
-  return new Promise((resolve, reject) => {
-    const https = url.protocol === 'https:';
-    const req = (https ? httpsRequest : httpRequest)(url, { method: 'GET', headers, agent: https ? agents.https : agents.http, timeout: IDLE_TIMEOUT_MS }, resolve);
-    req.on('error', reject);
-    req.on('timeout', () => req.destroy(Object.assign(new Error(`no data for ${IDLE_TIMEOUT_MS / 1000} s`), { code: 'ETIMEDOUT' })));
-    req.end();
-  });
-}
-
-/** A response not read: drop its body (and its connection: nothing is reused). */
-function discard(res: IncomingMessage): void {
-  res.on('error', () => undefined);
-  res.destroy();
-}
-
 async function get(
   url: string,
-  headers: Record<string, string>,
-  agents: Agents,
+  headers: Headers,
+  ca: string[] | undefined,
   maxRedirects: number,
   httpsOnly?: { label: string; fix: string },
-): Promise<IncomingMessage> {
+): Promise<Response> {
   let current = url;
   for (let hops = 0; ; hops++) {
     const parsed = new URL(current);
@@ -292,23 +317,22 @@ async function get(
         'E019',
       );
     }
-    const res = await send(parsed, headers, agents);
-    if (!REDIRECTS.has(res.statusCode ?? 0)) return res;
-    discard(res);
+    const res = await send(parsed, headers, { idleTimeoutMs: IDLE_TIMEOUT_MS, ...(ca && { ca }) });
+    if (!REDIRECTS.has(res.status)) return res;
+    res.destroy();
     const location = header(res.headers, 'location');
-    if (location === undefined) throw new FetchError('http', `GET ${current} returned ${res.statusCode} without a Location header; list a direct URL in the profile`);
+    if (location === undefined) throw new FetchError('http', `GET ${current} returned ${res.status} without a Location header; list a direct URL in the profile`);
     if (hops >= maxRedirects) throw new FetchError('http', `${url} redirected more than ${maxRedirects} times; list a direct URL in the profile`);
     current = new URL(location, current).toString();
   }
 }
 
-function header(h: IncomingHttpHeaders, name: string): string | undefined {
-  const v = h[name];
-  return Array.isArray(v) ? v[0] : v;
+function header(h: Headers, name: string): string | undefined {
+  return h[name];
 }
 
 /** A strong ETag, else Last-Modified: what If-Range needs so a changed file restarts instead of splicing. */
-function pickValidator(h: IncomingHttpHeaders): string | undefined {
+function pickValidator(h: Headers): string | undefined {
   const etag = header(h, 'etag');
   if (etag !== undefined && !etag.startsWith('W/')) return etag;
   return header(h, 'last-modified');

@@ -2,7 +2,7 @@
 // in memory. The archive is refused if any member escapes it (absolute path or ".."), any link points outside it,
 // or the wanted member is a link, not a regular file, duplicated, or not executable when it must be.
 
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import { chmod, open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join, posix } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -10,6 +10,7 @@ import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import tar from 'tar-stream';
 import { FetchError, reasonOf } from './errors.js';
+import { BLOCK, writeToFile } from './write.js';
 
 export interface ExtractMemberOptions {
   /** the archive's name in messages: "cri-dockerd-0.3.9.amd64.tgz" */
@@ -67,6 +68,9 @@ export async function publish(tmp: string, destFile: string): Promise<void> {
   }
 }
 
+/** The gunzip both extraction paths use: output in blocks as large as the download's. */
+export const gunzip = () => createGunzip({ chunkSize: BLOCK });
+
 /** gzip's magic bytes. */
 export const isGzipHead = (head: Buffer) => head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b;
 
@@ -79,7 +83,7 @@ export async function extractMemberToTemp(source: Readable, gzip: boolean, membe
   const tmp = join(dirname(destFile), `.${basename(destFile)}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`);
   const extract = tar.extract();
   const stages: Array<NodeJS.ReadableStream | NodeJS.WritableStream> = [source];
-  if (gzip) stages.push(createGunzip({ chunkSize: 1 << 18 }));
+  if (gzip) stages.push(gunzip());
   stages.push(extract);
   const feeding = pipeline(stages as unknown as [Readable, ...NodeJS.WritableStream[]]);
   feeding.catch(() => undefined); // surfaced through the iterator below
@@ -108,7 +112,7 @@ export async function extractMemberToTemp(source: Readable, gzip: boolean, membe
           throw new FetchError('archive', `${opts.label}: "${wanted}" is not executable in the archive (mode ${((h.mode ?? 0) & 0o7777).toString(8).padStart(4, '0')}); the download is not the expected release binary`);
         }
         found = true;
-        await pipeline(entry, createWriteStream(tmp, { mode: opts.mode }));
+        await writeToFile(entry as unknown as AsyncIterable<Buffer>, tmp, opts.mode);
       }
       await feeding;
     } catch (e) {
