@@ -91,8 +91,9 @@ Exit codes: 0 ok, 2 bad input, 3 missing tool or download, packer's own code on 
     .option('--force', 'replace existing secrets (every seed must then be rendered again)')
     .action((o) => runCommand(io, o, () => cmd.clusterInit(io, o)));
   common(cluster.command('token'))
-    .description('rotate the bootstrap token (render the seeds again afterwards)')
+    .description('rotate the bootstrap token and every node token derived from it (render the seeds again afterwards); --node prints one node\'s `kubeadm token create` instead')
     .option('--ttl <duration>', 'token lifetime, e.g. 24h0m0s')
+    .option('--node <name>', 'rotate nothing: print the command that registers this node\'s join token on a control plane')
     .action((o) => runCommand(io, o, () => cmd.clusterToken(io, o)));
   common(cluster.command('join-command'))
     .description('print the classic `kubeadm join` line')

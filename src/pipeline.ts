@@ -7,7 +7,7 @@ import { applyStrict, DiagnosticError, error, hasErrors, sortDiagnostics, type D
 import { loadInputs, type LoadOptions } from './profile/load.js';
 import { lintInputs } from './profile/lint.js';
 import type { Inputs, Located, Profile } from './profile/types.js';
-import { planJson, planNode, planRole } from './plan/build.js';
+import { joinTokens, planJson, planNode, planRole } from './plan/build.js';
 import type { NodePlan } from './plan/types.js';
 import { firstbootBakeItems } from './firstboot/files.js';
 import { bootstrapBootFiles } from './cluster/bootstrap-files.js';
@@ -156,7 +156,7 @@ export function nodePlans(
   const nodes = inputs.cluster.value.nodes.filter((n) => n.role === profile.value.role && (only === undefined || n.name === only));
   return nodes.map((n) => {
     const plan = withFirstboot(planNode(profile, inputs.cluster, n, diags));
-    if (secrets) plan.files.push(...bootstrapBootFiles(plan, secrets));
+    if (secrets) plan.files.push(...bootstrapBootFiles(plan, secrets, joinTokens(inputs.cluster.value, secrets.token)));
     return plan;
   });
 }

@@ -2,7 +2,12 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { mkdtemp, readFile, readdir, rm, stat, writeFile, chmod, mkdir, unlink, copyFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { DiagnosticError } from '../src/diagnostics.js';
+import { loadInputs } from '../src/profile/load.js';
+import { nodePlans } from '../src/pipeline.js';
+import { PACKAGE_ROOT } from '../src/template.js';
+import { mkimage } from './helpers/cli.js';
 import {
   initSecrets,
   loadSecrets,
@@ -13,7 +18,16 @@ import {
   secretsDirWarnings,
   type ClusterSecrets,
 } from '../src/cluster/secrets.js';
-import { TOKEN_PATTERN, tokenString } from '../src/cluster/token.js';
+import {
+  deriveNodeToken,
+  goDurationSeconds,
+  hmacTokenChars,
+  nodeTokens,
+  TOKEN_PATTERN,
+  tokenCharOf,
+  tokenString,
+  type BootstrapToken,
+} from '../src/cluster/token.js';
 import { FIXTURE_SECRETS, opensslHash, privateSecretsCopy } from './helpers/secrets.js';
 import { run } from './helpers/tools.js';
 
@@ -315,4 +329,190 @@ describe('loadSecrets', () => {
     expect(text).toContain('sa.pub');
     expect(text).toContain('token id must be 6 characters');
   });
+});
+
+describe('per-node join tokens (derived from the cluster token)', () => {
+  const cluster: BootstrapToken = { id: 'tstfix', secret: 'testonlyfixture0', ttl: '24h0m0s' };
+  const names = ['cp2', 'worker1', 'worker2', 'worker3'];
+
+  it('are deterministic, kubeadm-shaped, distinct per node, and carry the node TTL', () => {
+    const a = nodeTokens(cluster, names, '4h0m0s');
+    const b = nodeTokens({ ...cluster }, [...names], '4h0m0s');
+    expect([...a.keys()]).toEqual(names);
+    expect([...a]).toEqual([...b]);
+    for (const t of a.values()) {
+      expect(tokenString(t)).toMatch(TOKEN_PATTERN);
+      expect(t.ttl).toBe('4h0m0s');
+      expect(t.secret).not.toBe(cluster.secret);
+    }
+    const all = [...a.values()].map(tokenString);
+    expect(new Set(all).size).toBe(names.length);
+    expect(new Set([cluster.id, ...[...a.values()].map((t) => t.id)]).size).toBe(names.length + 1);
+    // a node's token depends on its name and the cluster secret only, not on the other nodes
+    expect(nodeTokens(cluster, ['worker2'], '4h0m0s').get('worker2')).toEqual(a.get('worker2'));
+  });
+
+  it('all change when the cluster token is rotated (a new secret), and rotation on disk changes what a load derives', async () => {
+    const before = nodeTokens(cluster, names, '4h0m0s');
+    const after = nodeTokens({ ...cluster, secret: 'anothersecret000' }, names, '4h0m0s');
+    for (const n of names) expect(tokenString(after.get(n)!)).not.toBe(tokenString(before.get(n)!));
+    const rot = await privateSecretsCopy(FIXTURE_SECRETS, join(root, 'rotate-nodes'));
+    const old = nodeTokens((await loadSecrets(rot)).token, names, '4h0m0s');
+    await rotateToken(rot, '24h0m0s', { now: NOW });
+    const fresh = nodeTokens((await loadSecrets(rot)).token, names, '4h0m0s');
+    for (const n of names) expect(tokenString(fresh.get(n)!)).not.toBe(tokenString(old.get(n)!));
+  });
+
+  it('map HMAC bytes onto [a-z0-9] without modulo bias: 252 of 256 byte values accepted, each character exactly 7 times', () => {
+    const counts = new Map<string, number>();
+    let rejected = 0;
+    for (let b = 0; b < 256; b++) {
+      const c = tokenCharOf(b);
+      if (c === undefined) rejected++;
+      else counts.set(c, (counts.get(c) ?? 0) + 1);
+    }
+    expect(rejected).toBe(4);
+    expect([252, 253, 254, 255].map(tokenCharOf)).toEqual([undefined, undefined, undefined, undefined]);
+    expect([...counts.keys()].sort().join('')).toBe('0123456789abcdefghijklmnopqrstuvwxyz');
+    expect(new Set(counts.values())).toEqual(new Set([7]));
+    // and the stream they come from is flat: 36,000 characters, every one within 5 sigma of 1,000
+    const text = hmacTokenChars('k', 'm', 36_000);
+    expect(text).toMatch(/^[a-z0-9]{36000}$/);
+    const freq = new Map<string, number>();
+    for (const c of text) freq.set(c, (freq.get(c) ?? 0) + 1);
+    expect(freq.size).toBe(36);
+    for (const [c, n] of freq) expect(Math.abs(n - 1000), c).toBeLessThan(5 * Math.sqrt(1000 * (35 / 36)));
+  });
+
+  it('keeps ids unique across the cluster with a tie-break that does not depend on the inventory order', () => {
+    // node67126 and node71827 derive the same id under the fixture secret on their first attempt
+    const x = deriveNodeToken(cluster, 'node67126', '4h0m0s');
+    const y = deriveNodeToken(cluster, 'node71827', '4h0m0s');
+    expect(x.id).toBe(y.id);
+    const forward = nodeTokens(cluster, ['node67126', 'node71827'], '4h0m0s');
+    const backward = nodeTokens(cluster, ['node71827', 'node67126'], '4h0m0s');
+    expect([...backward.keys()]).toEqual(['node71827', 'node67126']);
+    for (const m of [forward, backward]) {
+      expect(m.get('node67126')).toEqual(x); // the name that sorts first keeps its id
+      expect(m.get('node71827')).toEqual(deriveNodeToken(cluster, 'node71827', '4h0m0s', 1));
+      expect(m.get('node71827')!.id).not.toBe(x.id);
+    }
+    // a node whose id is the cluster token's derives again too
+    const clash: BootstrapToken = { ...cluster, id: deriveNodeToken(cluster, 'worker1', '4h0m0s').id };
+    expect(nodeTokens(clash, ['worker1'], '4h0m0s').get('worker1')).toEqual(deriveNodeToken(cluster, 'worker1', '4h0m0s', 1));
+  });
+
+  it('goDurationSeconds reads the TTLs the cluster file takes', () => {
+    expect(['4h0m0s', '24h0m0s', '90m', '1h30m', '45s', '0', '1.5h', '250ms'].map(goDurationSeconds)).toEqual([14400, 86400, 5400, 5400, 45, 0, 5400, 0.25]);
+    expect(goDurationSeconds('4 hours')).toBeUndefined();
+  });
+});
+
+describe('nodeTokenTTL (cluster file)', () => {
+  const shipped = readFileSync(join(PACKAGE_ROOT, 'profiles/cluster.yaml'), 'utf8');
+  async function clusterWith(edit: (text: string) => string): Promise<{ file: string; text: string }> {
+    const d = await mkdtemp(join(tmpdir(), 'mkimage-ttl-'));
+    const file = join(d, 'cluster.yaml');
+    const text = edit(shipped);
+    await writeFile(file, text);
+    return { file, text };
+  }
+  const lineOf = (text: string, needle: string) => text.split('\n').findIndex((l) => l.startsWith(needle)) + 1;
+
+  it('defaults to 4h0m0s', () => {
+    expect(loadInputs({}).inputs!.cluster.value.nodeTokenTTL).toBe('4h0m0s');
+  });
+
+  it('longer than bootstrapTokenTTL is E006 at nodeTokenTTL, worded as the fix', async () => {
+    const { file, text } = await clusterWith((t) => t.replace('bootstrapTokenTTL: 24h0m0s', 'bootstrapTokenTTL: 24h0m0s\nnodeTokenTTL: 48h'));
+    const r = loadInputs({ clusterFile: file });
+    expect(r.inputs).toBeUndefined();
+    expect(r.diagnostics.map((d) => [d.code, d.line, d.col])).toEqual([['E006', lineOf(text, 'nodeTokenTTL:'), 15]]);
+    expect(r.diagnostics[0]!.message).toBe(
+      'nodeTokenTTL 48h is longer than bootstrapTokenTTL 24h0m0s: a node\'s own join token may not outlive the cluster token; set nodeTokenTTL to 24h0m0s or less, or raise bootstrapTokenTTL',
+    );
+  });
+
+  it('a bootstrapTokenTTL shorter than the default nodeTokenTTL is E006 at bootstrapTokenTTL (nodeTokenTTL is not in the file)', async () => {
+    const { file, text } = await clusterWith((t) => t.replace('bootstrapTokenTTL: 24h0m0s', 'bootstrapTokenTTL: 1h'));
+    const r = loadInputs({ clusterFile: file });
+    expect(r.diagnostics.map((d) => [d.code, d.line, d.col])).toEqual([['E006', lineOf(text, 'bootstrapTokenTTL:'), 20]]);
+    expect(r.diagnostics[0]!.message).toContain('set nodeTokenTTL to 1h or less');
+  });
+
+  it('equal TTLs, and a nodeTokenTTL that is not a duration is the usual E007', async () => {
+    const equal = await clusterWith((t) => t.replace('bootstrapTokenTTL: 24h0m0s', 'bootstrapTokenTTL: 2h\nnodeTokenTTL: 120m'));
+    expect(loadInputs({ clusterFile: equal.file }).diagnostics).toEqual([]);
+    const bad = await clusterWith((t) => t.replace('bootstrapTokenTTL: 24h0m0s', 'bootstrapTokenTTL: 24h0m0s\nnodeTokenTTL: four hours'));
+    expect(loadInputs({ clusterFile: bad.file }).diagnostics.map((d) => [d.code, d.line])).toEqual([['E007', lineOf(bad.text, 'nodeTokenTTL:')]]);
+  });
+});
+
+describe('mkimage cluster token --node', () => {
+  async function initialised(): Promise<string> {
+    const cwd = await mkdtemp(join(tmpdir(), 'mkimage-node-token-'));
+    await mkdir(join(cwd, 'clusters/homelab'), { recursive: true });
+    await privateSecretsCopy(FIXTURE_SECRETS, join(cwd, 'clusters/homelab/secrets'));
+    return cwd;
+  }
+
+  it('prints the kubeadm token create that registers the node token its seed carries, and rotates nothing', async () => {
+    const cwd = await initialised();
+    const before = await snapshot(join(cwd, 'clusters/homelab/secrets'));
+    const r = await mkimage(cwd, 'cluster', 'token', '--node', 'worker2');
+    expect(r.code, r.err).toBe(0);
+    const inputs = loadInputs({}).inputs!;
+    const t = nodeTokens((await loadSecrets(join(cwd, 'clusters/homelab/secrets'))).token, ['worker1', 'worker2'], '4h0m0s').get('worker2')!;
+    expect(r.out).toBe(`kubeadm token create ${tokenString(t)} --ttl 4h0m0s --description "mkimage join token for node worker2"\n`);
+    expect(r.err).toContain('run this on a control plane');
+    expect(await snapshot(join(cwd, 'clusters/homelab/secrets'))).toEqual(before);
+    // the same token worker2's rendered seed joins with
+    const [plan] = nodePlans(inputs, inputs.profiles.get('worker')!, await loadSecrets(join(cwd, 'clusters/homelab/secrets')), [], 'worker2');
+    const config = plan!.files.find((f) => f.path === '/etc/kubernetes/mkimage/kubeadm.yaml')!.content;
+    expect(config).toContain(`token: ${tokenString(t)}\n`);
+    const withTtl = await mkimage(cwd, 'cluster', 'token', '--node', 'worker2', '--ttl', '1h');
+    expect(withTtl.out).toContain(' --ttl 1h ');
+  });
+
+  it.each([
+    ['worker9', 'there is no node "worker9" in the cluster: use one of the nodes that join: worker1, worker2'],
+    ['cp1', 'node "cp1" runs kubeadm init and needs no join token: use one of the nodes that join: worker1, worker2'],
+  ])('%s: E010 naming the nodes that join, exit 2, nothing printed on stdout', async (node, message) => {
+    const cwd = await initialised();
+    const r = await mkimage(cwd, 'cluster', 'token', '--node', node);
+    expect(r.code).toBe(2);
+    expect(r.out).toBe('');
+    expect(r.err).toContain(`error[E010]: ${message}`);
+    expect(r.err).not.toMatch(/\n\s+at /);
+  });
+});
+
+describe('rendered seeds carry per-node tokens', () => {
+  it("no worker seed holds the cluster-wide token anywhere; each holds its own and no other node's; cp1's init registers them all", async () => {
+    const cwd = await mkdtemp(join(tmpdir(), 'mkimage-seed-tokens-'));
+    for (const role of ['control-plane', 'worker']) {
+      const r = await mkimage(cwd, role, '--packer-version', '1.6.6');
+      expect(r.code, r.err).toBe(0);
+    }
+    const secrets = await loadSecrets(join(cwd, 'clusters/homelab/secrets'));
+    const cluster = tokenString(secrets.token);
+    const own = nodeTokens(secrets.token, ['worker1', 'worker2'], '4h0m0s');
+    const seedFiles = async (node: string) => {
+      const dir = join(cwd, 'out/worker/seeds', node);
+      const names = (await readdir(dir)).sort();
+      expect(names).toEqual(['meta-data', 'network-config', 'seed.iso', 'user-data']);
+      return Promise.all(names.map(async (n) => [n, (await readFile(join(dir, n))).toString('latin1')] as const));
+    };
+    for (const [node, token] of own) {
+      const others = [...own].filter(([n]) => n !== node).map(([, t]) => tokenString(t));
+      for (const [name, text] of await seedFiles(node)) {
+        expect(text, `${node}/${name}`).not.toContain(cluster);
+        expect(text, `${node}/${name}`).not.toContain(secrets.token.secret);
+        for (const o of others) expect(text, `${node}/${name}`).not.toContain(o);
+        if (name === 'user-data' || name === 'seed.iso') expect(text, `${node}/${name}`).toContain(tokenString(token));
+      }
+    }
+    const cp1 = await readFile(join(cwd, 'out/control-plane/seeds/cp1/user-data'), 'utf8');
+    for (const t of [cluster, ...[...own.values()].map(tokenString)]) expect(cp1).toContain(`token: ${t}`);
+  }, 120_000);
 });

@@ -18,6 +18,8 @@ import { loadInputs } from '../src/profile/load.js';
 import { nodePlans } from '../src/pipeline.js';
 import { loadSecrets } from '../src/cluster/secrets.js';
 import type { Diagnostic } from '../src/diagnostics.js';
+import { PACKAGE_ROOT } from '../src/template.js';
+import { mkimage } from './helpers/cli.js';
 
 const FAKE_KUBEADM = `#!/bin/bash
 # FAKE kubeadm: records calls; mimics the files real kubeadm writes and removes.
@@ -28,7 +30,12 @@ case "$1" in
     mkdir -p "$K/manifests"; touch "$K/manifests/kube-apiserver.yaml"
     [ "\${FAKE_FAIL:-}" = init ] && { echo "[preflight] fake failure: port 6443 is in use" >&2; exit 1; }
     [ -f "$K/pki/ca.key" ] || { echo "fake kubeadm: expected the seeded CA at $K/pki/ca.key" >&2; exit 3; }
+    # the InitConfiguration's bootstrapTokens become the tokens the cluster knows
+    [ -n "\${FAKE_REGISTERED:-}" ] && sed -n 's/^ *- token: *//p' "$3" >> "$FAKE_REGISTERED"
     echo "apiVersion: v1" > "$K/admin.conf"; touch "$K/kubelet.conf" ;;
+  token)
+    # kubeadm token create ID.SECRET --ttl D --description TEXT: registers the token
+    [ "$2" = create ] && printf '%s\\n' "$3" >> "$FAKE_REGISTERED" ;;
   join)
     # preflight, as the real one: files a join writes must not exist yet (a worker has no seeded CA either)
     for f in kubelet.conf bootstrap-kubelet.conf; do
@@ -38,6 +45,16 @@ case "$1" in
       echo "[preflight] FileAvailable--etc-kubernetes-pki-ca.crt: /etc/kubernetes/pki/ca.crt already exists" >&2; exit 1
     fi
     [ "\${FAKE_FAIL:-}" = join ] && { echo "error execution phase preflight: couldn't validate the identity of the API Server: connection refused" >&2; exit 1; }
+    # discovery, as the real one words it (cmd/kubeadm/app/discovery/token/token.go): the join token must be one the
+    # cluster registered (FAKE_REGISTERED: one id.secret a line, from init's bootstrapTokens and \`kubeadm token create\`)
+    if [ -n "\${FAKE_REGISTERED:-}" ]; then
+      tok=$(sed -n 's/^ *token: *//p' "$3" | head -n 1); id=\${tok%%.*}
+      if ! grep -q "^$id\\." "$FAKE_REGISTERED" 2>/dev/null; then
+        echo "error execution phase preflight: couldn't validate the identity of the API Server: could not find a JWS signature in the cluster-info ConfigMap for token ID \\"$id\\"" >&2
+        echo "To see the stack trace of this error execute with --v=5 or higher" >&2; exit 1
+      fi
+      grep -qx "$tok" "$FAKE_REGISTERED" || { echo "error execution phase preflight: couldn't validate the identity of the API Server: failed to verify JWS signature of received cluster info object, can't trust this API Server" >&2; exit 1; }
+    fi
     # TLS bootstrap: discovery wrote the CA and the bootstrap kubeconfig, then the kubelet never got its cert
     mkdir -p "$K/pki"; touch "$K/pki/ca.crt" "$K/bootstrap-kubelet.conf"
     [ "\${FAKE_FAIL:-}" = tls ] && { echo "error execution phase kubelet-start: timed out waiting for the condition" >&2; exit 1; }
@@ -400,27 +417,31 @@ describe('the failure marker for other phases (firstboot.sh --run-phase / --mark
   });
 });
 
-describe('first-boot script fed the seed files the pipeline emits (bootstrap.env, kubeadm.yaml, PKI), not hand-written ones', () => {
-  /** A node root holding exactly the boot-phase files of `nodeName`'s real plan (shipped profiles, fixture secrets). */
-  async function realNode(role: 'control-plane' | 'worker', nodeName: string): Promise<Node & { plan: NodePlan }> {
-    const loaded = loadInputs({});
-    const inputs = loaded.inputs!;
-    const secretsDir = await privateSecretsCopy(FIXTURE_SECRETS, join(mkdtempSync(join(tmpdir(), 'mkimage-fb-secrets-')), 's'));
-    const diags: Diagnostic[] = [];
-    const [plan] = nodePlans(inputs, inputs.profiles.get(role)!, await loadSecrets(secretsDir), diags, nodeName);
-    expect(diags.filter((d) => d.severity === 'error')).toEqual([]);
-    const n = makeNode('init');
-    // replace the hand-written seed with the real one
-    rmSync(join(n.root, 'etc/kubernetes'), { recursive: true, force: true });
-    for (const f of plan!.files.filter((x) => x.phase === 'boot')) {
-      mkdirSync(dirname(join(n.root, f.path)), { recursive: true });
-      writeFileSync(join(n.root, f.path), f.content, { mode: parseInt(f.mode, 8) });
-    }
-    return { ...n, plan: plan! };
+/** A node root holding exactly the boot-phase files of `nodeName`'s real plan (shipped profiles, fixture secrets). */
+async function seededNode(
+  role: 'control-plane' | 'worker',
+  nodeName: string,
+  o: { clusterFile?: string; secretsDir?: string } = {},
+): Promise<Node & { plan: NodePlan }> {
+  const loaded = loadInputs(o.clusterFile !== undefined ? { clusterFile: o.clusterFile } : {});
+  const inputs = loaded.inputs!;
+  const secretsDir = o.secretsDir ?? (await privateSecretsCopy(FIXTURE_SECRETS, join(mkdtempSync(join(tmpdir(), 'mkimage-fb-secrets-')), 's')));
+  const diags: Diagnostic[] = [];
+  const [plan] = nodePlans(inputs, inputs.profiles.get(role)!, await loadSecrets(secretsDir), diags, nodeName);
+  expect(diags.filter((d) => d.severity === 'error')).toEqual([]);
+  const n = makeNode('init');
+  // replace the hand-written seed with the real one
+  rmSync(join(n.root, 'etc/kubernetes'), { recursive: true, force: true });
+  for (const f of plan!.files.filter((x) => x.phase === 'boot')) {
+    mkdirSync(dirname(join(n.root, f.path)), { recursive: true });
+    writeFileSync(join(n.root, f.path), f.content, { mode: parseInt(f.mode, 8) });
   }
+  return { ...n, plan: plan! };
+}
 
+describe('first-boot script fed the seed files the pipeline emits (bootstrap.env, kubeadm.yaml, PKI), not hand-written ones', () => {
   it('init with the real cp1 seed: kubeadm init on the emitted config, Calico with the cluster pod subnet, the CA-key copy removed after success', async () => {
-    const n = await realNode('control-plane', 'cp1');
+    const n = await seededNode('control-plane', 'cp1');
     const env = readFileSync(join(n.root, 'etc/kubernetes/mkimage/bootstrap.env'), 'utf8');
     expect(env).toMatch(/^BOOTSTRAP=init$/m);
     const r = boot(n);
@@ -435,7 +456,7 @@ describe('first-boot script fed the seed files the pipeline emits (bootstrap.env
   });
 
   it('refuses to apply Calico when the manifest does not take the pod subnet (a changed upstream shape would give 192.168.0.0/16)', async () => {
-    const n = await realNode('control-plane', 'cp1');
+    const n = await seededNode('control-plane', 'cp1');
     writeFileSync(join(n.root, 'usr/share/mkimage/calico.yaml'), '          env:\n            - name: CALICO_IPV4POOL_IPIP\n              value: "Always"\n');
     const r = boot(n);
     expect(r.status).not.toBe(0);
@@ -445,7 +466,7 @@ describe('first-boot script fed the seed files the pipeline emits (bootstrap.env
   });
 
   it('join with the real worker1 seed: the wait backs off 2, 4, 8, 16 and then at most 30 s', async () => {
-    const n = await realNode('worker', 'worker1');
+    const n = await seededNode('worker', 'worker1');
     expect(readFileSync(join(n.root, 'etc/kubernetes/mkimage/bootstrap.env'), 'utf8')).toMatch(/^BOOTSTRAP=join$/m);
     expect(existsSync(join(n.root, 'etc/kubernetes/pki/ca.key')), 'a worker seed holds no CA key').toBe(false);
     const r = boot(n, { FAKE_API_DOWN: '7' });
@@ -453,5 +474,80 @@ describe('first-boot script fed the seed files the pipeline emits (bootstrap.env
     expect(r.calls.filter((c) => c.startsWith('sleep'))).toEqual(['sleep 2', 'sleep 4', 'sleep 8', 'sleep 16', 'sleep 30', 'sleep 30', 'sleep 30']);
     expect(r.calls.at(-1)).toMatch(new RegExp(`^kubeadm join --config ${n.root}/\\S+kubeadm\\.yaml$`));
     expect(existsSync(done(n))).toBe(true);
+  });
+});
+
+describe('per-node join tokens through the first boot (the fake kubeadm knows only the tokens the cluster registered)', () => {
+  const WORKER3 = '  - name: worker3\n    role: worker\n    mac: "52:54:00:66:00:23"\n    ip: 192.168.66.23/24\n    gateway: 192.168.66.1\n\n';
+
+  /** A secrets dir, the registry of tokens the (fake) cluster knows, and cp1 booted from its real seed. */
+  async function initialisedCluster() {
+    const dir = mkdtempSync(join(tmpdir(), 'mkimage-fb-tokens-'));
+    const secretsDir = await privateSecretsCopy(FIXTURE_SECRETS, join(dir, 's'));
+    const registered = join(dir, 'registered-tokens');
+    const cp1 = await seededNode('control-plane', 'cp1', { secretsDir });
+    const r = boot(cp1, { FAKE_REGISTERED: registered });
+    expect(r.status, r.out).toBe(0);
+    return { dir, secretsDir, registered, cp1 };
+  }
+
+  it("the real worker seeds join with their own tokens, which the real cp1 seed's kubeadm init registered", async () => {
+    const c = await initialisedCluster();
+    const known = readFileSync(c.registered, 'utf8').trim().split('\n');
+    expect(known).toHaveLength(3); // the cluster token and one per worker
+    for (const name of ['worker1', 'worker2']) {
+      const w = await seededNode('worker', name, { secretsDir: c.secretsDir });
+      const r = boot(w, { FAKE_REGISTERED: c.registered });
+      expect(r.status, r.out).toBe(0);
+      expect(r.out).not.toContain('join token');
+      expect(existsSync(done(w))).toBe(true);
+    }
+  });
+
+  it('a node added after kubeadm init: kubeadm refuses its token, the script names the fix, and following it makes the join work', async () => {
+    const c = await initialisedCluster();
+    const clusterFile = join(c.dir, 'cluster.yaml');
+    writeFileSync(clusterFile, readFileSync(join(PACKAGE_ROOT, 'profiles/cluster.yaml'), 'utf8').replace('# High availability', `${WORKER3}# High availability`));
+    const w3 = await seededNode('worker', 'worker3', { clusterFile, secretsDir: c.secretsDir });
+    const failedBoot = boot(w3, { FAKE_REGISTERED: c.registered });
+    expect(failedBoot.status).toBe(1);
+    expect(failedBoot.out).toContain('could not find a JWS signature in the cluster-info ConfigMap for token ID');
+    const fix = /^mkimage-firstboot: the join token of node worker3 \(token id ([a-z0-9]{6})\) expired or was never registered with the cluster: where you render, run "(mkimage cluster token --node worker3)" and run the "kubeadm token create \.\.\." command it prints on a control plane, then restart mkimage-firstboot\.service here/m.exec(failedBoot.out);
+    expect(fix, failedBoot.out).not.toBeNull();
+    // the marker carries the fix as well (its last log lines), under the step that failed
+    const marker = readFileSync(failed(w3), 'utf8');
+    expect(marker).toMatch(/^reason: kubeadm join failed \(exit 1\)\n/);
+    expect(marker).toContain('run "mkimage cluster token --node worker3"');
+
+    // follow it: the command mkimage prints, run on the control plane (the same fake kubeadm), then boot again
+    const printed = await mkimage(c.dir, ...fix![2]!.split(' ').slice(1), '--cluster', clusterFile, '--secrets', c.secretsDir);
+    expect(printed.code, printed.err).toBe(0);
+    const command = printed.out.trim();
+    expect(command).toMatch(new RegExp(`^kubeadm token create ${fix![1]}\\.[a-z0-9]{16} --ttl 4h0m0s --description "mkimage join token for node worker3"$`));
+    const onControlPlane = spawnSync(tool('bash'), ['-c', command], { encoding: 'utf8', env: { PATH: `${c.cp1.bin}:/usr/bin:/bin`, CALLS: c.cp1.calls, FAKE_REGISTERED: c.registered, MKIMAGE_ROOT: c.cp1.root } });
+    expect(onControlPlane.status, onControlPlane.stderr).toBe(0);
+    const again = boot(w3, { FAKE_REGISTERED: c.registered });
+    expect(again.status, again.out).toBe(0);
+    expect(existsSync(done(w3))).toBe(true);
+    expect(existsSync(failed(w3))).toBe(false);
+  });
+
+  it('a token with a registered id but another secret (a seed from before a rotation) is refused the same way', async () => {
+    const c = await initialisedCluster();
+    const w1 = await seededNode('worker', 'worker1', { secretsDir: c.secretsDir });
+    const known = readFileSync(c.registered, 'utf8');
+    const own = /token: ([a-z0-9]{6})\.([a-z0-9]{16})/.exec(readFileSync(join(w1.root, 'etc/kubernetes/mkimage/kubeadm.yaml'), 'utf8'))!;
+    writeFileSync(c.registered, known.replace(`${own[1]}.${own[2]}`, `${own[1]}.${'0'.repeat(16)}`));
+    const r = boot(w1, { FAKE_REGISTERED: c.registered });
+    expect(r.status).toBe(1);
+    expect(r.out).toContain('failed to verify JWS signature of received cluster info object');
+    expect(r.out).toContain('mkimage-firstboot: the join token of node worker1 expired or was never registered with the cluster: where you render, run "mkimage cluster token --node worker1"');
+  });
+
+  it('other join failures get no token advice', () => {
+    const n = makeNode('join');
+    const r = boot(n, { FAKE_FAIL: 'join' });
+    expect(r.status).toBe(1);
+    expect(r.out).not.toContain('join token');
   });
 });

@@ -3,7 +3,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadSecrets, discoveryHash, type ClusterSecrets } from '../src/cluster/secrets.js';
-import { initConfig, joinConfig, imagesConfig } from '../src/cluster/kubeadm.js';
+import { initConfig, joinConfig, imagesConfig, tokenCreateCommand } from '../src/cluster/kubeadm.js';
+import { nodeTokens, tokenString } from '../src/cluster/token.js';
 import {
   bootstrapBootFiles,
   BOOTSTRAP_ENV_PATH,
@@ -43,6 +44,10 @@ const cp1 = () => fixturePlan(true);
 const cp2 = () => nodePlan({ name: 'cp2', role: 'control-plane', ip: '192.168.66.12', bootstrap: 'join-control-plane' });
 const workers = () =>
   [21, 22, 23].map((n) => nodePlan({ name: `w${n - 20}`, role: 'worker', ip: `192.168.66.${n}`, bootstrap: 'join' }));
+/** The fixture cluster's joining nodes (cp1 runs init) and their own tokens. */
+const JOINERS = ['cp2', 'w1', 'w2', 'w3'];
+const tokens = () => nodeTokens(secrets.token, JOINERS, '4h0m0s');
+const own = (name: string) => tokenString(tokens().get(name)!);
 
 beforeAll(async () => {
   // git keeps the TEST-ONLY fixture keys 0644; loadSecrets insists on 0600, so load a private copy
@@ -66,17 +71,14 @@ describe('the v1beta3 field fixture', () => {
 
 describe('initConfig', () => {
   it('emits InitConfiguration + ClusterConfiguration + KubeletConfiguration with v1beta3 fields only', () => {
-    const [init, cluster, kubelet, ...rest] = docs(initConfig(cp1(), secrets));
+    const [init, cluster, kubelet, ...rest] = docs(initConfig(cp1(), secrets, tokens()));
     expect(rest).toEqual([]);
     expect([init?.kind, cluster?.kind, kubelet?.kind]).toEqual(['InitConfiguration', 'ClusterConfiguration', 'KubeletConfiguration']);
+    const defaults = { groups: ['system:bootstrappers:kubeadm:default-node-token'], usages: ['signing', 'authentication'] };
+    // the cluster token (for joins later on), then every joining node's own token, in inventory order
     expect(get(init, 'bootstrapTokens')).toEqual([
-      {
-        token: TOKEN,
-        description: 'mkimage bootstrap token for cluster homelab',
-        ttl: '24h0m0s',
-        groups: ['system:bootstrappers:kubeadm:default-node-token'],
-        usages: ['signing', 'authentication'],
-      },
+      { token: TOKEN, description: 'mkimage bootstrap token for cluster homelab', ttl: '24h0m0s', ...defaults },
+      ...JOINERS.map((n) => ({ token: own(n), description: `mkimage join token for node ${n}`, ttl: '4h0m0s', ...defaults })),
     ]);
     expect(get(init, 'localAPIEndpoint')).toEqual({ advertiseAddress: '192.168.66.11', bindPort: 6443 });
     expect(get(init, 'nodeRegistration')).toEqual({
@@ -100,8 +102,14 @@ describe('initConfig', () => {
     expect(get(init, 'bootstrapTokens')).toMatchObject([{ token: '123456.0123456789012345' }]);
   });
 
+  it('writes every token entry out in full (no YAML anchors or aliases for the shared groups and usages)', () => {
+    const text = initConfig(cp1(), secrets, tokens());
+    expect(text).not.toMatch(/[&*]a\d/);
+    expect(text.match(/^ {6}- system:bootstrappers:kubeadm:default-node-token$/gm)).toHaveLength(1 + JOINERS.length);
+  });
+
   it('is deterministic and refuses a role plan or a worker', () => {
-    expect(initConfig(cp1(), secrets)).toBe(initConfig(cp1(), secrets));
+    expect(initConfig(cp1(), secrets, tokens())).toBe(initConfig(cp1(), secrets, tokens()));
     expect(() => initConfig(fixturePlan(false), secrets)).toThrow(/per-node plan/);
     expect(() => initConfig(workers()[0]!, secrets)).toThrow(/not a control plane/);
   });
@@ -112,11 +120,11 @@ describe('joinConfig', () => {
     const expected = opensslHash(join(FIXTURE_SECRETS, 'ca.crt'));
     expect(discoveryHash(secrets.ca.cert)).toBe(expected);
     for (const w of workers()) {
-      const all = docs(joinConfig(w, secrets, { controlPlane: false }));
+      const all = docs(joinConfig(w, { ca: secrets.ca, token: tokens().get(w.node!.name)! }, { controlPlane: false }));
       expect(all.map((d) => d.kind)).toEqual(['JoinConfiguration']);
       const join = all[0];
       expect(get(join, 'discovery.bootstrapToken')).toEqual({
-        token: TOKEN,
+        token: own(w.node!.name),
         apiServerEndpoint: '192.168.66.11:6443',
         caCertHashes: [expected],
       });
@@ -166,7 +174,7 @@ describe('imagesConfig', () => {
 
 describe('bootstrapBootFiles', () => {
   it('gives the first control plane the shared PKI, its init config and bootstrap.env, all at boot', () => {
-    const files = bootstrapBootFiles(cp1(), secrets);
+    const files = bootstrapBootFiles(cp1(), secrets, tokens());
     expect(files.map((f) => [f.path, f.mode, f.secret === true])).toEqual([
       ['/etc/kubernetes/pki/ca.crt', '0640', false],
       ['/etc/kubernetes/pki/ca.key', '0600', true],
@@ -184,11 +192,11 @@ describe('bootstrapBootFiles', () => {
     expect(byPath.get('/etc/kubernetes/pki/ca.key')).toBe(secrets.ca.key);
     expect(byPath.get('/etc/kubernetes/pki/etcd/ca.crt')).toBe(secrets.etcdCa.cert);
     expect(byPath.get('/etc/kubernetes/pki/sa.pub')).toBe(secrets.sa.pub);
-    expect(byPath.get(KUBEADM_CONFIG_PATH)).toBe(initConfig(cp1(), secrets));
+    expect(byPath.get(KUBEADM_CONFIG_PATH)).toBe(initConfig(cp1(), secrets, tokens()));
   });
 
   it('gives an extra control plane the same PKI and a control-plane join', () => {
-    const files = bootstrapBootFiles(cp2(), secrets);
+    const files = bootstrapBootFiles(cp2(), secrets, tokens());
     expect(files).toHaveLength(10);
     const [join] = docs(files.find((f) => f.path === KUBEADM_CONFIG_PATH)?.content ?? '');
     expect(join?.kind).toBe('JoinConfiguration');
@@ -197,7 +205,7 @@ describe('bootstrapBootFiles', () => {
 
   it('gives workers only their join config and bootstrap.env: never a private key', () => {
     for (const w of workers()) {
-      const files = bootstrapBootFiles(w, secrets);
+      const files = bootstrapBootFiles(w, secrets, tokens());
       expect(files.map((f) => f.path)).toEqual([KUBEADM_CONFIG_PATH, BOOTSTRAP_ENV_PATH]);
       for (const f of files) {
         expect(f.content).not.toContain('PRIVATE KEY');
@@ -206,22 +214,44 @@ describe('bootstrapBootFiles', () => {
         expect(f.mode).toBe('0600');
       }
       const config = files[0]?.content ?? '';
-      expect(config).toContain(TOKEN); // a worker needs the token to join
+      // a worker joins with its own token: the cluster token and the other nodes' tokens are nowhere in its files
+      expect(get(docs(config)[0], 'discovery.bootstrapToken.token')).toBe(own(w.node!.name));
+      for (const f of files) {
+        expect(f.content).not.toContain(secrets.token.secret);
+        expect(f.content).not.toContain(`${secrets.token.id}.`);
+        for (const other of JOINERS.filter((n) => n !== w.node!.name)) expect(f.content).not.toContain(own(other));
+      }
       expect(get(docs(config)[0], 'discovery.bootstrapToken.caCertHashes')).toEqual([opensslHash(join(FIXTURE_SECRETS, 'ca.crt'))]);
     }
   });
 
+  it('an extra control plane joins with its own token too; a joiner without a derived token is a bug, not a silent fallback', () => {
+    const config = bootstrapBootFiles(cp2(), secrets, tokens()).find((f) => f.path === KUBEADM_CONFIG_PATH)!.content;
+    expect(get(docs(config)[0], 'discovery.bootstrapToken.token')).toBe(own('cp2'));
+    expect(config).not.toContain(TOKEN);
+    expect(() => bootstrapBootFiles(workers()[0]!, secrets)).toThrow(/no node token was derived for it/);
+  });
+
+  it('`kubeadm token create` registers exactly what the init config registers for a node', () => {
+    const [init] = docs(initConfig(cp1(), secrets, tokens()));
+    const entry = (get(init, 'bootstrapTokens') as Array<Record<string, string>>).find((t) => t.description === 'mkimage join token for node w2')!;
+    expect(tokenCreateCommand('w2', tokens().get('w2')!)).toBe(
+      `kubeadm token create ${entry.token} --ttl ${entry.ttl} --description "${entry.description}"`,
+    );
+  });
+
   it('leaves the token and keys out of every bake file (fixture plan bake files + the images config)', () => {
     const plan = cp1();
-    const all = [...plan.files, ...bootstrapBootFiles(plan, secrets)];
+    const all = [...plan.files, ...bootstrapBootFiles(plan, secrets, tokens())];
     const bake = all.filter((f) => f.phase === 'bake').map((f) => f.content);
     bake.push(imagesConfig(plan));
     expect(bake.length).toBeGreaterThan(1);
+    const tokenSecrets = [secrets.token.secret, ...[...tokens().values()].map((t) => t.secret)];
     for (const text of bake) {
-      expect(text).not.toContain(secrets.token.secret);
+      for (const s of tokenSecrets) expect(text).not.toContain(s);
       expect(text).not.toContain('PRIVATE KEY');
     }
-    for (const f of all.filter((x) => x.content.includes('PRIVATE KEY') || x.content.includes(secrets.token.secret))) {
+    for (const f of all.filter((x) => x.content.includes('PRIVATE KEY') || tokenSecrets.some((s) => x.content.includes(s)))) {
       expect(f.phase, f.path).toBe('boot');
       expect(f.secret, f.path).toBe(true);
     }
@@ -237,7 +267,7 @@ describe('bootstrapBootFiles', () => {
       [only, 'init|192.168.66.11:6443|solo|10.244.0.0/16|1'],
     ];
     for (const [plan, expected] of cases) {
-      const env = bootstrapBootFiles(plan, secrets).find((f) => f.path === BOOTSTRAP_ENV_PATH)?.content ?? '';
+      const env = bootstrapBootFiles(plan, secrets, tokens()).find((f) => f.path === BOOTSTRAP_ENV_PATH)?.content ?? '';
       const names = env.split('\n').filter((l) => /^[A-Z_]+=/.test(l)).map((l) => l.split('=')[0]);
       expect(names).toEqual([...BOOTSTRAP_ENV_VARS]);
       const path = join(tmp, 'bootstrap.env');
@@ -257,12 +287,13 @@ describe('bootstrapBootFiles', () => {
 
 describe('goldens (TEST-ONLY fixture secrets)', () => {
   it.each([
-    ['init-cp1.yaml', () => initConfig(cp1(), secrets)],
-    ['join-control-plane-cp2.yaml', () => joinConfig(cp2(), secrets, { controlPlane: true })],
-    ['join-worker-w1.yaml', () => joinConfig(workers()[0]!, secrets, { controlPlane: false })],
+    // the kubeadm configs exactly as the seeds carry them
+    ['init-cp1.yaml', () => bootstrapBootFiles(cp1(), secrets, tokens()).find((f) => f.path === KUBEADM_CONFIG_PATH)?.content ?? ''],
+    ['join-control-plane-cp2.yaml', () => bootstrapBootFiles(cp2(), secrets, tokens()).find((f) => f.path === KUBEADM_CONFIG_PATH)?.content ?? ''],
+    ['join-worker-w1.yaml', () => bootstrapBootFiles(workers()[0]!, secrets, tokens()).find((f) => f.path === KUBEADM_CONFIG_PATH)?.content ?? ''],
     ['images.yaml', () => imagesConfig(fixturePlan(false))],
-    ['bootstrap-cp1.env', () => bootstrapBootFiles(cp1(), secrets).find((f) => f.path === BOOTSTRAP_ENV_PATH)?.content ?? ''],
-    ['bootstrap-w1.env', () => bootstrapBootFiles(workers()[0]!, secrets).find((f) => f.path === BOOTSTRAP_ENV_PATH)?.content ?? ''],
+    ['bootstrap-cp1.env', () => bootstrapBootFiles(cp1(), secrets, tokens()).find((f) => f.path === BOOTSTRAP_ENV_PATH)?.content ?? ''],
+    ['bootstrap-w1.env', () => bootstrapBootFiles(workers()[0]!, secrets, tokens()).find((f) => f.path === BOOTSTRAP_ENV_PATH)?.content ?? ''],
   ])('%s', async (name, render) => {
     await expect(render()).toMatchFileSnapshot(`./golden/kubeadm/${name}`);
   });

@@ -23,7 +23,10 @@ import { EXIT, EnvironmentError, type Io, type Outcome } from './run.js';
 import { FIRSTBOOT_DONE, FIRSTBOOT_FAILED } from '../firstboot/files.js';
 import { buildGoldenImage } from './build.js';
 import { packerVersion as installedPackerVersion } from '../packer/run.js';
-import { planJson } from '../plan/build.js';
+import { joiningNodes, joinTokens, planJson } from '../plan/build.js';
+import { tokenCreateCommand } from '../cluster/kubeadm.js';
+import { isGoDuration } from '../cluster/token.js';
+import type { Cluster } from '../profile/types.js';
 import { fetchArtifact, writeBundle } from '../fetch/index.js';
 import type { PlanArtifact } from '../plan/types.js';
 import { lanBootOf } from '../serve/status.js';
@@ -184,13 +187,46 @@ export async function clusterInit(io: Io, o: CommonFlags & { force?: boolean }):
   return { diagnostics: r.diagnostics, result: { secrets: dir, caCertHash: hash, tokenId: s.token.id } };
 }
 
-export async function clusterToken(io: Io, o: CommonFlags & { ttl?: string }): Promise<Outcome> {
+export async function clusterToken(io: Io, o: CommonFlags & { ttl?: string; node?: string }): Promise<Outcome> {
   const { c, r } = loadedOrFail(io, o);
   if (!r.inputs) return { diagnostics: r.diagnostics, sources: r.sources };
   const dir = secretsDirFor(r.inputs, c);
+  if (o.node !== undefined) return nodeTokenCommand(io, r.inputs.cluster.value, dir, { node: o.node, ttl: o.ttl, json: o.json === true }, r.diagnostics);
   const t = await rotateToken(dir, o.ttl ?? r.inputs.cluster.value.bootstrapTokenTTL);
-  if (!o.json) io.err(`rotated the bootstrap token (id ${t.id}, ttl ${t.ttl}); render the seeds again so new nodes get it\n`);
+  if (!o.json) io.err(`rotated the bootstrap token (id ${t.id}, ttl ${t.ttl}) and with it every node's own join token; render the seeds again so new nodes get them\n`);
   return { diagnostics: r.diagnostics, result: { tokenId: t.id, ttl: t.ttl } };
+}
+
+/**
+ * `cluster token --node NAME`: the command that (re)registers that node's own join token on a control plane, e.g.
+ * for a node added to the inventory after `kubeadm init` ran, or one that booted after its token expired. Rotates
+ * nothing. --ttl replaces the cluster's nodeTokenTTL in the printed command.
+ */
+async function nodeTokenCommand(
+  io: Io,
+  cluster: Cluster,
+  dir: string,
+  o: { node: string; ttl?: string; json: boolean },
+  diagnostics: Diagnostic[],
+): Promise<Outcome> {
+  const name = o.node;
+  const joiners = joiningNodes(cluster);
+  if (!joiners.includes(name)) {
+    const init = cluster.nodes.some((n) => n.name === name);
+    const why = init ? `node "${name}" runs kubeadm init and needs no join token` : `there is no node "${name}" in the cluster`;
+    return { diagnostics: [error('E010', `${why}: use one of the nodes that join: ${joiners.join(', ') || '(none)'}`)] };
+  }
+  if (o.ttl !== undefined && !isGoDuration(o.ttl)) {
+    return { diagnostics: [error('E007', `--ttl "${o.ttl}" is not a Go duration: write it like "4h0m0s"`)] };
+  }
+  const secrets = await loadSecrets(dir);
+  const derived = joinTokens(cluster, secrets.token).get(name)!;
+  const token = o.ttl === undefined ? derived : { ...derived, ttl: o.ttl };
+  const command = tokenCreateCommand(name, token);
+  if (o.json) return { diagnostics, result: { node: name, tokenId: token.id, ttl: token.ttl, command } };
+  io.err(`run this on a control plane to register node ${name}'s join token (valid ${token.ttl} from then on), then (re)start its first boot:\n`);
+  io.out(`${command}\n`);
+  return { diagnostics };
 }
 
 export async function joinCommand(io: Io, o: CommonFlags): Promise<Outcome> {

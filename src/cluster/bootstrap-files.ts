@@ -10,6 +10,7 @@ import { header } from '../template.js';
 import { initConfig, joinConfig } from './kubeadm.js';
 import { KUBE_VIP_JOIN_PREFLIGHT_IGNORES, kubeVipBootFiles } from './kube-vip.js';
 import type { ClusterSecrets } from './secrets.js';
+import type { BootstrapToken } from './token.js';
 
 export const PKI_DIR = '/etc/kubernetes/pki';
 export const KUBEADM_CONFIG_PATH = '/etc/kubernetes/mkimage/kubeadm.yaml';
@@ -59,8 +60,12 @@ function controlPlanePki(secrets: ClusterSecrets): PlanFile[] {
   ];
 }
 
-/** The boot-phase files one node needs to bootstrap: `plan` must be a per-node plan (plan.node set). */
-export function bootstrapBootFiles(plan: NodePlan, secrets: ClusterSecrets): PlanFile[] {
+/**
+ * The boot-phase files one node needs to bootstrap: `plan` must be a per-node plan (plan.node set). `nodeTokens`
+ * holds every joining node's own token (node name -> token, inventory order): the init node registers them all, a
+ * joiner joins with its own and never sees the cluster token.
+ */
+export function bootstrapBootFiles(plan: NodePlan, secrets: ClusterSecrets, nodeTokens: ReadonlyMap<string, BootstrapToken> = new Map()): PlanFile[] {
   const node = plan.node;
   if (!node) throw new Error('bootstrapBootFiles needs a per-node plan (plan.node is absent on a role plan)');
   const expected = node.role === 'worker' ? ['join'] : ['init', 'join-control-plane'];
@@ -71,9 +76,11 @@ export function bootstrapBootFiles(plan: NodePlan, secrets: ClusterSecrets): Pla
   // controlPlaneHA kube-vip: the static pod that holds the VIP (control planes only; none otherwise)
   const kubeVip = kubeVipBootFiles(plan);
   let config: string;
-  if (node.bootstrap === 'init') config = initConfig(plan, secrets);
+  if (node.bootstrap === 'init') config = initConfig(plan, secrets, nodeTokens);
   else {
-    config = joinConfig(plan, secrets, {
+    const own = nodeTokens.get(node.name);
+    if (own === undefined) throw new Error(`bootstrapBootFiles: node ${node.name} joins, but no node token was derived for it`);
+    config = joinConfig(plan, { ca: secrets.ca, token: own }, {
       controlPlane: node.bootstrap === 'join-control-plane',
       ...(kubeVip.length > 0 && { ignorePreflightErrors: KUBE_VIP_JOIN_PREFLIGHT_IGNORES }),
     });

@@ -66,21 +66,34 @@ function kubeletConfiguration(): Doc {
   return { apiVersion: KUBELET_API_VERSION, kind: 'KubeletConfiguration', cgroupDriver: 'systemd' };
 }
 
-/** `kubeadm init --config` for the first control plane: InitConfiguration + ClusterConfiguration + KubeletConfiguration. */
-export function initConfig(plan: NodePlan, secrets: Pick<ClusterSecrets, 'token'>): string {
+/** The description kubeadm keeps with a node's own join token (`kubeadm token list` shows it). */
+export function nodeTokenDescription(node: string): string {
+  return `mkimage join token for node ${node}`;
+}
+
+// fresh arrays per entry: `yaml` writes an object used twice as an anchor and aliases (&a1, *a1)
+function bootstrapTokenEntry(token: BootstrapToken, description: string): Doc {
+  return { token: tokenString(token), description, ttl: token.ttl, groups: [...BOOTSTRAP_TOKEN_GROUPS], usages: [...BOOTSTRAP_TOKEN_USAGES] };
+}
+
+/**
+ * `kubeadm init --config` for the first control plane: InitConfiguration + ClusterConfiguration + KubeletConfiguration.
+ * bootstrapTokens registers the cluster token (for joins later on) and every joining node's own token (`nodeTokens`,
+ * node name -> token, in inventory order), so each seed carries only its node's token.
+ */
+export function initConfig(
+  plan: NodePlan,
+  secrets: Pick<ClusterSecrets, 'token'>,
+  nodeTokens: ReadonlyMap<string, BootstrapToken> = new Map(),
+): string {
   const node = requireNode(plan, 'initConfig');
   if (node.role !== 'control-plane') throw new Error(`initConfig: node ${node.name} is a ${node.role}, not a control plane`);
   const init: Doc = {
     apiVersion: KUBEADM_API_VERSION,
     kind: 'InitConfiguration',
     bootstrapTokens: [
-      {
-        token: tokenString(secrets.token),
-        description: `mkimage bootstrap token for cluster ${plan.cluster.name}`,
-        ttl: secrets.token.ttl,
-        groups: BOOTSTRAP_TOKEN_GROUPS,
-        usages: BOOTSTRAP_TOKEN_USAGES,
-      },
+      bootstrapTokenEntry(secrets.token, `mkimage bootstrap token for cluster ${plan.cluster.name}`),
+      ...[...nodeTokens].map(([name, t]) => bootstrapTokenEntry(t, nodeTokenDescription(name))),
     ],
     localAPIEndpoint: { advertiseAddress: node.ip, bindPort: API_BIND_PORT },
     nodeRegistration: nodeRegistration(plan, node),
@@ -90,6 +103,7 @@ export function initConfig(plan: NodePlan, secrets: Pick<ClusterSecrets, 'token'
 
 /**
  * `kubeadm join --config` for a worker, or (controlPlane) for an extra control plane holding the shared CAs.
+ * `secrets.token` is the token this node joins with: its own node token (src/cluster/token.ts nodeTokens).
  * ignorePreflightErrors names single checks only (never "all"), e.g. the manifests-directory check a pre-placed
  * static pod trips.
  */
@@ -146,4 +160,13 @@ export function joinCommand(
 ): string {
   const t = typeof token === 'string' ? token : tokenString(token);
   return `kubeadm join ${endpoint} --token ${t} --discovery-token-ca-cert-hash ${hash} --cri-socket ${criSocket}`;
+}
+
+/**
+ * What registers node `node`'s own token on a control plane (`mkimage cluster token --node`): the same token,
+ * TTL and description `kubeadm init` registers from the InitConfiguration; groups and usages are kubeadm's defaults
+ * (BOOTSTRAP_TOKEN_GROUPS, BOOTSTRAP_TOKEN_USAGES).
+ */
+export function tokenCreateCommand(node: string, token: BootstrapToken): string {
+  return `kubeadm token create ${tokenString(token)} --ttl ${token.ttl} --description "${nodeTokenDescription(node)}"`;
 }

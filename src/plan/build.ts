@@ -12,6 +12,7 @@ import { archiveMirror, isFlatcar, isRpmFamily, planOs } from './os.js';
 import { flatcarOwnedPaths, flatcarPlan } from './flatcar.js';
 import { planPackages } from './packages.js';
 import { positionOf } from './positions.js';
+import { nodeTokens, type BootstrapToken } from '../cluster/token.js';
 import { planRepos } from './repos.js';
 import type { NodePlan, PlanCommand, PlanNode } from './types.js';
 import { CRI_SOCKET, planUnits } from './units.js';
@@ -275,6 +276,28 @@ export function bootstrapOf(cluster: Cluster, node: NodeSpec): PlanNode['bootstr
   if (node.role === 'worker') return 'join';
   const first = cluster.nodes.find((n) => n.role === 'control-plane');
   return first?.name === node.name ? 'init' : 'join-control-plane';
+}
+
+/** The names of the nodes that join (every node but the one that runs kubeadm init), in inventory order. */
+export function joiningNodes(cluster: Cluster): string[] {
+  return cluster.nodes.filter((n) => bootstrapOf(cluster, n) !== 'init').map((n) => n.name);
+}
+
+const tokenCache = new WeakMap<Cluster, { key: string; tokens: ReadonlyMap<string, BootstrapToken> }>();
+
+/**
+ * Every joining node's own join token (node name -> token, inventory order), derived from the cluster token with
+ * the cluster's nodeTokenTTL (src/cluster/token.ts). Made once per cluster, token and joiners: every node's plan
+ * needs it, and a 1000-node cluster would otherwise derive a million.
+ */
+export function joinTokens(cluster: Cluster, token: BootstrapToken): ReadonlyMap<string, BootstrapToken> {
+  const joiners = joiningNodes(cluster);
+  const key = [token.id, token.secret, cluster.nodeTokenTTL, ...joiners].join('\0');
+  const hit = tokenCache.get(cluster);
+  if (hit !== undefined && hit.key === key) return hit.tokens;
+  const tokens = nodeTokens(token, joiners, cluster.nodeTokenTTL);
+  tokenCache.set(cluster, { key, tokens });
+  return tokens;
 }
 
 function planNodeOf(inp: Inputs, node: NodeSpec): PlanNode {

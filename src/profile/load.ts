@@ -15,6 +15,7 @@ import type { Cluster, Inputs, Located, NodeSpec, Profile, Role } from './types.
 import { applyDefaults, toValue, validate } from './validate.js';
 import { checkCommands } from './shell.js';
 import { addressOf } from '../net/cidr.js';
+import { goDurationSeconds } from '../cluster/token.js';
 
 export interface LoadOptions {
   /** default <package root>/profiles */
@@ -228,6 +229,7 @@ class Loader {
       ...(raw.calicoManifestSha256 !== undefined && { calicoManifestSha256: raw.calicoManifestSha256 }),
       controlPlaneHA: raw.controlPlaneHA,
       bootstrapTokenTTL: raw.bootstrapTokenTTL,
+      nodeTokenTTL: raw.nodeTokenTTL,
       ...(raw.repositories !== undefined && { repositories: raw.repositories }),
       registries: raw.registries ?? { insecure: [] },
       images: raw.images ?? {},
@@ -236,9 +238,21 @@ class Loader {
       nodes,
     };
     const before = this.diags.length;
+    this.checkNodeTokenTTL(value, positions);
     this.checkUnique(nodes, positions);
     if (this.diags.length > before) return undefined;
     return { value, positions, sources: this.sourcesOf([pf.file]) };
+  }
+
+  /** A node's own join token may not outlive the cluster token (unless that one never expires, "0"). */
+  private checkNodeTokenTTL(c: Cluster, positions: Map<string, Position>): void {
+    const cluster = goDurationSeconds(c.bootstrapTokenTTL);
+    const node = goDurationSeconds(c.nodeTokenTTL);
+    if (cluster === undefined || node === undefined || c.bootstrapTokenTTL === '0' || node <= cluster) return;
+    const at = positions.get('nodeTokenTTL') ?? positions.get('bootstrapTokenTTL');
+    this.diags.push(error('E006',
+      `nodeTokenTTL ${c.nodeTokenTTL} is longer than bootstrapTokenTTL ${c.bootstrapTokenTTL}: a node's own join token ` +
+        `may not outlive the cluster token; set nodeTokenTTL to ${c.bootstrapTokenTTL} or less, or raise bootstrapTokenTTL`, at));
   }
 
   /** Node names, MACs and IP addresses are each unique; report the second use, naming the first. */

@@ -366,6 +366,10 @@ export const CLUSTER_SCHEMA: ObjectSchema = obj(
     ),
     controlPlaneHA: oneOf('none, kube-vip (a static pod holds the endpoint VIP) or external (your load balancer).', ['none', 'kube-vip', 'external'], 'none'),
     bootstrapTokenTTL: str('Lifetime of the join token; long enough for slow bare-metal boots.', { format: 'duration', default: '24h0m0s' }),
+    nodeTokenTTL: str(
+      "Lifetime of each joining node's own join token, counted from `kubeadm init` on the first control plane (which registers them all); at most bootstrapTokenTTL. A node that boots later needs its token registered again: `mkimage cluster token --node NAME`.",
+      { format: 'duration', default: '4h0m0s' },
+    ),
     repositories: obj('Internal package mirrors (Nexus, Artifactory, apt-cacher, a local repo); each replaces what `mirror:` picks for it.', {
       docker: obj('Docker CE: a mirror of https://download.docker.com/linux/<centos|ubuntu|debian>. apt: `deb URL <codename> stable`; dnf: URL/$releasever/$basearch/stable.', {
         url: str('Repository URL.', { format: 'url', example: 'http://nexus.lan/docker-ce/linux/debian' }),

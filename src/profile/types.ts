@@ -130,6 +130,8 @@ export interface Cluster {
   /** HA: "kube-vip" (static pod holding the endpoint VIP) or "external" (a load balancer you run) */
   controlPlaneHA: 'none' | 'kube-vip' | 'external';
   bootstrapTokenTTL: string; // "24h0m0s"
+  /** each joining node's own token, registered by `kubeadm init`: "4h0m0s", at most bootstrapTokenTTL */
+  nodeTokenTTL: string;
   /** internal package mirrors, each replacing what `mirror` picks (the loader leaves absent ones out) */
   repositories?: Repositories;
   /** registries.insecure: daemon.json insecure-registries on every node (the loader fills []) */

@@ -274,6 +274,27 @@ main() {
   log "done"
 }
 
+# kubeadm's discovery errors for a join token the cluster does not know (cmd/kubeadm/app/discovery/token/token.go):
+# never registered, expired (and removed by the token cleaner), or another secret under the same id.
+TOKEN_UNKNOWN='could not find a JWS signature in the cluster-info ConfigMap for token ID|token id "[a-z0-9]*" is invalid for this cluster or it has expired|failed to verify JWS signature of received cluster info object'
+
+# token_fix FROM: when the log since byte FROM shows kubeadm refusing this node's token, say how to fix it (on
+# stderr and in the log, so the failure marker's last lines carry it too).
+token_fix() {
+  local out node id line
+  out=$(tail -c +"$(($1 + 1))" "$LOG" 2>/dev/null || true)
+  grep -qE "$TOKEN_UNKNOWN" <<<"$out" || return 0
+  node=$(sed -n 's/^NODE_NAME=//p' "$ENV_FILE" 2>/dev/null || true)
+  id=$(grep -oE 'token (ID|id) "[a-z0-9]{6}"' <<<"$out" | tail -n 1 | sed 's/.*"\(.*\)"/\1/' || true)
+  line="mkimage-firstboot: the join token of node $node${id:+ (token id $id)} expired or was never registered with the cluster:"
+  line+=" where you render, run \"mkimage cluster token --node $node\" and run the \"kubeadm token create ...\" command it prints"
+  line+=" on a control plane, then restart mkimage-firstboot.service here (if \"mkimage cluster token\" rotated the"
+  line+=" tokens since this seed was rendered, render and install this node's seed again too: it prints the new token)"
+  printf '%s\n' "$line" >> "$LOG"
+  printf '%s\n' "$line" >&2
+}
+
+log_start=$(stat -c %s "$LOG" 2>/dev/null || echo 0)
 set +e
 main 2>&1 | tee -a "$LOG"
 rc=${PIPESTATUS[0]}
@@ -281,6 +302,7 @@ set -e
 if [[ $rc -ne 0 ]]; then
   failed_step=$(cat "$STATE/step" 2>/dev/null || echo startup)
   failed_command=$(cat "$STATE/command" 2>/dev/null || echo "(a shell error in the step; see the log)")
+  if [[ "$failed_step" == "kubeadm join" ]]; then token_fix "$log_start"; fi
   write_failed "first boot" "$failed_step" "$rc" "$LOG" "$failed_command"
   echo "mkimage-firstboot: FAILED at step \"$failed_step\": $failed_command (exit $rc); see $FAILED" >&2
 fi

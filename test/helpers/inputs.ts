@@ -56,6 +56,7 @@ export function testClusterSettings(): Omit<Cluster, 'nodes'> {
     calicoVersion: 'v3.27.3',
     controlPlaneHA: 'none',
     bootstrapTokenTTL: '24h0m0s',
+    nodeTokenTTL: '4h0m0s',
     registries: { insecure: [] },
     images: {},
     artifactMirrors: [],
