@@ -45,6 +45,9 @@ export class OutputBusyError extends Error {
   }
 }
 
+/** How long a writer waits for another's lock: 30 s (MKIMAGE_TEST_LOCK_WAIT_MS shortens it for tests). */
+export const defaultLockWaitMs = (): number => Number(process.env['MKIMAGE_TEST_LOCK_WAIT_MS'] ?? 30_000);
+
 export const lockPathOf = (target: string) => join(dirname(target), `.${basename(target)}.lock`);
 
 /** A lock file left empty by a writer killed between creating and filling it is stale after this long. */

@@ -23,7 +23,7 @@ import { renameSync, rmSync, existsSync, readdirSync } from 'node:fs';
 import { mkdir, rename, rm, writeFile, chmod, mkdtemp, stat } from 'node:fs/promises';
 import { dirname, join, resolve, basename, isAbsolute, normalize } from 'node:path';
 import { createHash } from 'node:crypto';
-import { lockOutput, ownerAlive, OWNER, type HeldLock } from './output-lock.js';
+import { defaultLockWaitMs, lockOutput, ownerAlive, OWNER, type HeldLock } from './output-lock.js';
 import { scriptShell, syntaxProblem } from './profile/shell.js';
 import { renameExchange, type ExchangeHelper } from './rename-exchange.js';
 
@@ -220,7 +220,7 @@ export async function writeTreeAtomic(dest: string, files: FileTree, opts: TreeO
     await opts.fill?.(tmp);
     await chmod(tmp, dirMode);
     pauseAt('written');
-    writing.lock = await lockOutput(target, opts.lockWaitMs ?? Number(process.env['MKIMAGE_TEST_LOCK_WAIT_MS'] ?? 30_000));
+    writing.lock = await lockOutput(target, opts.lockWaitMs ?? defaultLockWaitMs());
     pauseAt('locked');
     await cleanAfterDeadWriters(target);
     if (opts.keepExisting && existsSync(target) && readdirSync(target).length > 0) return false;
