@@ -1,5 +1,5 @@
 // iKuai router settings: the gateway plan of the shipped example cluster (loaded for real), its three files, the
-// end-to-end render, and a replay of ikuai-api.json against a FAKE iKuai 3.x web API (test/helpers/fake-ikuai.ts).
+// end-to-end render, and a replay of ikuai-api.json against a FAKE iKuai 3.x web API (test/fakes/ikuai-router.ts).
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
@@ -16,7 +16,7 @@ import type { GatewaySettings, Inputs, Located, NodeSpec, Profile } from '../src
 import { renderRole } from '../src/pipeline.js';
 import { main } from '../src/cli.js';
 import type { Io } from '../src/cli/run.js';
-import { md5hex, RESULT, startFakeIkuai, type FakeIkuai, type Row } from './helpers/fake-ikuai.js';
+import { md5hex, startFakeIkuaiRouter, V3, type FakeRouter, type Row } from './fakes/ikuai-router.js';
 
 function example(): Inputs {
   const r = loadInputs();
@@ -218,7 +218,7 @@ interface Answer {
   Data?: Record<string, unknown>;
 }
 
-async function post(fake: FakeIkuai, path: string, body: unknown, cookie?: string): Promise<{ answer: Answer; setCookie: string | null }> {
+async function post(fake: FakeRouter, path: string, body: unknown, cookie?: string): Promise<{ answer: Answer; setCookie: string | null }> {
   const res = await fetch(`${fake.origin}${path}`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...(cookie && { cookie }) },
@@ -227,7 +227,7 @@ async function post(fake: FakeIkuai, path: string, body: unknown, cookie?: strin
   return { answer: (await res.json()) as Answer, setCookie: res.headers.get('set-cookie') };
 }
 
-async function login(fake: FakeIkuai, password: string): Promise<{ answer: Answer; cookie?: string }> {
+async function login(fake: FakeRouter, password: string): Promise<{ answer: Answer; cookie?: string }> {
   const { answer, setCookie } = await post(fake, '/Action/login', {
     username: 'admin',
     passwd: md5hex(password),
@@ -238,12 +238,12 @@ async function login(fake: FakeIkuai, password: string): Promise<{ answer: Answe
 }
 
 describe('ikuai-api.json replayed against a FAKE iKuai 3.x API', () => {
-  let fake: FakeIkuai;
+  let fake: FakeRouter;
   let cookie: string;
   beforeAll(async () => {
-    fake = await startFakeIkuai({ password: 'secret-pw' });
+    fake = await startFakeIkuaiRouter({ password: 'secret-pw' });
     const l = await login(fake, 'secret-pw');
-    expect(l.answer).toEqual({ Result: RESULT.loginOk, ErrMsg: 'Success' });
+    expect(l.answer).toEqual({ Result: V3.loginOk, ErrMsg: 'Success' });
     cookie = l.cookie!;
   });
   afterAll(() => fake.close());
@@ -252,54 +252,55 @@ describe('ikuai-api.json replayed against a FAKE iKuai 3.x API', () => {
     (await post(fake, '/Action/call', { func_name: func, action: 'show', param: { TYPE: type } }, cookie)).answer;
 
   it('refuses a wrong password and calls without a session', async () => {
-    expect((await login(fake, 'wrong')).answer.Result).not.toBe(RESULT.loginOk);
+    expect((await login(fake, 'wrong')).answer.Result).not.toBe(V3.loginOk);
     const call = ikuaiApiCalls(planOf())[0];
-    expect((await post(fake, '/Action/call', call)).answer.Result).toBe(RESULT.noSession);
-    expect((await post(fake, '/Action/call', call, 'sess_key=00ff')).answer.Result).toBe(RESULT.noSession);
+    expect((await post(fake, '/Action/call', call)).answer.Result).toBe(V3.noSession);
+    expect((await post(fake, '/Action/call', call, 'sess_key=00ff')).answer.Result).toBe(V3.noSession);
   });
 
   it('takes every call of the example and shows the leases back', async () => {
     const text = files(planOf()).get('ikuai-api.json') ?? '';
     for (const body of JSON.parse(text) as IkuaiCall[]) {
       const { answer } = await post(fake, '/Action/call', body, cookie);
-      expect(answer, JSON.stringify(body)).toMatchObject({ Result: RESULT.ok, ErrMsg: 'Success' });
+      expect(answer, JSON.stringify(body)).toMatchObject({ Result: V3.ok, ErrMsg: 'Success' });
     }
     const leases = await show('dhcp_static', 'static_total,static_data');
-    expect(leases.Result).toBe(RESULT.ok);
+    expect(leases.Result).toBe(V3.ok);
     expect(leases.Data?.static_total).toBe(nodes.length);
     const rows = leases.Data?.static_data as Row[];
     expect(rows.map((r) => [r.hostname, r.mac, r.ip_addr, r.interface, r.enabled])).toEqual(
       nodes.map((n) => [n.name, n.mac, ip(n), 'lan1', 'yes']),
     );
-    const dns = await show('dns', 'total,data');
+    const dns = await show('dns', 'dns_proxy_total,dns_proxy');
+    expect(dns.Data?.total).toBe(1);
     expect((dns.Data?.data as Row[]).map((r) => [r.domain, r.dns_addr])).toEqual([['k8s-api.homelab.lan', '192.168.66.11']]);
   });
 
   it('refuses the same leases twice (the fake keeps MACs unique), so a replay is not silently doubled', async () => {
     const first = calls(planOf(), 'dhcp_static')[0];
-    expect((await post(fake, '/Action/call', first, cookie)).answer.Result).toBe(RESULT.rejected);
+    expect((await post(fake, '/Action/call', first, cookie)).answer.Result).toBe(V3.rejected);
   });
 
   it('takes the port mappings; the PXE edit needs the pool record merged in, as ikuai-settings.md says', async () => {
-    const other = await startFakeIkuai();
+    const other = await startFakeIkuaiRouter();
     try {
       const c = (await login(other, 'admin')).cookie!;
       for (const body of ikuaiApiCalls(planOf(WITH_PXE_AND_DNAT))) {
         if (body.func_name === 'dhcp_server') {
-          expect((await post(other, '/Action/call', body, c)).answer.Result).toBe(RESULT.rejected);
+          expect((await post(other, '/Action/call', body, c)).answer.Result).toBe(V3.rejected);
           const pools = (await post(other, '/Action/call', { func_name: 'dhcp_server', action: 'show', param: { TYPE: 'total,data' } }, c)).answer;
           const pool = (pools.Data?.data as Row[]).find((r) => r.interface === body.param.interface);
           const merged = { ...body, param: { ...pool, ...body.param } };
-          expect((await post(other, '/Action/call', merged, c)).answer.Result).toBe(RESULT.ok);
+          expect((await post(other, '/Action/call', merged, c)).answer.Result).toBe(V3.ok);
         } else {
-          expect((await post(other, '/Action/call', body, c)).answer, JSON.stringify(body)).toMatchObject({ Result: RESULT.ok });
+          expect((await post(other, '/Action/call', body, c)).answer, JSON.stringify(body)).toMatchObject({ Result: V3.ok });
         }
       }
-      expect(other.tables.get('dnat')?.map((r) => [r.comment, r.wan_port, r.lan_addr, r.lan_port, r.protocol])).toEqual([
+      expect(other.tables.dnat.map((r) => [r.comment, r.wan_port, r.lan_addr, r.lan_port, r.protocol])).toEqual([
         ['kube-apiserver', '16443', '192.168.66.11', '6443', 'tcp'],
         ['nodeports', '30000-30100', '192.168.66.21', '30000-30100', 'tcp+udp'],
       ]);
-      expect(other.tables.get('dhcp_server')?.[0]).toMatchObject({ next_server: '192.168.66.5', opt66: '192.168.66.5', opt67: 'mkimage.kpxe' });
+      expect(other.tables.dhcp_server[0]).toMatchObject({ next_server: '192.168.66.5', opt66: '192.168.66.5', opt67: 'mkimage.kpxe' });
     } finally {
       await other.close();
     }
