@@ -156,3 +156,17 @@ export function sortDiagnostics(diags: Diagnostic[]): Diagnostic[] {
       a.code.localeCompare(b.code),
   );
 }
+
+/**
+ * Each diagnostic once, sorted (sortDiagnostics): one with the severity, code, position and message of an earlier
+ * one is dropped (profiles that inherit a value from one base file, or a check that several stages run, say it
+ * once). The loader, the lints and `validate` all use it.
+ */
+export function uniqueDiagnostics(diags: Diagnostic[]): Diagnostic[] {
+  const seen = new Map<string, Diagnostic>();
+  for (const d of diags) {
+    const key = JSON.stringify([d.severity, d.code, d.file, d.line, d.col, d.message]);
+    if (!seen.has(key)) seen.set(key, d);
+  }
+  return sortDiagnostics([...seen.values()]);
+}

@@ -4,7 +4,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { error, hasErrors, sortDiagnostics, type Diagnostic } from '../diagnostics.js';
+import { error, hasErrors, uniqueDiagnostics, type Diagnostic } from '../diagnostics.js';
 import {
   loadAndLint,
   nodePlans,
@@ -123,7 +123,7 @@ export async function validate(io: Io, o: CommonFlags): Promise<Outcome> {
       if (profile.value.role !== 'gateway') nodePlans(r.inputs, profile, undefined, diags);
     }
   }
-  const unique = sortDiagnostics([...new Map(diags.map((d) => [JSON.stringify(d), d])).values()]);
+  const unique = uniqueDiagnostics(diags);
   if (hasErrors(unique)) return { diagnostics: unique, sources: r.sources };
   if (r.inputs && !o.json) {
     const { cluster, profiles } = r.inputs;

@@ -2,7 +2,7 @@
 // `--strict` turns them into errors via applyStrict(). Each lint is its own exported function so tests and
 // other stages can run one alone; lintInputs runs them all.
 
-import { sortDiagnostics, type Diagnostic } from '../diagnostics.js';
+import { uniqueDiagnostics, type Diagnostic } from '../diagnostics.js';
 import type { Cluster, Inputs, Located, Profile } from './types.js';
 import {
   lintControlPlaneEndpoint,
@@ -57,12 +57,5 @@ export function lintInputs(inputs: Inputs): Diagnostic[] {
   for (const profile of inputs.profiles.values()) {
     for (const lint of PROFILE_LINTS) all.push(...lint(profile, inputs.cluster));
   }
-  const seen = new Set<string>();
-  const unique = all.filter((d) => {
-    const key = JSON.stringify([d.code, d.file, d.line, d.col, d.message]);
-    if (seen.has(key)) return false;
-    seen.add(key);
-    return true;
-  });
-  return sortDiagnostics(unique);
+  return uniqueDiagnostics(all);
 }

@@ -6,7 +6,7 @@
 import { lstatSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, extname, isAbsolute, join, relative, resolve } from 'node:path';
 import { LineCounter, isPair, isScalar, parseDocument, visit, type Document } from 'yaml';
-import { error, hasErrors, sortDiagnostics, type Diagnostic, type Position } from '../diagnostics.js';
+import { error, hasErrors, uniqueDiagnostics, type Diagnostic, type Position } from '../diagnostics.js';
 import { PACKAGE_ROOT } from '../template.js';
 import { clusterJsonSchema as clusterSchema, profileJsonSchema as profileSchema } from './jsonschema.js';
 import { AliasExpansionError, MAX_EXPANDED_NODES, mergeNodes, withoutKeys, fromYaml, type LNode } from './merge.js';
@@ -283,8 +283,7 @@ class Loader {
   }
 
   result<T extends object>(extra: T): T & { diagnostics: Diagnostic[]; sources: Map<string, string> } {
-    const unique = new Map(this.diags.map((d) => [JSON.stringify(d), d]));
-    return { ...extra, diagnostics: sortDiagnostics([...unique.values()]), sources: this.sources };
+    return { ...extra, diagnostics: uniqueDiagnostics(this.diags), sources: this.sources };
   }
 }
 
