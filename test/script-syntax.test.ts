@@ -5,7 +5,8 @@
 import { chmodSync, existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { writeTreeAtomic, type OutFile } from '../src/output.js';
+import { checkScripts, writeTreeAtomic, type OutFile } from '../src/output.js';
+import { installerScripts } from '../src/pxe/installer.js';
 import { PACKAGE_ROOT } from '../src/template.js';
 import { loadInputs } from '../src/profile/load.js';
 import { renderRole } from '../src/pipeline.js';
@@ -75,6 +76,25 @@ describe('writeTreeAtomic parses every shell script before it writes', () => {
     const dest = join(scratch(), 'out');
     await writeTreeAtomic(dest, [{ path: 'init.bash', content: `#!/bin/bash\n${fresh()}function wait_for { :; }\n` }]);
     expect(readdirSync(dest)).toEqual(['init.bash']);
+  });
+
+  it('a sourced library says its shell on its first line (# shellcheck shell=sh): sh parses it', async () => {
+    const r = await refused([{ path: 'etc/mkimage/lib.sh', content: `# shellcheck shell=sh\n${fresh()}disks=(a b)\n` }]);
+    expect(r.message).toMatch(/mkimage generated etc\/mkimage\/lib\.sh, which does not parse \(sh -n: /);
+  });
+
+  it('the LAN-boot installer\'s scripts (/init, the udhcpc script, the shared library) are all parsed by sh', () => {
+    const shells = countingShells();
+    const s = installerScripts();
+    const old = process.env.PATH;
+    process.env.PATH = shells.path;
+    try {
+      // what buildInitramfs checks before it packs them (a nonce each: this process may have parsed them already)
+      checkScripts([{ path: 'init', content: s.init + fresh() }, { path: 'etc/mkimage/udhcpc.script', content: s.udhcpc + fresh() }, { path: 'etc/mkimage/installer-lib.sh', content: s.lib + fresh() }]);
+    } finally {
+      process.env.PATH = old;
+    }
+    expect(shells.runs()).toEqual(['sh -n', 'sh -n', 'sh -n']);
   });
 
   it('other files (YAML, a python #! script, binary) are not parsed as shell', async () => {

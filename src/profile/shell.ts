@@ -29,10 +29,14 @@ export function shellSyntaxProblem(run: string): string | undefined {
   return said.replace(/\bline (\d+)/g, (_, n: string) => `line ${own(n)}`);
 }
 
-/** The shell that runs a file: from its #! line (bash or sh, directly or through env), else bash for a `.sh` name. */
+/**
+ * The shell that runs a file: from its #! line (bash or sh, directly or through env), or for a sourced library from
+ * a first line `# shellcheck shell=sh|bash`, else bash for a `.sh` name.
+ */
 export function scriptShell(path: string, head: string): 'bash' | 'sh' | undefined {
   const m = /^#!\s*(\S+)(?:[ \t]+(\S+))?/.exec(head);
-  if (m === null) return path.endsWith('.sh') ? 'bash' : undefined;
+  const directive = /^#\s*shellcheck\s+shell=(bash|sh)\b/.exec(head)?.[1] as 'bash' | 'sh' | undefined;
+  if (m === null) return directive ?? (path.endsWith('.sh') ? 'bash' : undefined);
   const name = (m[1]!.endsWith('/env') ? m[2] ?? '' : m[1]!).replace(/^.*\//, '');
   return name === 'bash' || name === 'sh' ? name : undefined;
 }

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { EnvironmentError } from '../cli/run.js';
 import { templateText } from '../template.js';
+import { checkScripts } from '../output.js';
 import { writeCpio, type CpioEntry } from './cpio.js';
 import { kernelPackage, unpacked, type PackageVersion, type UnpackedPackage } from './debs.js';
 import { INSTALLER_MODULES, moduleClosure } from './modules.js';
@@ -47,6 +48,7 @@ export async function buildInitramfs(pkgs: InstallerPackages, epoch: number): Pr
     throw new EnvironmentError(`the Debian kernel ${kernelVersion} has no module ${closure.missing.join(', ')}: the installer needs them`, 'E015');
   }
   const scripts = installerScripts();
+  checkScripts([{ path: 'init', content: scripts.init }, { path: 'etc/mkimage/udhcpc.script', content: scripts.udhcpc }, { path: 'etc/mkimage/installer-lib.sh', content: scripts.lib }]);
   const entries: CpioEntry[] = [
     { path: 'init', type: 'file', mode: 0o755, content: Buffer.from(scripts.init) },
     { path: 'bin/busybox', type: 'file', mode: 0o755, content: await readFile(busyboxBinary(pkgs.busybox)) },
