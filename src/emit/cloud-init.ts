@@ -9,16 +9,16 @@
 // Both add the admin user (and no distro "default" user: only the plan's admin can log in), the
 // hostname, and turn SSH password logins off.
 //
-// user-data is built as an object and serialised with `yaml` (YAML 1.1 quoting for PyYAML, no line
+// user-data is built as an object and serialised as `yaml` would (src/emit/yaml.ts: YAML 1.1 quoting for PyYAML, no line
 // folding so file contents round-trip byte for byte); keys are always in the order written below.
 
 import { isFileMode } from '../profile/schema.js';
 import { gzipSync } from 'node:zlib';
-import { parse, stringify } from 'yaml';
+import { parse } from 'yaml';
 import type { NodePlan, PlanFile, PlanUnit } from '../plan/types.js';
 import { header } from '../template.js';
 import { metaDataText, seedInstanceId } from './meta-data.js';
-import { CLOUD_YAML_OPTIONS, renderNetworkConfig, requireNode } from './netplan.js';
+import { cloudYaml, renderNetworkConfig, requireNode } from './netplan.js';
 import { renderPhaseScript } from './script.js';
 import { FIRSTBOOT_SCRIPT } from '../firstboot/files.js';
 
@@ -231,7 +231,7 @@ export function cloudConfigObject(plan: NodePlan, mode: CloudInitMode): CloudCon
 
 /** The NoCloud `user-data` file: "#cloud-config", the generated-by line, then the document. */
 export function renderUserData(plan: NodePlan, mode: CloudInitMode): string {
-  return `#cloud-config\n${header('#')}${stringify(cloudConfigObject(plan, mode), CLOUD_YAML_OPTIONS)}`;
+  return `#cloud-config\n${header('#')}${cloudYaml.write(cloudConfigObject(plan, mode))}`;
 }
 
 interface RenderedSeed {

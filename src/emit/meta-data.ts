@@ -7,9 +7,8 @@
 // the bake phase in baked mode) leave the id alone: changing them must not re-run a node's first boot.
 
 import { createHash } from 'node:crypto';
-import { stringify } from 'yaml';
 import { header } from '../template.js';
-import { CLOUD_YAML_OPTIONS } from './netplan.js';
+import { cloudYaml } from './netplan.js';
 
 /** Stable instance-id from the cluster and node names and the seed contents it identifies. */
 export function seedInstanceId(cluster: string, node: string, contents: readonly string[]): string {
@@ -20,5 +19,5 @@ export function seedInstanceId(cluster: string, node: string, contents: readonly
 
 /** The NoCloud `meta-data` file text. */
 export function metaDataText(instanceId: string, localHostname: string): string {
-  return header('#') + stringify({ 'instance-id': instanceId, 'local-hostname': localHostname }, CLOUD_YAML_OPTIONS);
+  return header('#') + cloudYaml.write({ 'instance-id': instanceId, 'local-hostname': localHostname });
 }

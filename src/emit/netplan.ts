@@ -21,7 +21,7 @@
 // netplan (Debian 12 genericcloud) it still works; netplan only warns that gateway4 is deprecated. Ubuntu always has
 // netplan and EL9 uses sysconfig, so they keep the route.
 
-import { stringify } from 'yaml';
+import { YamlWriter } from './yaml.js';
 import type { NodePlan, PlanNode } from '../plan/types.js';
 import { LAN_INTERFACE } from '../plan/network.js';
 import { header } from '../template.js';
@@ -51,6 +51,8 @@ const GATEWAY4_FAMILIES: ReadonlySet<NodePlan['os']['family']> = new Set(['debia
 
 /** Options for every YAML file cloud-init (PyYAML, YAML 1.1) reads: 1.1 quoting, no folding. */
 export const CLOUD_YAML_OPTIONS = { version: '1.1', lineWidth: 0, minContentWidth: 0, singleQuote: true } as const;
+/** Writes YAML as `yaml` does with CLOUD_YAML_OPTIONS, fast (src/emit/yaml.ts). */
+export const cloudYaml = new YamlWriter(CLOUD_YAML_OPTIONS);
 
 export function requireNode(plan: NodePlan): PlanNode {
   if (plan.node === undefined) {
@@ -76,5 +78,5 @@ export function networkConfigObject(plan: NodePlan): NetworkConfigV2 {
 
 /** The NoCloud `network-config` file (netplan v2, no `network:` wrapper). */
 export function renderNetworkConfig(plan: NodePlan): string {
-  return header('#') + stringify(networkConfigObject(plan), CLOUD_YAML_OPTIONS);
+  return header('#') + cloudYaml.write(networkConfigObject(plan));
 }
