@@ -1,12 +1,12 @@
 // kubeadm configuration documents for Kubernetes 1.29 (kubeadm.k8s.io/v1beta3 + kubelet.config.k8s.io/v1beta1),
-// built as objects and serialised with `yaml` in YAML 1.1 quoting (kubeadm decodes with a YAML 1.1 parser, so
+// built as objects and serialised as `yaml` would (src/emit/yaml.ts) in YAML 1.1 quoting (kubeadm decodes with a YAML 1.1 parser, so
 // "yes" or "012345" must stay strings).
 //
 // `kubeadm join --config` reads only the JoinConfiguration document (documentMapToJoinConfiguration skips every
 // other kind), and joining kubelets take their KubeletConfiguration from the kubelet-config ConfigMap that
 // `kubeadm init` uploads; so the KubeletConfiguration goes into the init documents only.
 
-import { stringify } from 'yaml';
+import { YamlWriter } from '../emit/yaml.js';
 import type { NodePlan, PlanNode } from '../plan/types.js';
 import { header } from '../template.js';
 import { discoveryHash } from './pki.js';
@@ -22,8 +22,11 @@ export const BOOTSTRAP_TOKEN_USAGES = ['signing', 'authentication'];
 
 type Doc = Record<string, unknown>;
 
+/** Writes as `yaml` does with these options, fast (src/emit/yaml.ts): a config per joining node. */
+const kubeadmYaml = new YamlWriter({ version: '1.1', lineWidth: 0 });
+
 function serialise(docs: Doc[]): string {
-  const body = docs.map((d) => stringify(d, { version: '1.1', lineWidth: 0 })).join('---\n');
+  const body = docs.map((d) => kubeadmYaml.write(d)).join('---\n');
   return header('#') + body;
 }
 
