@@ -4,7 +4,7 @@
 // `yaml` builds a document tree and decides each scalar's style through its schema: a 1000-node render spent half
 // its time there. This writer lays out maps and sequences itself, as `yaml` does (2-space indent, sequences
 // indented under their key), and decides two common scalar styles itself where the answer is certain:
-// - plain: a string that starts with a letter, "_" or "/" (or a digit, when it holds a "/"), uses only a few safe
+// - plain: a string that starts with a letter, "_" or "/" (or a digit, when it holds a "/" or is an IPv4 address), uses only a few safe
 //   characters, and is no YAML 1.1 boolean or null word, so no schema can read it as anything but that string;
 // - literal block ("|" or "|-"): a multi-line string with no control characters, no leading space or newline and
 //   at most one trailing newline.
@@ -29,10 +29,13 @@ const FORCES_QUOTES = /[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]/;
 // A digit may start it when it holds a "/" (an address with its prefix): no number, time or date has one.
 const PLAIN_WITH_SLASH = /^[0-9][A-Za-z0-9_/.:=()+,~@ -]*$/;
 
+// A dotted quad is no YAML 1.1 float (one dot at most), int or date either.
+const DOTTED_QUAD = /^[0-9]{1,3}(\.[0-9]{1,3}){3}$/;
+
 function isPlainSafe(s: string): boolean {
   if (PLAIN_BAD.test(s)) return false;
   if (PLAIN.test(s)) return !NOT_PLAIN_WORDS.has(s);
-  return PLAIN_WITH_SLASH.test(s) && s.includes('/');
+  return (PLAIN_WITH_SLASH.test(s) && s.includes('/')) || DOTTED_QUAD.test(s);
 }
 
 /** The literal block `yaml` writes for `s` (content indented by `indent`), or undefined when unsure. */
