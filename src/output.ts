@@ -1,6 +1,7 @@
 // Writes an in-memory file tree atomically: everything goes into a temp dir beside the destination, which then
 // takes the destination's place. A failure leaves the old tree (or nothing) behind, never a half-written one.
-// Before anything is written the tree is checked: paths inside it, one file per path, and every shell script parses.
+// Before anything is written the tree is checked: paths inside it, one file per path, and every shell script parses
+// (files made lazily, in batches, are checked as they come, and a refusal then drops the temp tree: the old tree stays).
 //
 // The swap, under the destination's lock (src/output-lock.ts), so concurrent writers take turns:
 //   1. clean up after writers that died (killed renders): their temp trees go, and a tree a fallback swap had moved
@@ -49,6 +50,12 @@ export interface TreeOptions {
    * to hold in memory, streamed from disk (the LAN-boot image). What it writes is swapped in with the rest.
    */
   fill?: (tmp: string) => Promise<void>;
+  /**
+   * more files, made lazily in batches after `files` (a node's seed files each): a batch is written while the next
+   * is made, and dropped once written, so a large render neither holds every file in memory nor waits for its
+   * writes. Checked like `files` (inside the tree, one file per path, no file where a directory goes).
+   */
+  more?: Iterable<FileTree>;
 }
 
 function checkRelative(p: string): string {
@@ -64,19 +71,26 @@ function checkRelative(p: string): string {
  * path, and no file where another needs a directory (`etc/foo` and `etc/foo/bar`): the second write would
  * silently replace the first, or fail half-way.
  */
-function checkTree(files: FileTree): string[] {
-  const paths = files.map((f) => checkRelative(f.path));
-  const seen = new Set<string>();
-  for (const p of paths) {
-    if (seen.has(p)) throw new Error(`refusing to write two files at one path: ${p}`);
-    seen.add(p);
-  }
-  for (const p of paths) {
-    for (let d = dirname(p); d !== '.' && d !== '/'; d = dirname(d)) {
-      if (seen.has(d)) throw new Error(`refusing to write ${p}: ${d} is a file in the same tree`);
+class TreeCheck {
+  private readonly files = new Set<string>();
+  private readonly dirs = new Set<string>();
+
+  /** The normalised paths of `batch`, once the whole batch passes against itself and everything before it. */
+  add(batch: FileTree): string[] {
+    const paths = batch.map((f) => checkRelative(f.path));
+    for (const p of paths) {
+      if (this.files.has(p)) throw new Error(`refusing to write two files at one path: ${p}`);
+      this.files.add(p);
     }
+    for (const p of paths) {
+      if (this.dirs.has(p)) throw new Error(`refusing to write ${p}: it is a directory of another file in the same tree`);
+      for (let d = dirname(p); d !== '.' && d !== '/' && !this.dirs.has(d); d = dirname(d)) {
+        if (this.files.has(d)) throw new Error(`refusing to write ${p}: ${d} is a file in the same tree`);
+        this.dirs.add(d);
+      }
+    }
+    return paths;
   }
-  return paths;
 }
 
 /** The shell that runs a tree entry (src/profile/shell.ts scriptShell), reading a binary entry only if it starts with #!. */
@@ -194,7 +208,8 @@ function track(w: { tmp: string; lock?: HeldLock }): () => void {
 export async function writeTreeAtomic(dest: string, files: FileTree, opts: TreeOptions = {}): Promise<boolean> {
   const dirMode = opts.dirMode ?? 0o755;
   const target = resolve(dest);
-  const paths = checkTree(files);
+  const check = new TreeCheck();
+  const paths = check.add(files);
   checkScripts(files);
   const parent = dirname(target);
   await mkdir(parent, { recursive: true });
@@ -202,20 +217,17 @@ export async function writeTreeAtomic(dest: string, files: FileTree, opts: TreeO
   const writing: { tmp: string; lock?: HeldLock } = { tmp };
   const untrack = track(writing);
   try {
-    const entries = files.map((f, i) => ({ ...f, full: join(tmp, paths[i]!) }));
-    // Directories first (sorted, once each), then the files with bounded parallelism.
-    for (const dir of [...new Set(entries.map((e) => dirname(e.full)))].sort()) {
-      await mkdir(dir, { recursive: true, mode: dirMode });
-    }
-    const PARALLEL = 32;
-    for (let i = 0; i < entries.length; i += PARALLEL) {
-      await Promise.all(
-        entries.slice(i, i + PARALLEL).map(async (e) => {
-          const mode = e.mode ?? 0o644;
-          await writeFile(e.full, e.content, { mode });
-          await chmod(e.full, mode); // umask must not widen or narrow what the plan says
-        }),
-      );
+    const into = new BatchWriter(tmp, dirMode);
+    await into.write(files, paths);
+    if (opts.more) {
+      let writing = Promise.resolve();
+      for (const batch of opts.more) {
+        const batchPaths = check.add(batch); // made (by the iterator) while the batch before it is written
+        checkScripts(batch);
+        await writing;
+        writing = into.write(batch, batchPaths);
+      }
+      await writing;
     }
     await opts.fill?.(tmp);
     await chmod(tmp, dirMode);
@@ -231,6 +243,45 @@ export async function writeTreeAtomic(dest: string, files: FileTree, opts: TreeO
     writing.lock?.release();
     untrack();
   }
+}
+
+/** Writes batches of files into a temp tree: their directories first (each once), then the files, 32 at a time. */
+class BatchWriter {
+  private readonly made = new Set<string>();
+  /** bits the umask takes away: files whose mode has none of them need no chmod after the create */
+  private readonly masked = currentUmask();
+
+  constructor(
+    private readonly root: string,
+    private readonly dirMode: number,
+  ) {}
+
+  async write(files: FileTree, paths: readonly string[]): Promise<void> {
+    const full = paths.map((p) => join(this.root, p));
+    for (const dir of [...new Set(full.map((f) => dirname(f)))].sort()) {
+      if (this.made.has(dir)) continue;
+      await mkdir(dir, { recursive: true, mode: this.dirMode });
+      this.made.add(dir);
+    }
+    const PARALLEL = 32;
+    for (let i = 0; i < files.length; i += PARALLEL) {
+      await Promise.all(
+        files.slice(i, i + PARALLEL).map(async (f, j) => {
+          const mode = f.mode ?? 0o644;
+          await writeFile(full[i + j]!, f.content, { mode, flag: 'wx' });
+          // umask must not narrow what the plan says (a new file never gets more than its mode)
+          if ((mode & this.masked) !== 0) await chmod(full[i + j]!, mode);
+        }),
+      );
+    }
+  }
+}
+
+/** The process's umask (read by setting it and putting it back at once: nothing runs in between). */
+function currentUmask(): number {
+  const m = process.umask(0o022);
+  process.umask(m);
+  return m;
 }
 
 /** Write one file atomically (temp file in the same directory, then rename). */

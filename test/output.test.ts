@@ -1,7 +1,7 @@
 // writeTreeAtomic refuses a tree it cannot write whole, before it writes anything, and swaps it in under a lock.
 
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -20,6 +20,49 @@ describe('writeTreeAtomic', () => {
     await expect(writeTreeAtomic(dest, files)).rejects.toThrow(message);
     expect(existsSync(dest)).toBe(false);
     expect(readdirSync(parent)).toEqual([]);
+  });
+
+  it.each([
+    ['a file of a later batch at the path of an earlier one', [[{ path: 'seeds/n1/user-data', content: '2' }]]],
+    ['a file where an earlier batch needs a directory', [[{ path: 'seeds', content: 'x' }]]],
+    ['a directory where an earlier batch has a file', [[{ path: 'plan.json/x', content: 'x' }]]],
+    ['a later batch that repeats itself', [[{ path: 'seeds/n2/a', content: '1' }], [{ path: 'seeds/n3/a', content: '1' }, { path: 'seeds/n3/a', content: '2' }]]],
+  ])('refuses %s among the lazily made files, and leaves the old tree as it was', async (_what, more) => {
+    const parent = mkdtempSync(join(tmpdir(), 'mkimage-tree-'));
+    const dest = join(parent, 'out');
+    const first = [{ path: 'plan.json', content: 'old' }, { path: 'seeds/n1/user-data', content: 'old', mode: 0o600 }];
+    await writeTreeAtomic(dest, first);
+    await expect(writeTreeAtomic(dest, [{ path: 'plan.json', content: 'new' }, { path: 'seeds/n1/user-data', content: '1' }], { more })).rejects.toThrow(/refusing to write/);
+    expect(readFileSync(join(dest, 'plan.json'), 'utf8')).toBe('old');
+    expect(readdirSync(parent)).toEqual(['out']);
+  });
+
+  it('writes lazily made batches one behind the maker, with the modes asked for whatever the umask', async () => {
+    const parent = mkdtempSync(join(tmpdir(), 'mkimage-tree-'));
+    const dest = join(parent, 'out');
+    const tempTree = () => readdirSync(parent).filter((n) => n.startsWith('.out.tmp-')).map((n) => join(parent, n))[0]!;
+    const seenWritten: boolean[] = [];
+    function* batches() {
+      for (let k = 0; k < 6; k++) {
+        // when batch k is made, batch k-2 is on disk already: the writer never holds more than two batches
+        if (k >= 2) seenWritten.push(existsSync(join(tempTree(), `seeds/n${k - 2}/user-data`)));
+        yield [{ path: `seeds/n${k}/user-data`, content: `u${k}`, mode: 0o600 }, { path: `seeds/n${k}/meta-data`, content: `m${k}` }, { path: `seeds/n${k}/run.sh`, content: 'x', mode: 0o755 }];
+      }
+    }
+    const saved = process.umask(0o077);
+    try {
+      await writeTreeAtomic(dest, [{ path: 'plan.json', content: '{}' }], { more: batches() });
+    } finally {
+      process.umask(saved);
+    }
+    expect(seenWritten).toEqual([true, true, true, true]);
+    for (let k = 0; k < 6; k++) {
+      expect(readFileSync(join(dest, `seeds/n${k}/user-data`), 'utf8')).toBe(`u${k}`);
+      expect(statSync(join(dest, `seeds/n${k}/user-data`)).mode & 0o7777).toBe(0o600);
+      expect(statSync(join(dest, `seeds/n${k}/meta-data`)).mode & 0o7777).toBe(0o644); // widened back past umask 077
+      expect(statSync(join(dest, `seeds/n${k}/run.sh`)).mode & 0o7777).toBe(0o755);
+    }
+    expect(readdirSync(parent)).toEqual(['out']);
   });
 
   it('writes a well-formed tree', async () => {
