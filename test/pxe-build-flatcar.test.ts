@@ -13,7 +13,8 @@ import { pxeBuild, type PxeBuildFlags } from '../src/cli/pxe-build.js';
 import { runCommand, type Io } from '../src/cli/run.js';
 import { serializeLock, type LockEntry } from '../src/fetch/lock.js';
 import { renderRole } from '../src/pipeline.js';
-import { FLATCAR_VERSION, flatcarReleaseUrl } from '../src/pxe/flatcar.js';
+import { fileNameOf } from '../src/fetch/index.js';
+import { FLATCAR_VERSION, flatcarPxeArtifacts } from '../src/pxe/flatcar.js';
 import { makeFlatcarBed, MIRROR, type FlatcarBed } from './helpers/flatcar-bed.js';
 import { startServer, type TestServer } from './helpers/http-server.js';
 import { filesUnder } from './helpers/tree.js';
@@ -25,6 +26,8 @@ const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 const mode = (p: string) => statSync(p).mode & 0o777;
 const KERNEL = Buffer.from('STAND-IN flatcar_production_pxe.vmlinuz for mkimage tests (not a kernel)\n');
 const INITRD = Buffer.from('STAND-IN flatcar_production_pxe_image.cpio.gz for mkimage tests (not an initrd)\n');
+const IMAGE = Buffer.concat([Buffer.from('STAND-IN flatcar_production_image.bin.bz2 for mkimage tests (not an image)\n'), Buffer.alloc(256 * 1024, 0x5a)]);
+const SIGNATURE = Buffer.from('STAND-IN flatcar_production_image.bin.bz2.sig for mkimage tests (not a signature)\n');
 const SERVER = 'http://192.168.66.5:8080';
 
 async function build(b: FlatcarBed, ...extra: Array<[string, unknown]>): Promise<{ code: number; err: string; out: string }> {
@@ -36,14 +39,21 @@ async function build(b: FlatcarBed, ...extra: Array<[string, unknown]>): Promise
   return { code: io.exitCode, err, out };
 }
 
-/** mkimage.lock with the bed's entries and the STAND-IN PXE files' sums under their upstream URLs. */
-function lockStandIns(b: FlatcarBed, kernel: Buffer, initrd: Buffer): void {
+/** The STAND-IN files a Flatcar LAN boot needs, by flatcarPxeArtifacts' key, and where the test mirror serves them. */
+const STAND_INS = { kernel: KERNEL, initrd: INITRD, image: IMAGE, signature: SIGNATURE };
+const UPSTREAM = flatcarPxeArtifacts([]);
+/** Where flatcar-install -b http://<server>/flatcar/amd64-usr -V <version> looks (src/pxe/flatcar.ts cites the script). */
+const IMAGE_PATH = `flatcar/amd64-usr/${FLATCAR_VERSION}/flatcar_production_image.bin.bz2`;
+const mirrorPath = (key: keyof typeof STAND_INS) => `/flatcar/${fileNameOf(UPSTREAM[key])}`;
+
+/** mkimage.lock with the bed's entries and the STAND-IN Flatcar files' sums under their upstream URLs (`other` replaces some). */
+function lockStandIns(b: FlatcarBed, other: Partial<typeof STAND_INS> = {}): void {
   const lock = JSON.parse(readFileSync(join(b.cwd, 'mkimage.lock'), 'utf8')) as { artifacts: LockEntry[] };
-  const artifacts = lock.artifacts.filter((e) => !e.name.startsWith('flatcar-pxe-'));
-  artifacts.push(
-    { name: 'flatcar-pxe-kernel', url: flatcarReleaseUrl('stable', FLATCAR_VERSION, 'amd64', 'flatcar_production_pxe.vmlinuz'), size: kernel.length, sha256: sha256(kernel) },
-    { name: 'flatcar-pxe-initrd', url: flatcarReleaseUrl('stable', FLATCAR_VERSION, 'amd64', 'flatcar_production_pxe_image.cpio.gz'), size: initrd.length, sha256: sha256(initrd) },
-  );
+  const artifacts = lock.artifacts.filter((e) => !e.name.startsWith('flatcar-pxe-') && !e.name.startsWith('flatcar-image'));
+  for (const key of Object.keys(STAND_INS) as Array<keyof typeof STAND_INS>) {
+    const bytes = other[key] ?? STAND_INS[key];
+    artifacts.push({ name: UPSTREAM[key].name, url: UPSTREAM[key].urls[0]!, size: bytes.length, sha256: sha256(bytes) });
+  }
   writeFileSync(join(b.cwd, 'mkimage.lock'), serializeLock({ lockVersion: 1, artifacts }));
 }
 
@@ -67,10 +77,9 @@ describe('mkimage pxe build with Flatcar nodes', () => {
   let out: string;
   beforeAll(async () => {
     tool('ignition-validate');
-    mirror = await startServer({
-      '/flatcar/flatcar_production_pxe.vmlinuz': (_q, s) => void s.writeHead(200).end(KERNEL),
-      '/flatcar/flatcar_production_pxe_image.cpio.gz': (_q, s) => void s.writeHead(200).end(INITRD),
-    });
+    mirror = await startServer(
+      Object.fromEntries((Object.keys(STAND_INS) as Array<keyof typeof STAND_INS>).map((k) => [mirrorPath(k), (_q, s) => void s.writeHead(200).end(STAND_INS[k])])),
+    );
     const cwd = tmp();
     b = await makeFlatcarBed(cwd, {
       // the local mirror first (it holds the PXE files by name), then the bed's; worker2 installs el9 from a golden image
@@ -78,37 +87,44 @@ describe('mkimage pxe build with Flatcar nodes', () => {
         t.replace(`artifactMirrors: ["${MIRROR}"]`, `artifactMirrors: ["${mirror.url('/flatcar/')}", "${MIRROR}"]`)
           .replace('  - name: worker2\n    role: worker\n', '  - name: worker2\n    role: worker\n    osFamily: el9\n'),
     });
-    lockStandIns(b, KERNEL, INITRD);
+    lockStandIns(b);
     writeFileSync(join(cwd, 'golden.raw'), Buffer.alloc(1 << 20, 7));
     first = await build(b, ['image', 'golden.raw']);
     out = join(cwd, 'out/pxe');
   }, 600_000);
   afterAll(async () => mirror.close());
 
-  it('writes the Flatcar kernel and initrd as fetched, each node\'s configs, and worker2\'s seed and image', () => {
+  it('writes the Flatcar kernel, initrd, OS image and signature as fetched, each node\'s configs, and worker2\'s seed and image', () => {
     expect(first.code, first.err).toBe(0);
     expect(first.err).toContain(`wrote out/pxe/: 2 node(s) (worker1, worker2)`);
-    expect(first.err).toContain(`image worker.raw.gz, Flatcar ${FLATCAR_VERSION} PXE kernel and initrd with Ignition configs for worker1;`);
+    expect(first.err).toContain(`image worker.raw.gz, Flatcar ${FLATCAR_VERSION} PXE kernel, initrd and OS image with Ignition configs for worker1;`);
     const files = filesUnder(out).sort();
     for (const f of [
-      'flatcar/flatcar_production_pxe.vmlinuz', 'flatcar/flatcar_production_pxe_image.cpio.gz',
+      'flatcar/flatcar_production_pxe.vmlinuz', 'flatcar/flatcar_production_pxe_image.cpio.gz', IMAGE_PATH, `${IMAGE_PATH}.sig`,
       'ignition/worker1/install.ign', 'ignition/worker1/node.ign', 'images/worker.raw.gz',
       'seeds/worker2/meta-data', 'seeds/worker2/network-config', 'seeds/worker2/user-data',
     ]) expect(files, f).toContain(f);
     expect(files.filter((f) => f.startsWith('seeds/worker1') || f.startsWith('ignition/worker2'))).toEqual([]);
     expect(readFileSync(join(out, 'flatcar/flatcar_production_pxe.vmlinuz')).equals(KERNEL)).toBe(true);
     expect(readFileSync(join(out, 'flatcar/flatcar_production_pxe_image.cpio.gz')).equals(INITRD)).toBe(true);
-    expect(mirror.hits('/flatcar/flatcar_production_pxe.vmlinuz').length).toBe(1);
+    expect(readFileSync(join(out, IMAGE_PATH)).equals(IMAGE)).toBe(true);
+    expect(readFileSync(join(out, `${IMAGE_PATH}.sig`)).equals(SIGNATURE)).toBe(true);
+    for (const k of Object.keys(STAND_INS) as Array<keyof typeof STAND_INS>) expect(mirror.hits(mirrorPath(k)).length, k).toBe(1);
     expect(mode(join(out, 'ignition'))).toBe(0o700);
     expect(mode(join(out, 'ignition/worker1'))).toBe(0o700);
     for (const f of ['install.ign', 'node.ign']) expect(mode(join(out, 'ignition/worker1', f))).toBe(0o600);
     expect(mode(join(out, 'flatcar/flatcar_production_pxe.vmlinuz'))).toBe(0o644);
+    expect(mode(join(out, IMAGE_PATH))).toBe(0o644);
+    for (const d of ['flatcar', 'flatcar/amd64-usr', `flatcar/amd64-usr/${FLATCAR_VERSION}`]) expect(mode(join(out, d)), d).toBe(0o755);
   });
 
   it('pxe.json: the flatcar section after installer, worker1 by its ignition directory, worker2 by its seed', () => {
     const m = JSON.parse(readFileSync(join(out, 'pxe.json'), 'utf8'));
     expect(Object.keys(m)).toEqual(['version', 'cluster', 'server', 'installer', 'flatcar', 'images', 'nodes']);
-    expect(m.flatcar).toEqual({ channel: 'stable', version: FLATCAR_VERSION, kernel: 'flatcar/flatcar_production_pxe.vmlinuz', initrd: 'flatcar/flatcar_production_pxe_image.cpio.gz' });
+    expect(m.flatcar).toEqual({
+      channel: 'stable', version: FLATCAR_VERSION, kernel: 'flatcar/flatcar_production_pxe.vmlinuz', initrd: 'flatcar/flatcar_production_pxe_image.cpio.gz',
+      base: 'flatcar/amd64-usr', image: IMAGE_PATH, signature: `${IMAGE_PATH}.sig`,
+    });
     expect(m.nodes).toEqual([
       { name: 'worker1', role: 'worker', mac: '52:54:00:66:00:21', ip: '192.168.66.21', ignition: 'ignition/worker1' },
       { name: 'worker2', role: 'worker', mac: '52:54:00:66:00:22', ip: '192.168.66.22', seed: 'seeds/worker2' },
@@ -143,7 +159,7 @@ describe('mkimage pxe build with Flatcar nodes', () => {
 
   it('a Flatcar-only role needs no golden image; a PXE file that does not match mkimage.lock stops the build with nothing written', async () => {
     const only = await makeFlatcarBed(tmp(), { edit: (t) => t.replace(`artifactMirrors: ["${MIRROR}"]`, `artifactMirrors: ["${mirror.url('/flatcar/')}", "${MIRROR}"]`) });
-    lockStandIns(only, KERNEL, INITRD);
+    lockStandIns(only);
     const r = await build(only);
     expect(r.code, r.err).toBe(0);
     expect(r.err).toContain('no golden image (Flatcar)');
@@ -151,7 +167,7 @@ describe('mkimage pxe build with Flatcar nodes', () => {
     expect(validateAll(join(only.cwd, 'out/pxe'))).toEqual(['worker1', 'worker2']);
 
     const wrong = await makeFlatcarBed(tmp(), { edit: (t) => t.replace(`artifactMirrors: ["${MIRROR}"]`, `artifactMirrors: ["${mirror.url('/flatcar/')}", "${MIRROR}"]`) });
-    lockStandIns(wrong, Buffer.from('other kernel'), INITRD);
+    lockStandIns(wrong, { kernel: Buffer.from('other kernel') });
     const w = await build(wrong, ['json', false]);
     expect(w.code).not.toBe(0);
     expect(w.err).toContain('error[E015]: could not fetch flatcar_production_pxe.vmlinuz');
@@ -160,3 +176,4 @@ describe('mkimage pxe build with Flatcar nodes', () => {
     expect(filesUnder(wrong.cwd).filter((f) => f.startsWith('out/'))).toEqual([]);
   }, 300_000);
 });
+

@@ -6,6 +6,7 @@
 // `systemd-analyze verify` on the unit. No real Flatcar boots here: its images cannot be fetched.
 
 import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -13,7 +14,7 @@ import { gunzipSync } from 'node:zlib';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { IgnitionConfig } from '../src/emit/ignition.js';
 import { INSTALL_SCRIPT, INSTALL_UNIT, INSTALLER_LIB, LIVE_USER, renderInstallConfig } from '../src/flatcar/install-config.js';
-import { FLATCAR_CHANNEL, FLATCAR_VERSION } from '../src/pxe/flatcar.js';
+import { FLATCAR_CHANNEL, FLATCAR_VERSION, flatcarImageBase } from '../src/pxe/flatcar.js';
 import { startPxeServe, type RunningServe } from '../src/serve/run.js';
 import { templateText } from '../src/template.js';
 import { fetchRaw, ignitionText, makePxeFixture, tokenIn } from './serve-fixture.js';
@@ -23,10 +24,11 @@ import { run, tool } from './helpers/tools.js';
 
 const tmp = scratchDirs('mkimage-flatcar-install-');
 const exec = promisify(execFile);
+const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 const KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeKeyForMkimageTestsOnly0000000000000000 admin@test';
 
 beforeAll(() => {
-  for (const t of ['ignition-validate', 'shellcheck', 'systemd-analyze', 'curl', 'sh']) tool(t);
+  for (const t of ['ignition-validate', 'shellcheck', 'systemd-analyze', 'curl', 'sh', 'bash', 'wget', 'sha256sum']) tool(t);
 });
 
 /** The bytes of an Ignition data: URL (escaped, base64, or gzip + base64). */
@@ -39,7 +41,7 @@ function decode(f: IgnitionConfig['storage']['files'][number]): Buffer {
   return f.contents.compression === 'gzip' ? gunzipSync(bytes) : bytes;
 }
 
-const rendered = () => renderInstallConfig({ node: 'flatcar1', channel: FLATCAR_CHANNEL, version: FLATCAR_VERSION, sshAuthorizedKeys: [KEY] });
+const rendered = () => renderInstallConfig({ node: 'flatcar1', channel: FLATCAR_CHANNEL, version: FLATCAR_VERSION, base: flatcarImageBase(), sshAuthorizedKeys: [KEY] });
 const fileAt = (c: IgnitionConfig, path: string) => c.storage.files.find((f) => f.path === path)!;
 
 describe('the install config', () => {
@@ -70,13 +72,13 @@ describe('the install config', () => {
     expect(decode(fileAt(config, '/etc/hostname')).toString()).toBe('flatcar1\n');
     expect(decode(fileAt(config, INSTALLER_LIB)).toString()).toBe(templateText('pxe/installer-lib.sh'));
     const script = decode(fileAt(config, INSTALL_SCRIPT)).toString();
-    expect(script).toContain(`CHANNEL='stable'\nVERSION='${FLATCAR_VERSION}'\n`);
+    expect(script).toContain(`CHANNEL='stable'\nVERSION='${FLATCAR_VERSION}'\nBASE='flatcar/amd64-usr'\n`);
     expect(script).not.toContain('{{');
     expect(config.systemd.units).toEqual([{ name: INSTALL_UNIT, enabled: true, contents: expect.stringContaining(`ExecStart=${INSTALL_SCRIPT}\n`) }]);
     expect(config.passwd.users).toEqual([{ name: LIVE_USER, groups: [], sshAuthorizedKeys: [KEY] }]);
     // nothing secret: the token comes from the kernel line
     expect(JSON.stringify(config)).not.toMatch(/token=[A-Za-z0-9_-]{24}/);
-    expect(renderInstallConfig({ node: 'n', channel: 'stable', version: FLATCAR_VERSION, sshAuthorizedKeys: [] }).config.passwd.users).toEqual([]);
+    expect(renderInstallConfig({ node: 'n', channel: 'stable', version: FLATCAR_VERSION, base: flatcarImageBase(), sshAuthorizedKeys: [] }).config.passwd.users).toEqual([]);
   });
 
   it('the script passes shellcheck (POSIX sh, following the library it sources), and the unit systemd-analyze verify', () => {
@@ -122,19 +124,51 @@ function fakeRoot(): string {
   return root;
 }
 
-/** FAKE flatcar-install and systemctl: record their arguments (and the -i file) under $REC; FAKE_FAIL=1 fails mid-write. */
+/**
+ * FAKE flatcar-install (the real one needs a Flatcar live system and Flatcar's signed image) and FAKE systemctl:
+ * record their arguments (and the -i file) under $REC; FAKE_FAIL=1 fails mid-write. The fake parses its options
+ * and builds the image URLs as the real one does (flatcar/init bin/flatcar-install at commit
+ * 0765e955aca24034d66b9389e0d538e4c3ee543c: the same getopts string, BASE_URL="${OPTARG%/}", prep_url's
+ * IMAGE_NAME, OEM and ${BASE_URL}/${VERSION_ID}/${IMAGE_NAME}[.sig]), and fetches them the same way, with wget
+ * (--spider, i.e. HEAD, first), from the server it was given; it records their sha256 where the real one would
+ * run `gpg --verify` with its built-in key (a STAND-IN image has no Flatcar signature). Without -b it stops: the
+ * real one would go to the release server on the internet.
+ */
 function fakeBin(rec: string): string {
   const bin = join(rec, 'bin');
   mkdirSync(bin, { recursive: true });
   writeFileSync(
     join(bin, 'flatcar-install'),
     [
-      '#!/bin/sh',
-      '# FAKE flatcar-install for mkimage tests: records its arguments and the -i file, writes a mark on -d',
+      '#!/bin/bash',
+      '# FAKE flatcar-install for mkimage tests: parses its options and fetches the image and .sig like the real one',
+      'set -e -o pipefail',
       'printf "%s\\n" "$@" > "$REC/flatcar-install.argv"',
-      'while [ $# -gt 0 ]; do case "$1" in -d) d=$2; shift ;; -i) cp "$2" "$REC/config" ;; esac; shift; done',
-      'printf "FAKE FLATCAR" | dd of="$d" bs=512 conv=notrunc 2>/dev/null',
-      'echo "FAKE flatcar-install: writing $d"',
+      'OEM_ID=pxe # as if the live system named an OEM: only -o \'\' gets the generic image',
+      'WGET_ARGS="--tries 10 --timeout=20 --retry-connrefused"',
+      'while getopts "V:B:C:DI:d:o:c:e:i:t:b:k:f:nusyvh" OPTION; do',
+      '  case $OPTION in',
+      '    V) VERSION_ID="$OPTARG" ;; C) CHANNEL_ID="$OPTARG" ;; d) DEVICE="$OPTARG" ;; o) OEM_ID="$OPTARG" ;;',
+      '    i) IGNITION="$OPTARG" ;; b) BASE_URL="${OPTARG%/}" ;; k) KEYFILE="$OPTARG" ;; f) IMAGE_FILE="$OPTARG" ;;',
+      '    *) echo "FAKE flatcar-install: option -$OPTION is not used by mkimage" >&2; exit 1 ;;',
+      '  esac',
+      'done',
+      '[ -z "$KEYFILE$IMAGE_FILE" ] || { echo "FAKE flatcar-install: -k/-f would change or skip the signature check" >&2; exit 1; }',
+      '[ -n "$BASE_URL" ] || { echo "FAKE flatcar-install: no -b: would download from https://${CHANNEL_ID}.release.flatcar-linux.net" >&2; exit 1; }',
+      '[ -n "$VERSION_ID" ] && [ "$VERSION_ID" != current ] || { echo "FAKE flatcar-install: no -V: would fetch version.txt" >&2; exit 1; }',
+      'IMAGE_NAME="flatcar_production_image.bin.bz2"',
+      '[ -z "$OEM_ID" ] || IMAGE_NAME="flatcar_production_${OEM_ID}_image.bin.bz2"',
+      'IMAGE_URL="${BASE_URL}/${VERSION_ID}/${IMAGE_NAME}"',
+      'SIG_URL="${IMAGE_URL}.sig"',
+      'echo "$IMAGE_URL" > "$REC/image.url"',
+      'wget ${WGET_ARGS} --spider --quiet "${IMAGE_URL}" || { echo "$0: Image URL unavailable: $IMAGE_URL" >&2; exit 1; }',
+      'wget ${WGET_ARGS} --spider --quiet "${SIG_URL}" || { echo "$0: Image signature unavailable: $SIG_URL" >&2; exit 1; }',
+      'wget ${WGET_ARGS} --no-verbose -O "$REC/image.sig" "${SIG_URL}"',
+      'wget ${WGET_ARGS} --no-verbose -O - "${IMAGE_URL}" | tee "$REC/image" | sha256sum | cut -d" " -f1 > "$REC/image.sha256"',
+      'sha256sum < "$REC/image.sig" | cut -d" " -f1 > "$REC/image.sig.sha256"',
+      'cp "$IGNITION" "$REC/config"',
+      'printf "FAKE FLATCAR" | dd of="$DEVICE" bs=512 conv=notrunc 2>/dev/null',
+      'echo "FAKE flatcar-install: writing $DEVICE"',
       'if [ -n "$FAKE_FAIL" ]; then echo "FAKE flatcar-install: bzip2: data integrity error" >&2; exit 3; fi',
       '',
     ].join('\n'),
@@ -177,11 +211,21 @@ async function install(opts: { fail?: boolean; disk?: string } = {}) {
 }
 
 describe('the install script against a real pxe serve, with a FAKE flatcar-install', () => {
-  it('fetches the node config under the token, installs it on the largest plain disk, reports done, reboots', async () => {
+  it('fetches the node config under the token, installs it on the largest plain disk from the server\'s OS image (-b), reports done, reboots', async () => {
     const r = await install();
     expect(r.code, r.out).toBe(0);
-    expect(readFileSync(join(r.rec, 'flatcar-install.argv'), 'utf8').split('\n').filter(Boolean)).toEqual([
-      '-d', join(r.root, 'dev/vdb'), '-C', 'stable', '-V', FLATCAR_VERSION, '-i', join(r.root, 'run/mkimage/node.ign'),
+    expect(readFileSync(join(r.rec, 'flatcar-install.argv'), 'utf8').split('\n').slice(0, -1)).toEqual([
+      '-d', join(r.root, 'dev/vdb'), '-C', 'stable', '-V', FLATCAR_VERSION, '-b', `${r.url}/flatcar/amd64-usr`, '-o', '', '-i', join(r.root, 'run/mkimage/node.ign'),
+    ]);
+    // the image and its .sig came from pxe serve, over HTTP, byte for byte, at the path the real script builds
+    expect(readFileSync(join(r.rec, 'image.url'), 'utf8')).toBe(`${r.url}/flatcar/amd64-usr/${FLATCAR_VERSION}/flatcar_production_image.bin.bz2\n`);
+    expect(readFileSync(join(r.rec, 'image.sha256'), 'utf8').trim()).toBe(sha256(r.fx.flatcarImage!));
+    expect(sha256(readFileSync(join(r.rec, 'image')))).toBe(sha256(r.fx.flatcarImage!));
+    expect(readFileSync(join(r.rec, 'image.sig.sha256'), 'utf8').trim()).toBe(sha256(r.fx.flatcarSignature!));
+    const requests = r.lines.join('').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.event === 'request');
+    const image = `/flatcar/amd64-usr/${FLATCAR_VERSION}/flatcar_production_image.bin.bz2`;
+    expect(requests.filter((l) => String(l.path).startsWith('/flatcar/')).map((l) => `${l.method} ${l.path} ${l.status}`)).toEqual([
+      `HEAD ${image} 200`, `HEAD ${image}.sig 200`, `GET ${image}.sig 200`, `GET ${image} 200`,
     ]);
     expect(readFileSync(join(r.rec, 'config'), 'utf8')).toBe(ignitionText('flatcar1', 'node.ign'));
     expect(existsSync(join(r.root, 'run/mkimage/node.ign'))).toBe(false); // the config (it holds the join token) is gone

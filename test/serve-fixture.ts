@@ -1,4 +1,5 @@
-// A directory shaped like `mkimage pxe build`'s out/pxe/ (pxe.json, installer, image, seeds, tftp/boot.ipxe),
+// A directory shaped like `mkimage pxe build`'s out/pxe/ (pxe.json, installer, image, seeds, tftp/boot.ipxe; for
+// Flatcar nodes their Ignition configs and STAND-IN Flatcar PXE kernel, initrd, OS image and signature),
 // with small stand-in kernel, initramfs and image bytes, for the LAN-boot server's tests and benchmark. Plus
 // a plain HTTP client that can pick its source address (Linux routes all of 127/8 to lo).
 
@@ -32,6 +33,9 @@ export interface PxeFixture {
   /** STAND-IN Flatcar PXE kernel and initrd (random bytes), when a node is Flatcar */
   flatcarKernel?: Buffer;
   flatcarInitrd?: Buffer;
+  /** STAND-IN Flatcar OS image and signature (random bytes) at flatcar/amd64-usr/<version>/, where flatcar-install -b looks */
+  flatcarImage?: Buffer;
+  flatcarSignature?: Buffer;
   manifest: Record<string, unknown>;
 }
 
@@ -46,7 +50,7 @@ export function seedText(node: string, file: string): string {
   return `# ${file} of ${node} (stand-in)\n${file === 'user-data' ? '#cloud-config\n' : ''}instance: ${node}\n`;
 }
 
-export function makePxeFixture(opts: { nodes: FixtureNode[]; image?: boolean; cluster?: string; sizes?: { kernel?: number; initrd?: number; image?: number } }): PxeFixture {
+export function makePxeFixture(opts: { nodes: FixtureNode[]; image?: boolean; cluster?: string; sizes?: { kernel?: number; initrd?: number; image?: number; flatcarImage?: number } }): PxeFixture {
   const cwd = mkdtempSync(join(tmpdir(), 'mkimage-serve-'));
   const dir = join(cwd, 'out/pxe');
   const cluster = opts.cluster ?? 'homelab';
@@ -71,13 +75,29 @@ export function makePxeFixture(opts: { nodes: FixtureNode[]; image?: boolean; cl
   let flatcar: Record<string, string> | undefined;
   let flatcarKernel: Buffer | undefined;
   let flatcarInitrd: Buffer | undefined;
+  let flatcarImage: Buffer | undefined;
+  let flatcarSignature: Buffer | undefined;
   if (opts.nodes.some((n) => n.flatcar)) {
     mkdirSync(join(dir, 'flatcar'), { recursive: true });
     flatcarKernel = Buffer.concat([Buffer.from('STAND-IN flatcar_production_pxe.vmlinuz\n'), randomBytes(64 * 1024)]);
     flatcarInitrd = Buffer.concat([Buffer.from('STAND-IN flatcar_production_pxe_image.cpio.gz\n'), randomBytes(128 * 1024)]);
     writeFileSync(join(dir, 'flatcar/flatcar_production_pxe.vmlinuz'), flatcarKernel);
     writeFileSync(join(dir, 'flatcar/flatcar_production_pxe_image.cpio.gz'), flatcarInitrd);
-    flatcar = { channel: 'stable', version: '4152.2.0', kernel: 'flatcar/flatcar_production_pxe.vmlinuz', initrd: 'flatcar/flatcar_production_pxe_image.cpio.gz' };
+    const imageDir = 'flatcar/amd64-usr/4152.2.0';
+    mkdirSync(join(dir, imageDir), { recursive: true });
+    flatcarImage = Buffer.concat([Buffer.from('STAND-IN flatcar_production_image.bin.bz2 (not an image)\n'), randomBytes(opts.sizes?.flatcarImage ?? 384 * 1024 + 11)]);
+    flatcarSignature = Buffer.concat([Buffer.from('STAND-IN flatcar_production_image.bin.bz2.sig (not a signature)\n'), randomBytes(566)]);
+    writeFileSync(join(dir, imageDir, 'flatcar_production_image.bin.bz2'), flatcarImage);
+    writeFileSync(join(dir, imageDir, 'flatcar_production_image.bin.bz2.sig'), flatcarSignature);
+    flatcar = {
+      channel: 'stable',
+      version: '4152.2.0',
+      kernel: 'flatcar/flatcar_production_pxe.vmlinuz',
+      initrd: 'flatcar/flatcar_production_pxe_image.cpio.gz',
+      base: 'flatcar/amd64-usr',
+      image: `${imageDir}/flatcar_production_image.bin.bz2`,
+      signature: `${imageDir}/flatcar_production_image.bin.bz2.sig`,
+    };
   }
   for (const n of opts.nodes) {
     if (n.flatcar) {
@@ -109,7 +129,7 @@ export function makePxeFixture(opts: { nodes: FixtureNode[]; image?: boolean; cl
     })),
   };
   writeFileSync(join(dir, 'pxe.json'), `${JSON.stringify(manifest, null, 2)}\n`);
-  return { cwd, dir, cluster, kernel, initrd, image, imageSha256, flatcarKernel, flatcarInitrd, manifest };
+  return { cwd, dir, cluster, kernel, initrd, image, imageSha256, flatcarKernel, flatcarInitrd, flatcarImage, flatcarSignature, manifest };
 }
 
 export interface Answer {

@@ -1,8 +1,9 @@
 // `mkimage pxe serve` for Flatcar nodes over real HTTP on 127.0.0.1: /boot.ipxe per state and platform (Flatcar's PXE
 // kernel with flatcar.first_boot=1 and ignition.config.url, initrd=<name> always; local boot once installed), the two
-// Ignition configs through the seeds' gate (token, planned address, installing only), the STAND-IN kernel and initrd
-// served as files, and pxe.json checks. Clients bind 127.0.0.x (Linux routes all of 127/8 to lo).
+// Ignition configs through the seeds' gate (token, planned address, installing only), the STAND-IN kernel, initrd, OS
+// image and signature served as files (HEAD, ranges), and pxe.json checks. Clients bind 127.0.0.x (Linux routes all of 127/8 to lo).
 
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -10,6 +11,7 @@ import { checkManifest } from '../src/serve/manifest.js';
 import { startPxeServe, type RunningServe } from '../src/serve/run.js';
 import { fetchRaw, ignitionText, makePxeFixture, tokenIn, type PxeFixture } from './serve-fixture.js';
 
+const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 const F1 = { name: 'flatcar1', mac: '52:54:00:66:00:31', ip: '127.0.0.2', flatcar: true };
 const F2 = { name: 'flatcar2', mac: '52:54:00:66:00:32', ip: '127.0.0.3', flatcar: true, disk: 'id:virtio-disk0' };
 const W1 = { name: 'worker1', mac: '52:54:00:66:00:21', ip: '127.0.0.4' };
@@ -101,6 +103,37 @@ describe('/boot.ipxe for a Flatcar node', () => {
     expect(i.status).toBe(206);
     expect(i.text).toBe('STAND-IN ');
   });
+
+  it('serves the STAND-IN OS image and signature where flatcar-install -b looks: HEAD (its wget --spider), GET, a range; to any address, outside the gate', async () => {
+    const s = await serve(makePxeFixture({ nodes: [F1] }));
+    const image = '/flatcar/amd64-usr/4152.2.0/flatcar_production_image.bin.bz2';
+    const head = await fetchRaw(`${s.url}${image}`, { method: 'HEAD', localAddress: '127.0.0.9' }); // no node's address
+    expect(head.status).toBe(200);
+    expect(head.headers['content-length']).toBe(String(s.fx.flatcarImage!.length));
+    expect(head.headers['content-type']).toBe('application/x-bzip2');
+    expect(head.headers['accept-ranges']).toBe('bytes');
+    expect(head.body.length).toBe(0);
+    const whole = await s.get(image);
+    expect(whole.status).toBe(200);
+    expect(sha256(whole.body)).toBe(sha256(s.fx.flatcarImage!));
+    const sig = await s.get(`${image}.sig`, '127.0.0.9');
+    expect(sig.status).toBe(200);
+    expect(sig.headers['content-type']).toBe('application/pgp-signature');
+    expect(sig.body.equals(s.fx.flatcarSignature!)).toBe(true);
+    // a resumed download: the tail from an offset, and one range in the middle
+    const size = s.fx.flatcarImage!.length;
+    const tail = await fetchRaw(`${s.url}${image}`, { headers: { range: `bytes=${size - 1000}-` } });
+    expect(tail.status).toBe(206);
+    expect(tail.headers['content-range']).toBe(`bytes ${size - 1000}-${size - 1}/${size}`);
+    expect(tail.body.equals(s.fx.flatcarImage!.subarray(size - 1000))).toBe(true);
+    const mid = await fetchRaw(`${s.url}${image}`, { headers: { range: 'bytes=100000-200000' } });
+    expect(mid.status).toBe(206);
+    expect(mid.body.equals(s.fx.flatcarImage!.subarray(100000, 200001))).toBe(true);
+    expect((await fetchRaw(`${s.url}${image}`, { headers: { range: `bytes=${size}-` } })).status).toBe(416);
+    // only the files pxe.json names: nothing else under flatcar/
+    expect((await s.get('/flatcar/amd64-usr/4152.2.0/flatcar_production_pxe_image.bin.bz2')).status).toBe(404);
+    expect((await s.get('/flatcar/amd64-usr/current/version.txt')).status).toBe(404);
+  });
 });
 
 describe('the Flatcar configs through the gate', () => {
@@ -152,7 +185,10 @@ describe('pxe.json with Flatcar nodes', () => {
     cluster: 'homelab',
     server: 'http://${next-server}:8080',
     installer: { kernel: 'installer/vmlinuz', initrd: 'installer/initramfs.cpio.gz', kernelVersion: '6.1.0-99-amd64' },
-    flatcar: { channel: 'stable', version: '4152.2.0', kernel: 'flatcar/flatcar_production_pxe.vmlinuz', initrd: 'flatcar/flatcar_production_pxe_image.cpio.gz' } as Record<string, unknown> | undefined,
+    flatcar: {
+      channel: 'stable', version: '4152.2.0', kernel: 'flatcar/flatcar_production_pxe.vmlinuz', initrd: 'flatcar/flatcar_production_pxe_image.cpio.gz',
+      base: 'flatcar/amd64-usr', image: 'flatcar/amd64-usr/4152.2.0/flatcar_production_image.bin.bz2', signature: 'flatcar/amd64-usr/4152.2.0/flatcar_production_image.bin.bz2.sig',
+    } as Record<string, unknown> | undefined,
     images: {},
     nodes: [{ name: 'flatcar1', role: 'worker', mac: '52:54:00:66:00:31', ip: '192.168.66.31', ignition: 'ignition/flatcar1' } as Record<string, unknown>],
   });
@@ -171,6 +207,9 @@ describe('pxe.json with Flatcar nodes', () => {
     ['an ignition directory outside', (m: ReturnType<typeof base>) => void (m.nodes[0]!.ignition = '../etc'), 'leaves the LAN-boot directory'],
     ['a kernel path outside', (m: ReturnType<typeof base>) => void (m.flatcar!.kernel = '/boot/vmlinuz'), 'leaves the LAN-boot directory'],
     ['a version that is not one', (m: ReturnType<typeof base>) => void (m.flatcar!.version = 'current'), 'flatcar.version "current"'],
+    ['no OS image (a pxe.json from before the offline install)', (m: ReturnType<typeof base>) => void delete m.flatcar!.image, 'flatcar.image must be a non-empty string'],
+    ['an OS image outside <base>/<version>/', (m: ReturnType<typeof base>) => void (m.flatcar!.image = 'flatcar/flatcar_production_image.bin.bz2'), 'is not in flatcar/amd64-usr/4152.2.0/, where flatcar-install -b looks for it'],
+    ['a signature not beside the image', (m: ReturnType<typeof base>) => void (m.flatcar!.signature = 'flatcar/image.sig'), 'is not flatcar/amd64-usr/4152.2.0/flatcar_production_image.bin.bz2.sig'],
   ])('%s: E023 with the fix', (_what, edit, text) => {
     const m = base();
     edit(m);
@@ -185,10 +224,12 @@ describe('pxe.json with Flatcar nodes', () => {
     const { rmSync } = await import('node:fs');
     rmSync(join(fx.dir, 'ignition/flatcar1/node.ign'));
     rmSync(join(fx.dir, 'flatcar/flatcar_production_pxe.vmlinuz'));
+    rmSync(join(fx.dir, 'flatcar/amd64-usr/4152.2.0/flatcar_production_image.bin.bz2.sig'));
     const r = await startPxeServe({ dir: 'out/pxe', cwd: fx.cwd, host: '127.0.0.1', port: 0, natSources: [], logSink: () => {} });
     expect(r.running).toBeUndefined();
     const messages = r.diagnostics.map((d) => `${d.code} ${d.message}`).join('\n');
     expect(messages).toContain('E023 out/pxe/ignition/flatcar1/node.ign is missing: run `mkimage pxe build` again');
     expect(messages).toContain('E023 out/pxe/flatcar/flatcar_production_pxe.vmlinuz is missing');
+    expect(messages).toContain('E023 out/pxe/flatcar/amd64-usr/4152.2.0/flatcar_production_image.bin.bz2.sig is missing');
   });
 });

@@ -1,7 +1,8 @@
 // `mkimage pxe build`: the LAN-boot directory (out/pxe/) for the nodes of one role: their seeds (the same bytes as
 // out/<role>/seeds/), the golden image as raw.gz with its sha256, the installer (Debian's kernel + a busybox
 // initramfs), the iPXE/pxelinux boot files and a proxyDHCP config. `mkimage pxe serve` serves it. Flatcar nodes
-// (osFamily flatcar) get no seed and need no golden image: Flatcar's PXE kernel and initrd (fetched, verified) and
+// (osFamily flatcar) get no seed and need no golden image: Flatcar's PXE kernel and initrd and its OS image with
+// its signature (fetched, verified; served to flatcar-install, so the install needs no internet) and
 // two Ignition configs each, their own (the bytes of out/<role>/ignition/<node>.ign) and the install config.
 
 import { existsSync, statSync } from 'node:fs';
@@ -20,7 +21,7 @@ import { checkReplaceable, ensureSecrets, loadAndLint, lockPathFor, nodePlans, n
 import type { NodePlan } from '../plan/types.js';
 import { IMAGES_DIR } from '../emit/packer.js';
 import { buildPxeTree, type PxeFlatcar, type PxeNode } from '../pxe/build.js';
-import { FLATCAR_CHANNEL, FLATCAR_VERSION, flatcarPxeArtifacts, ignitionDir } from '../pxe/flatcar.js';
+import { FLATCAR_CHANNEL, FLATCAR_VERSION, flatcarImageBase, flatcarPxeArtifacts, ignitionDir } from '../pxe/flatcar.js';
 import { imageFormat, newestImage } from '../pxe/image.js';
 import { seedDir } from '../pxe/manifest.js';
 import type { Io, Outcome } from './run.js';
@@ -102,14 +103,18 @@ async function flatcarParts(
     const name = p.node!.name;
     const node = own.get(`${IGNITION_DIR}/${name}.ign`);
     if (typeof node !== 'string') throw new Error(`internal: the Flatcar render wrote no ${IGNITION_DIR}/${name}.ign`);
-    const install = renderInstallConfig({ node: name, channel: FLATCAR_CHANNEL, version: FLATCAR_VERSION, sshAuthorizedKeys: p.admin.sshAuthorizedKeys }).text;
+    const install = renderInstallConfig({ node: name, channel: FLATCAR_CHANNEL, version: FLATCAR_VERSION, base: flatcarImageBase(), sshAuthorizedKeys: p.admin.sshAuthorizedKeys }).text;
     configs.set(name, { node, install });
   }
-  const { kernel, initrd } = flatcarPxeArtifacts(inputs.cluster.value.artifactMirrors);
+  // the PXE kernel and initrd, then the OS image (~450 MB) and its signature, so flatcar-install needs no internet
+  const artifacts = flatcarPxeArtifacts(inputs.cluster.value.artifactMirrors);
   try {
-    const k = await fetchArtifact(kernel, fetch);
-    const i = await fetchArtifact(initrd, fetch);
-    return { configs, release: { channel: FLATCAR_CHANNEL, version: FLATCAR_VERSION, kernelFile: k.path, initrdFile: i.path } };
+    const files = {} as PxeFlatcar['files'];
+    for (const key of ['kernel', 'initrd', 'image', 'signature'] as const) {
+      const a = artifacts[key];
+      files[key] = { dest: a.dest, from: (await fetchArtifact(a, fetch)).path };
+    }
+    return { configs, release: { channel: FLATCAR_CHANNEL, version: FLATCAR_VERSION, base: flatcarImageBase(), files } };
   } catch (e) {
     if (!(e instanceof FetchError)) throw e;
     diags.push(e.toDiagnostic());
@@ -174,7 +179,7 @@ export async function pxeBuild(io: Io, o: PxeBuildFlags): Promise<Outcome> {
   const shown = relative(io.cwd, outDir) || '.';
   const flatcarNames = flatcarPlans.map((p) => p.node!.name);
   const imageNote = tree.image ? `image ${role}.raw.gz` : seeded ? 'no image (--no-image)' : 'no golden image (Flatcar)';
-  const flatcarNote = flatcar ? `, Flatcar ${flatcar.release.version} PXE kernel and initrd with Ignition configs for ${flatcarNames.join(', ')}` : '';
+  const flatcarNote = flatcar ? `, Flatcar ${flatcar.release.version} PXE kernel, initrd and OS image with Ignition configs for ${flatcarNames.join(', ')}` : '';
   say(`wrote ${shown}/: ${nodes.length} node(s) (${nodes.map((n) => n.name).join(', ')}), installer ${tree.kernelVersion}, ` +
     `${imageNote}${flatcarNote}; serve it with \`mkimage pxe serve --dir ${shown}\``);
   return done({

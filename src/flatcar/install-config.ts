@@ -3,9 +3,11 @@
 // and serialised as JSON, like the node's own config. It writes the installer script (templates/pxe/flatcar-install.sh)
 // and what it shares with the cloud-init installer (templates/pxe/installer-lib.sh) to /opt/mkimage/, and
 // enables a oneshot unit that runs it: fetch the node's own config from the server under the install token, run
-// `flatcar-install -d DISK -C CHANNEL -V VERSION -i FILE`, report /done (or /failed with the log tail, and no
-// reboot), reboot. The token, the server and the disk come from the kernel line (mkimage.*), so the config itself
-// holds no secret. The admin's SSH keys go to the live system's `core` user, to look at a failed install.
+// `flatcar-install -d DISK -C CHANNEL -V VERSION -b SERVER/BASE -o '' -i FILE` (the OS image and its signature from
+// the server, not the internet; flatcar-install still checks the signature with its built-in key), report /done (or
+// /failed with the log tail, and no reboot), reboot. The token, the server and the disk come from the kernel line
+// (mkimage.*), so the config itself holds no secret. The admin's SSH keys go to the live system's `core` user, to
+// look at a failed install.
 
 import { dataUrl } from '../emit/data-url.js';
 import { checkIgnitionConfig } from '../emit/ignition-check.js';
@@ -25,6 +27,8 @@ export interface InstallConfigInput {
   /** the release channel and version flatcar-install writes, the same as the PXE kernel's */
   channel: string;
   version: string;
+  /** where the server has the OS image, relative to it (flatcar/amd64-usr): flatcar-install -b <server>/<base> */
+  base: string;
   sshAuthorizedKeys: readonly string[];
 }
 
@@ -33,8 +37,8 @@ function file(path: string, content: string, mode: string): IgnitionFile {
   return { path, overwrite: true, mode: ignitionMode(mode), user: { name: 'root' }, group: { name: 'root' }, contents: { compression: url.compression, source: url.source } };
 }
 
-export function installerScript(channel: string, version: string): string {
-  return renderTemplate('pxe/flatcar-install.sh', { channel, version });
+export function installerScript(channel: string, version: string, base: string): string {
+  return renderTemplate('pxe/flatcar-install.sh', { channel, version, base });
 }
 
 export function installUnit(): string {
@@ -49,7 +53,7 @@ export function renderInstallConfig(i: InstallConfigInput): { config: IgnitionCo
       files: [
         file('/etc/hostname', `${i.node}\n`, '0644'),
         file(INSTALLER_LIB, templateText('pxe/installer-lib.sh'), '0644'),
-        file(INSTALL_SCRIPT, installerScript(i.channel, i.version), '0755'),
+        file(INSTALL_SCRIPT, installerScript(i.channel, i.version, i.base), '0755'),
       ],
       links: [],
     },

@@ -5,11 +5,13 @@
 //   pxe.json  dnsmasq.conf  installer/{vmlinuz,initramfs.cpio.gz}  images/<role>.raw.gz{,.sha256}
 //   tftp/{boot.ipxe,undionly.kpxe,snponly.efi,ipxe.efi,ipxe.lkrn,pxelinux.0,ldlinux.c32,pxelinux.cfg/default}
 //   seeds/<node>/{user-data,meta-data,network-config}   (directory 0700, files 0600: user-data holds the token)
-//   flatcar/{flatcar_production_pxe.vmlinuz,flatcar_production_pxe_image.cpio.gz}, ignition/<node>/{node,install}.ign
+//   flatcar/{flatcar_production_pxe.vmlinuz,flatcar_production_pxe_image.cpio.gz},
+//   flatcar/amd64-usr/<version>/flatcar_production_image.bin.bz2{,.sig}, ignition/<node>/{node,install}.ign
 //                                                       (Flatcar nodes: src/pxe/flatcar.ts; 0700/0600 like the seeds)
 
+import { constants } from 'node:fs';
 import { chmod, copyFile, mkdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { SeedFiles } from '../emit/cloud-init.js';
 import { writeTreeAtomic, type OutFile } from '../output.js';
 import { OUTPUT_MARKER } from '../pipeline.js';
@@ -18,7 +20,7 @@ import { chainScript, pxelinuxConfig, TFTP_PACKAGE_FILES } from './boot-files.js
 import { candidateVersions, unpacked, type PackageVersion, type UnpackedPackage } from './debs.js';
 import { renderDnsmasqConf } from './dnsmasq.js';
 import { writeGzImage, type GzImage } from './image.js';
-import { FLATCAR_DIR, FLATCAR_INITRD_FILE, FLATCAR_KERNEL_FILE, ignitionDir, INSTALL_CONFIG, NODE_CONFIG } from './flatcar.js';
+import { ignitionDir, INSTALL_CONFIG, NODE_CONFIG, type FlatcarArtifacts } from './flatcar.js';
 import { ensureInstaller, INITRD_FILE, KERNEL_FILE } from './installer.js';
 import { imagePath, MANIFEST_FILE, manifestJson, seedDir, sha256Line, type ManifestNode } from './manifest.js';
 
@@ -31,12 +33,16 @@ export interface PxeNode extends ManifestNode {
   ignitionConfigs?: { node: string; install: string };
 }
 
-/** The Flatcar release the Flatcar nodes boot: its PXE kernel and initrd as fetched (verified files in the cache). */
+/**
+ * The Flatcar release the Flatcar nodes boot and install: its PXE kernel and initrd, the OS image and its signature,
+ * each by its path in out/pxe/ (the artifact's dest) and the verified file in the cache it is copied from.
+ */
 export interface PxeFlatcar {
   channel: string;
   version: string;
-  kernelFile: string;
-  initrdFile: string;
+  /** flatcar-install's -b, relative to the server: flatcar/amd64-usr */
+  base: string;
+  files: Record<keyof FlatcarArtifacts, { dest: string; from: string }>;
 }
 
 export interface PxeTreeInput {
@@ -117,11 +123,14 @@ export async function buildPxeTree(i: PxeTreeInput): Promise<PxeTree> {
       }
       await chmod(join(tmp, 'installer'), 0o755);
       if (i.flatcar !== undefined) {
-        await mkdir(join(tmp, FLATCAR_DIR), { mode: 0o755 });
-        await chmod(join(tmp, FLATCAR_DIR), 0o755);
-        await copyFile(i.flatcar.kernelFile, join(tmp, FLATCAR_DIR, FLATCAR_KERNEL_FILE));
-        await copyFile(i.flatcar.initrdFile, join(tmp, FLATCAR_DIR, FLATCAR_INITRD_FILE));
-        for (const f of [FLATCAR_KERNEL_FILE, FLATCAR_INITRD_FILE]) await chmod(join(tmp, FLATCAR_DIR, f), 0o644);
+        for (const { dest, from } of Object.values(i.flatcar.files)) {
+          const to = join(tmp, dest);
+          await mkdir(dirname(to), { recursive: true, mode: 0o755 });
+          for (let d = dirname(dest); d !== '.'; d = dirname(d)) await chmod(join(tmp, d), 0o755); // whatever the umask
+          // the OS image is ~450 MB: a reflink where the filesystem has them, else a copy
+          await copyFile(from, to, constants.COPYFILE_FICLONE);
+          await chmod(to, 0o644);
+        }
       }
       if (i.image !== undefined) {
         const started = Date.now();
@@ -144,8 +153,11 @@ export async function buildPxeTree(i: PxeTreeInput): Promise<PxeTree> {
             flatcar: {
               channel: i.flatcar.channel,
               version: i.flatcar.version,
-              kernel: `${FLATCAR_DIR}/${FLATCAR_KERNEL_FILE}`,
-              initrd: `${FLATCAR_DIR}/${FLATCAR_INITRD_FILE}`,
+              kernel: i.flatcar.files.kernel.dest,
+              initrd: i.flatcar.files.initrd.dest,
+              base: i.flatcar.base,
+              image: i.flatcar.files.image.dest,
+              signature: i.flatcar.files.signature.dest,
             },
           }),
           role: i.role,

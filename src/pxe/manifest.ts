@@ -1,7 +1,8 @@
 // out/pxe/pxe.json: the one file `mkimage pxe serve` reads to learn the layout of out/pxe/ (paths relative to it),
 // the image sums and the machines. Keys in a fixed order, 2-space JSON, a trailing newline. A node installs either
 // the golden image with a cloud-init seed (`seed`: its seed directory) or Flatcar with Ignition (`ignition`: the
-// directory of its node.ign and install.ign); `flatcar` names the PXE kernel and initrd, when a node needs them.
+// directory of its node.ign and install.ign); `flatcar` names the PXE kernel and initrd and the OS image with its
+// signature (under the base flatcar-install -b is given), when a node needs them.
 
 import type { GzImage } from './image.js';
 
@@ -26,6 +27,11 @@ export interface ManifestFlatcar {
   version: string;
   kernel: string;
   initrd: string;
+  /** flatcar-install's -b (relative to the server): the OS image is at <base>/<version>/<file>, as on the release server */
+  base: string;
+  /** the OS image and its GPG signature */
+  image: string;
+  signature: string;
 }
 
 export interface Manifest {
@@ -62,7 +68,17 @@ export function manifestJson(m: {
     cluster: m.cluster,
     server: m.server,
     installer: { kernel: m.kernel, initrd: m.initrd, kernelVersion: m.kernelVersion },
-    ...(m.flatcar !== undefined && { flatcar: { channel: m.flatcar.channel, version: m.flatcar.version, kernel: m.flatcar.kernel, initrd: m.flatcar.initrd } }),
+    ...(m.flatcar !== undefined && {
+      flatcar: {
+        channel: m.flatcar.channel,
+        version: m.flatcar.version,
+        kernel: m.flatcar.kernel,
+        initrd: m.flatcar.initrd,
+        base: m.flatcar.base,
+        image: m.flatcar.image,
+        signature: m.flatcar.signature,
+      },
+    }),
     images,
     nodes: m.nodes.map((n) => ({
       name: n.name,

@@ -1,7 +1,7 @@
 // What the server serves, loaded once at start from the directory `mkimage pxe build` wrote: the URL of every
-// file it streams (installer, Flatcar's PXE kernel and initrd, images), every node's seed or Ignition configs in
-// memory (they are small), the chain script, and which roles have a golden image. Missing installer or Flatcar
-// parts are E023; a missing image is not an error (the server starts without one and tells the machines so).
+// file it streams (installer, Flatcar's PXE kernel, initrd, OS image and signature, images), every node's seed or
+// Ignition configs in memory (they are small), the chain script, and which roles have a golden image. Missing
+// installer or Flatcar parts are E023; a missing image is not an error (the server starts without one and tells the machines so).
 
 import { readFile, stat } from 'node:fs/promises';
 import { join, relative } from 'node:path';
@@ -12,6 +12,7 @@ export const SEED_FILES = ['meta-data', 'user-data', 'network-config'] as const;
 export type SeedFile = (typeof SEED_FILES)[number];
 const REQUIRED_SEED_FILES: readonly SeedFile[] = ['meta-data', 'user-data'];
 export const CHAIN_SCRIPT = 'tftp/boot.ipxe';
+const OCTETS = 'application/octet-stream';
 /** A Flatcar node's two configs: its own (flatcar-install puts it on the disk) and the live system's install config. */
 export const IGNITION_FILES = ['install.ign', 'node.ign'] as const;
 export type IgnitionFile = (typeof IGNITION_FILES)[number];
@@ -54,10 +55,14 @@ export async function loadLayout(dir: string, manifest: PxeManifest, cwd: string
   const missing = (rel: string) => diagnostics.push(error('E023', `${shown(rel)} is missing: run \`mkimage pxe build\` again`));
   const files = new Map<string, ServedFile>();
 
-  const flatcar = manifest.flatcar === undefined ? [] : [manifest.flatcar.kernel, manifest.flatcar.initrd];
-  for (const rel of [manifest.installer.kernel, manifest.installer.initrd, ...flatcar]) {
+  const fc = manifest.flatcar;
+  // Flatcar's OS image and signature are public release files like its kernel: served to anyone, outside the gate
+  const flatcar: Array<[string, string]> = fc === undefined ? [] : [
+    [fc.kernel, OCTETS], [fc.initrd, OCTETS], [fc.image, 'application/x-bzip2'], [fc.signature, 'application/pgp-signature'],
+  ];
+  for (const [rel, type] of [[manifest.installer.kernel, OCTETS], [manifest.installer.initrd, OCTETS], ...flatcar] as Array<[string, string]>) {
     if ((await sizeOf(join(dir, rel))) === undefined) missing(rel);
-    files.set(`/${rel}`, { file: join(dir, rel), type: 'application/octet-stream' });
+    files.set(`/${rel}`, { file: join(dir, rel), type });
   }
 
   const imageRoles = new Set<string>();

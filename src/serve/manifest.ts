@@ -1,5 +1,5 @@
 // out/pxe/pxe.json, written by `mkimage pxe build`: the only file the server parses to learn the layout (the
-// installer, the images, the nodes and their seeds or Ignition configs, Flatcar's PXE kernel). Read once at start and
+// installer, the images, the nodes and their seeds or Ignition configs, Flatcar's PXE kernel and OS image). Read once at start and
 // checked: a path that leaves the directory, a malformed MAC or a missing field is E023 with the fix (build the
 // directory again).
 
@@ -37,7 +37,7 @@ export interface PxeManifest {
   cluster: string;
   server: string;
   installer: { kernel: string; initrd: string; kernelVersion: string };
-  /** Flatcar's PXE kernel and initrd, when a node installs Flatcar */
+  /** Flatcar's PXE kernel and initrd, its OS image and signature, when a node installs Flatcar */
   flatcar?: PxeFlatcar;
   images: Record<string, PxeImage>;
   nodes: PxeNode[];
@@ -48,6 +48,11 @@ export interface PxeFlatcar {
   version: string;
   kernel: string;
   initrd: string;
+  /** the base URL path the install unit gives flatcar-install -b (flatcar/amd64-usr) */
+  base: string;
+  /** the OS image at <base>/<version>/<file>, and its signature: <image>.sig */
+  image: string;
+  signature: string;
 }
 
 export const MANIFEST_FILE = 'pxe.json';
@@ -124,8 +129,16 @@ function checkFlatcar(c: ManifestChecker, v: unknown): PxeFlatcar | undefined {
   const version = c.text(o.version, 'flatcar.version', /^\d+\.\d+\.\d+$/);
   const kernel = c.inside(o.kernel, 'flatcar.kernel');
   const initrd = c.inside(o.initrd, 'flatcar.initrd');
+  const base = c.inside(o.base, 'flatcar.base');
+  const image = c.inside(o.image, 'flatcar.image');
+  const signature = c.inside(o.signature, 'flatcar.signature');
   if (channel === undefined || version === undefined || kernel === undefined || initrd === undefined) return undefined;
-  return { channel, version, kernel, initrd };
+  if (base === undefined || image === undefined || signature === undefined) return undefined;
+  // flatcar-install -b <server>/<base> -V <version> asks for <base>/<version>/<image name> and <that>.sig
+  const dir = `${base}/${version}/`;
+  if (!image.startsWith(dir) || image.slice(dir.length).includes('/')) return c.fail(`flatcar.image "${image}" is not in ${dir}, where flatcar-install -b looks for it`);
+  if (signature !== `${image}.sig`) return c.fail(`flatcar.signature "${signature}" is not ${image}.sig, where flatcar-install -b looks for it`);
+  return { channel, version, kernel, initrd, base, image, signature };
 }
 
 /** Check a parsed pxe.json; `file` names it in the diagnostics. */

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { renderInstallConfig } from '../../src/flatcar/install-config.js';
 import { chainScript } from '../../src/pxe/boot-files.js';
-import { FLATCAR_CHANNEL, FLATCAR_VERSION } from '../../src/pxe/flatcar.js';
+import { FLATCAR_CHANNEL, FLATCAR_IMAGE_FILE, FLATCAR_SIGNATURE_FILE, FLATCAR_VERSION, flatcarImageBase } from '../../src/pxe/flatcar.js';
 import { manifestJson } from '../../src/pxe/manifest.js';
 import { makeBed, type Bed } from './bed.js';
 import { startServe, type Serve } from './lan-server.js';
@@ -38,7 +38,10 @@ beforeAll(async () => {
   put('installer/initramfs.cpio.gz', 'STAND-IN installer initramfs (not used by a Flatcar node)\n');
   put('flatcar/flatcar_production_pxe.vmlinuz', `STAND-IN flatcar_production_pxe.vmlinuz for mkimage tests (not a kernel)\n${'k'.repeat(64 * 1024)}\n`);
   put('flatcar/flatcar_production_pxe_image.cpio.gz', `STAND-IN flatcar_production_pxe_image.cpio.gz for mkimage tests\n${'i'.repeat(128 * 1024)}\n`);
-  put(`ignition/${NODE}/install.ign`, renderInstallConfig({ node: NODE, channel: FLATCAR_CHANNEL, version: FLATCAR_VERSION, sshAuthorizedKeys: [] }).text, 0o600);
+  const imageDir = `${flatcarImageBase()}/${FLATCAR_VERSION}`;
+  put(`${imageDir}/${FLATCAR_IMAGE_FILE}`, 'STAND-IN flatcar_production_image.bin.bz2 for mkimage tests (not an image)\n');
+  put(`${imageDir}/${FLATCAR_SIGNATURE_FILE}`, 'STAND-IN flatcar_production_image.bin.bz2.sig for mkimage tests (not a signature)\n');
+  put(`ignition/${NODE}/install.ign`, renderInstallConfig({ node: NODE, channel: FLATCAR_CHANNEL, version: FLATCAR_VERSION, base: flatcarImageBase(), sshAuthorizedKeys: [] }).text, 0o600);
   put(`ignition/${NODE}/node.ign`, '{"ignition":{"version":"3.3.0"}}\n', 0o600);
   put('tftp/boot.ipxe', chainScript(`http://\${next-server}:${port}`));
   put('pxe.json', manifestJson({
@@ -47,7 +50,10 @@ beforeAll(async () => {
     kernel: 'installer/vmlinuz',
     initrd: 'installer/initramfs.cpio.gz',
     kernelVersion: '0.0.0-stand-in',
-    flatcar: { channel: FLATCAR_CHANNEL, version: FLATCAR_VERSION, kernel: 'flatcar/flatcar_production_pxe.vmlinuz', initrd: 'flatcar/flatcar_production_pxe_image.cpio.gz' },
+    flatcar: {
+      channel: FLATCAR_CHANNEL, version: FLATCAR_VERSION, kernel: 'flatcar/flatcar_production_pxe.vmlinuz', initrd: 'flatcar/flatcar_production_pxe_image.cpio.gz',
+      base: flatcarImageBase(), image: `${imageDir}/${FLATCAR_IMAGE_FILE}`, signature: `${imageDir}/${FLATCAR_SIGNATURE_FILE}`,
+    },
     role: 'worker',
     nodes: [{ name: NODE, role: 'worker', mac: MAC, ip: GUEST_ADDRESS, ignition: `ignition/${NODE}` }],
   }));

@@ -1,6 +1,6 @@
-// GET/HEAD of the installer kernel, its initramfs and the golden images, streamed from disk with one byte
-// range when asked (206 with Content-Range; 416 past the end). Opened per request, so a file `pxe build`
-// replaced is served whole, old or new, never mixed. If-Range cannot be checked without validators: the range
+// GET/HEAD of the installer kernel, its initramfs, the golden images and Flatcar's files (flatcar-install's
+// `wget --spider` is a HEAD), streamed from disk with one byte range when asked (206 with Content-Range; 416 past
+// the end). Opened per request, so a file `pxe build` replaced is served whole, old or new, never mixed. If-Range cannot be checked without validators: the range
 // is then ignored and the whole file sent, as RFC 9110 asks.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
