@@ -6,7 +6,8 @@
 // configs through the real ignition-validate (and a broken one rejected), modes, and a wrong stand-in refused.
 
 import { createHash } from 'node:crypto';
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pxeBuild, type PxeBuildFlags } from '../src/cli/pxe-build.js';
@@ -18,6 +19,8 @@ import { FLATCAR_VERSION, flatcarPxeArtifacts } from '../src/pxe/flatcar.js';
 import { makeFlatcarBed, MIRROR, type FlatcarBed } from './helpers/flatcar-bed.js';
 import { startServer, type TestServer } from './helpers/http-server.js';
 import { filesUnder } from './helpers/tree.js';
+import { mkimage } from './helpers/cli.js';
+import { pxeCache } from './helpers/pxe-packages.js';
 import { scratchDirs } from './helpers/tmp.js';
 import { run, tool } from './helpers/tools.js';
 
@@ -177,3 +180,59 @@ describe('mkimage pxe build with Flatcar nodes', () => {
   }, 300_000);
 });
 
+describe('offline: `mkimage bundle` carries what a Flatcar LAN boot needs', () => {
+  let mirror: TestServer;
+  beforeAll(async () => {
+    tool('tar');
+    mirror = await startServer(
+      Object.fromEntries((Object.keys(STAND_INS) as Array<keyof typeof STAND_INS>).map((k) => [mirrorPath(k), (_q, s) => void s.writeHead(200).end(STAND_INS[k])])),
+    );
+  });
+  afterAll(async () => mirror.close());
+
+  it('bundle takes the PXE kernel, initrd, OS image and .sig with the rest; where none is cached and the mirror is not asked, fetch --offline --bundle and pxe build write them', async () => {
+    const b = await makeFlatcarBed(tmp(), { edit: (t) => t.replace(`artifactMirrors: ["${MIRROR}"]`, `artifactMirrors: ["${mirror.url('/flatcar/')}", "${MIRROR}"]`) });
+    lockStandIns(b);
+    // the CLI's cache is $XDG_CACHE_HOME/mkimage: the bed's, with pxe/ (Debian's boot packages) the real one's
+    const realPxe = pxeCache();
+    const xdg = join(b.cwd, 'xdg');
+    mkdirSync(xdg);
+    symlinkSync(b.cacheDir, join(xdg, 'mkimage'));
+    symlinkSync(realPxe, join(b.cacheDir, 'pxe'));
+    const saved = process.env.XDG_CACHE_HOME;
+    process.env.XDG_CACHE_HOME = xdg;
+    try {
+      const flags = ['--profiles', b.profilesDir, '--cluster', b.clusterFile, '--secrets', b.secretsDir];
+      const bundled = await mkimage(b.cwd, 'bundle', '--out', 'bundle.tar', ...flags);
+      expect(bundled.code, bundled.err).toBe(0);
+      for (const k of Object.keys(STAND_INS) as Array<keyof typeof STAND_INS>) expect(bundled.err).toContain(`${UPSTREAM[k].name} ${FLATCAR_VERSION} amd64`);
+      const tarball = join(b.cwd, 'bundle.tar');
+      const names = run('tar', ['-tf', tarball]).stdout.split('\n');
+      for (const k of Object.keys(STAND_INS) as Array<keyof typeof STAND_INS>) {
+        expect(names, k).toContain(`by-name/${UPSTREAM[k].name}/${FLATCAR_VERSION}/amd64/${fileNameOf(UPSTREAM[k])}`);
+        const member = spawnSync('tar', ['-xOf', tarball, `sha256/${sha256(STAND_INS[k])}`]);
+        expect(member.status, k).toBe(0);
+        expect(member.stdout.equals(STAND_INS[k]), k).toBe(true);
+      }
+      const hits = () => (Object.keys(STAND_INS) as Array<keyof typeof STAND_INS>).map((k) => mirror.hits(mirrorPath(k)).length);
+      expect(hits()).toEqual([1, 1, 1, 1]);
+
+      // the machine behind the firewall: none of the four in its cache
+      for (const bytes of Object.values(STAND_INS)) rmSync(join(b.cacheDir, 'cas', sha256(bytes)));
+      const fetched = await mkimage(b.cwd, 'fetch', '--offline', '--bundle', tarball, ...flags);
+      expect(fetched.code, fetched.err).toBe(0);
+      expect(fetched.err).toContain(`flatcar-image ${FLATCAR_VERSION} amd64: sha256 ${sha256(IMAGE)} (bundle)`);
+      expect(fetched.err).toContain(`flatcar-image-sig ${FLATCAR_VERSION} amd64: sha256 ${sha256(SIGNATURE)} (bundle)`);
+      const r = await build(b);
+      expect(r.code, r.err).toBe(0);
+      const out = join(b.cwd, 'out/pxe');
+      expect(readFileSync(join(out, IMAGE_PATH)).equals(IMAGE)).toBe(true);
+      expect(readFileSync(join(out, `${IMAGE_PATH}.sig`)).equals(SIGNATURE)).toBe(true);
+      expect(readFileSync(join(out, 'flatcar/flatcar_production_pxe.vmlinuz')).equals(KERNEL)).toBe(true);
+      expect(hits()).toEqual([1, 1, 1, 1]); // nothing more from the mirror
+    } finally {
+      if (saved === undefined) delete process.env.XDG_CACHE_HOME;
+      else process.env.XDG_CACHE_HOME = saved;
+    }
+  }, 300_000);
+});

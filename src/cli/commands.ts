@@ -29,6 +29,8 @@ import { isGoDuration } from '../cluster/token.js';
 import type { Cluster } from '../profile/types.js';
 import { fetchArtifact, writeBundle } from '../fetch/index.js';
 import type { PlanArtifact } from '../plan/types.js';
+import { isFlatcar } from '../plan/os.js';
+import { flatcarPxeArtifacts } from '../pxe/flatcar.js';
 import { lanBootOf } from '../serve/status.js';
 
 export const VERSION: string = JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')).version;
@@ -313,14 +315,18 @@ export async function clusterStatus(io: Io, nodeName: string, o: CommonFlags & S
   return { exitCode: code };
 }
 
-/** Every artifact any role's golden image needs, once each, in a fixed order. */
+/** Every artifact any role's golden image (or a Flatcar node's LAN install) needs, once each, in a fixed order. */
 function allArtifacts(inputs: NonNullable<ReturnType<typeof loadAndLint>['inputs']>, diags: Diagnostic[]): PlanArtifact[] {
   const artifacts = new Map<string, PlanArtifact>();
   const add = (a: PlanArtifact) => artifacts.set(`${a.name}@${a.version}/${a.arch}`, a);
   for (const [name, profile] of inputs.profiles) {
     if (name === 'base' || profile.value.role === 'gateway') continue;
     rolePlan(inputs, profile, diags).artifacts.forEach(add);
-    for (const p of nodePlans(inputs, profile, undefined, diags)) p.artifacts.forEach(add);
+    for (const p of nodePlans(inputs, profile, undefined, diags)) {
+      p.artifacts.forEach(add);
+      // a Flatcar node installs over the LAN (`mkimage pxe build`, amd64 only): its PXE kernel, initrd, OS image, .sig
+      if (isFlatcar(p.os.family) && p.node?.arch === 'amd64') Object.values(flatcarPxeArtifacts(inputs.cluster.value.artifactMirrors)).forEach(add);
+    }
   }
   return [...artifacts.keys()].sort().map((k) => artifacts.get(k)!);
 }
