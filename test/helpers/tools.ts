@@ -11,6 +11,7 @@ const DEBIAN_PACKAGE: Record<string, string> = {
   'systemd-analyze': 'systemd',
   isoinfo: 'genisoimage',
   blkid: 'util-linux',
+  unshare: 'util-linux',
   'cloud-localds': 'cloud-image-utils',
   openssl: 'openssl',
   'ignition-validate': 'ignition',
