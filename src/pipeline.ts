@@ -7,10 +7,8 @@ import { applyStrict, DiagnosticError, error, hasErrors, sortDiagnostics, type D
 import { loadInputs, type LoadOptions } from './profile/load.js';
 import { lintInputs } from './profile/lint.js';
 import type { Inputs, Located, Profile } from './profile/types.js';
-import { joinTokens, planJson, planNode, planRole } from './plan/build.js';
+import { planJson, planNode, planRole } from './plan/build.js';
 import type { NodePlan } from './plan/types.js';
-import { firstbootBakeItems } from './firstboot/files.js';
-import { bootstrapBootFiles } from './cluster/bootstrap-files.js';
 import { generateSecrets, initSecrets, loadSecrets, secretsDirWarnings, writeSecrets, type ClusterSecrets } from './cluster/secrets.js';
 import { renderSeed, unknownRenderedKeys, type CloudInitMode, type SeedFiles } from './emit/cloud-init.js';
 import { IMAGES_DIR, renderPackerDir } from './emit/packer.js';
@@ -140,12 +138,12 @@ export async function secretsForRender(inputs: Inputs, opts: CommonOptions, diag
   };
 }
 
-/** The role plan (no node), with the first-boot unit baked in. */
+/** The role plan (no node), as the planner returns it: the first-boot unit is baked in. */
 export function rolePlan(inputs: Inputs, profile: Located<Profile>, diags: Diagnostic[]): NodePlan {
-  return withFirstboot(planRole(profile, inputs.cluster, diags));
+  return planRole(profile, inputs.cluster, diags);
 }
 
-/** One plan per node of the profile's role, with that node's seed files (PKI, kubeadm config). */
+/** One complete plan per node of the profile's role; with secrets, each holds that node's seed files (PKI, kubeadm config). */
 export function nodePlans(
   inputs: Inputs,
   profile: Located<Profile>,
@@ -154,19 +152,7 @@ export function nodePlans(
   only?: string,
 ): NodePlan[] {
   const nodes = inputs.cluster.value.nodes.filter((n) => n.role === profile.value.role && (only === undefined || n.name === only));
-  return nodes.map((n) => {
-    const plan = withFirstboot(planNode(profile, inputs.cluster, n, diags));
-    if (secrets) plan.files.push(...bootstrapBootFiles(plan, secrets, joinTokens(inputs.cluster.value, secrets.token)));
-    return plan;
-  });
-}
-
-function withFirstboot(plan: NodePlan): NodePlan {
-  if (plan.role === 'gateway') return plan;
-  const fb = firstbootBakeItems();
-  plan.files.push(...fb.files);
-  plan.units.push(...fb.units);
-  return plan;
+  return nodes.map((n) => planNode(profile, inputs.cluster, n, diags, secrets));
 }
 
 /** A copy of the plan that is safe to print: secret file contents are replaced by a note. */

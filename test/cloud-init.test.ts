@@ -2,7 +2,7 @@
 // cloud-init's own write_files / runcmd code on the parsed document, `cloud-init devel net-convert`
 // (the renderer each OS family uses) and `netplan generate` on network-config.
 
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -32,6 +32,8 @@ import { isFileMode } from '../src/profile/schema.js';
 import type { NodePlan } from '../src/plan/types.js';
 import type { Cluster, Located, NodeRole, NodeSpec, OsFamily, Profile } from '../src/profile/types.js';
 import { fixturePlan } from './fixtures/plan.js';
+import { FIXTURE_SECRETS, privateSecretsCopy } from './helpers/secrets.js';
+import { loadSecrets, type ClusterSecrets } from '../src/cluster/secrets.js';
 import { located, testCluster, testNode, testProfile, TEST_SSH_KEY } from './helpers/inputs.js';
 import { run, tool } from './helpers/tools.js';
 
@@ -352,10 +354,10 @@ describe('what each mode delivers', () => {
   });
 
   it('full mode runs the install through the first-boot phase runner, which leaves firstboot.failed when it fails', () => {
-    const plan = bootPlan();
-    const fb = firstbootBakeItems();
-    plan.files.push(...fb.files);
-    plan.units.push(...fb.units);
+    // the planner's plan, which carries the first-boot script and unit as it ships (no hand-added items)
+    const plan = realPlan('el9', 'w1');
+    for (const a of plan.artifacts) a.sha256 ??= '0'.repeat(64);
+    const runnerFile = plan.files.find((f) => f.path === FIRSTBOOT_SCRIPT)!;
     const d = doc(renderUserData(plan, 'full'));
     expect(d.runcmd?.[1]).toEqual(['bash', FIRSTBOOT_SCRIPT, '--run-phase', 'install', INSTALL_LOG, '--', 'bash', BAKE_SCRIPT_PATH]);
     // For real: cloud-init's own runcmd shell, H3's runner from the seed, and an install that fails at a step.
@@ -365,7 +367,7 @@ describe('what each mode delivers', () => {
     const shellified = python(RUNCMD_HARNESS, [ud]);
     expect(shellified.status).toBe(0);
     const runner = join(dir, 'firstboot.sh');
-    writeFileSync(runner, fb.files[0]!.content);
+    writeFileSync(runner, runnerFile.content);
     writeFileSync(join(dir, 'bake.sh'), [
       'printf "mkimage[bake]: %s\\n" "repository kubernetes"',
       'echo "curl: (6) Could not resolve host: pkgs.k8s.io" >&2',
@@ -606,10 +608,16 @@ function realPlan(family: OsFamily, nodeName: string): NodePlan {
   // ubuntu-24.04 has no Docker 24 in its repo: Docker 26 with cri-dockerd 0.3.10 (see DOMAIN.md).
   const [docker, cri] = family === 'ubuntu-24.04' ? ['26.1.4', '0.3.10'] : ['24.0.7', '0.3.9'];
   const diags: Diagnostic[] = [];
-  const plan = planNode(realProfile(node.role, docker, cri), realCluster(family), node, diags);
+  // the complete plan a seed ships: the planner's, with the (TEST-ONLY fixture) secrets' boot files in it
+  const plan = planNode(realProfile(node.role, docker, cri), realCluster(family), node, diags, realSecrets);
   expect(diags.filter((d) => d.severity === 'error')).toEqual([]);
   return plan;
 }
+
+let realSecrets: ClusterSecrets;
+beforeAll(async () => {
+  realSecrets = await loadSecrets(await privateSecretsCopy(FIXTURE_SECRETS, join(tmp('secrets'), 's')));
+});
 
 describe('seeds for real planner output', () => {
   it.each(REAL_CASES)('$family $node $mode: schema-valid, known keys, files round-trip, netplan renders', ({ family, group, node, mode }) => {
@@ -637,6 +645,13 @@ describe('seeds for real planner output', () => {
       expect((statSync(join(root, f.path)).mode & 0o777).toString(8).padStart(4, '0'), f.path).toBe(f.mode);
       if (f.secret === true) expect(f.mode).toBe('0600');
     }
+    // what ships: the node's kubeadm config and bootstrap.env, the first-boot script in full mode; a joiner's seed
+    // names its own token, never the cluster's
+    expect(readFileSync(join(root, 'etc/kubernetes/mkimage/bootstrap.env'), 'utf8')).toContain(`NODE_NAME=${node}\n`);
+    const kubeadm = readFileSync(join(root, 'etc/kubernetes/mkimage/kubeadm.yaml'), 'utf8');
+    expect(kubeadm).toContain(node === 'cp1' ? 'kind: InitConfiguration' : 'kind: JoinConfiguration');
+    if (node !== 'cp1') expect(seed.userData).not.toContain(`${realSecrets.token.id}.${realSecrets.token.secret}`);
+    if (mode === 'full') expect(readFileSync(join(root, FIRSTBOOT_SCRIPT), 'utf8')).toBe(firstbootBakeItems().files[0]!.content);
     expect(d.runcmd?.at(-1)).toEqual(['bash', '-euo', 'pipefail', '-c', 'echo first boot', expect.stringMatching(/^mkimage-boot-/)]);
 
     const md = parse(seed.metaData) as Record<string, string>;

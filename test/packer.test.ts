@@ -112,7 +112,7 @@ describe('renderPackerDir on the shipped profiles, every OS family', () => {
   it.each(FAMILIES)('%s: every unit in the plan, and the build-user removal unit, pass systemd-analyze verify', (family) => {
     const plan = realPlan(family, 'control-plane');
     const units = plan.units.filter((u) => u.path !== undefined && u.content !== undefined).map((u) => ({ path: u.path!, content: u.content! }));
-    expect(units.map((u) => u.path.split('/').pop())).toEqual(['cri-docker.service', 'cri-docker.socket']);
+    expect(units.map((u) => u.path.split('/').pop())).toEqual(['cri-docker.service', 'cri-docker.socket', 'mkimage-firstboot.service']);
     units.push({ path: '/etc/systemd/system/mkimage-remove-build-user.service', content: renderRemoveBuildUserUnit() });
     const r = verifyUnits(units);
     expect(r.warnings).toEqual([]);

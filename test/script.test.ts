@@ -390,25 +390,21 @@ describe('the firewall fits Calico\'s default dataplane', () => {
 });
 
 describe('full mode starts Docker and cri-dockerd before first boot', () => {
-  function withFirstboot(plan: NodePlan): NodePlan {
-    plan.units.push({ name: 'mkimage-firstboot.service', path: '/etc/systemd/system/mkimage-firstboot.service', content: '[Unit]\n', enable: true, start: true, phase: 'bake' });
-    return plan;
-  }
-
+  // the planner's role plan carries the first-boot unit itself (as it ships)
   it('starts docker.service and cri-docker.socket, waits for their sockets, then first boot without blocking', () => {
-    const s = renderPhaseScript(withFirstboot(realPlan('debian-12')), 'bake', { files: 'skip', artifacts: 'download', start: true, insideCloudInit: true });
+    const s = renderPhaseScript(realPlan('debian-12'), 'bake', { files: 'skip', artifacts: 'download', start: true, insideCloudInit: true });
     const start = s.indexOf('systemctl start cri-docker.socket docker.service\n');
     const wait = s.indexOf('/run/cri-dockerd.sock');
     const firstboot = s.indexOf('systemctl start --no-block mkimage-firstboot.service\n');
     expect(start).toBeGreaterThan(0);
     expect(wait).toBeGreaterThan(start);
     expect(firstboot).toBeGreaterThan(wait);
-    expect(renderPhaseScript(withFirstboot(realPlan('debian-12')), 'bake', { files: 'install', artifacts: 'staged', start: false })).not.toContain('systemctl start');
+    expect(renderPhaseScript(realPlan('debian-12'), 'bake', { files: 'install', artifacts: 'staged', start: false })).not.toContain('systemctl start');
   });
 
   it('on a fake host: the sockets appear before first boot is started; a socket that never appears fails the step', () => {
     const host = fakeHost();
-    const plan = withFirstboot(realPlan('debian-12'));
+    const plan = realPlan('debian-12');
     plan.repos = [];
     plan.packages = [];
     plan.artifacts = [];

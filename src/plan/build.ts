@@ -13,6 +13,9 @@ import { flatcarOwnedPaths, flatcarPlan } from './flatcar.js';
 import { planPackages } from './packages.js';
 import { positionOf } from './positions.js';
 import { nodeTokens, type BootstrapToken } from '../cluster/token.js';
+import { bootstrapBootFiles } from '../cluster/bootstrap-files.js';
+import type { ClusterSecrets } from '../cluster/secrets.js';
+import { firstbootBakeItems } from '../firstboot/files.js';
 import { planRepos } from './repos.js';
 import type { NodePlan, PlanCommand, PlanNode } from './types.js';
 import { CRI_SOCKET, planUnits } from './units.js';
@@ -257,6 +260,10 @@ function buildPlan(inp: Inputs, target: Target): NodePlan {
     ...ownedPaths({ repos: shaped.repos, units: shaped.units, artifacts: shaped.artifacts, packageManager: shaped.os.packageManager }),
     ...flatcarOwnedPaths(shaped),
   ]);
+  // the first-boot script and unit (src/firstboot/files.ts): baked, driven at boot by the node's seed files
+  const firstboot = firstbootBakeItems();
+  shaped.files.push(...firstboot.files);
+  shaped.units.push(...firstboot.units);
   return shaped;
 }
 
@@ -265,7 +272,7 @@ function roleArch(cluster: Cluster, role: Profile['role']): Arch {
   return cluster.nodes.find((n) => n.role === role)?.arch ?? 'amd64';
 }
 
-/** One plan per role profile: what is baked into its golden image (no node, no per-node files). */
+/** One plan per role profile: what is baked into its golden image (no node, no per-node files), first boot included. */
 export function planRole(profile: Located<Profile>, cluster: Located<Cluster>, diags: Diagnostic[]): NodePlan {
   const c = cluster.value;
   return buildPlan({ profile, cluster, diags }, { osFamily: c.osFamily, osFamilyPath: 'osFamily', arch: roleArch(c, profile.value.role) });
@@ -321,12 +328,16 @@ function planNodeOf(inp: Inputs, node: NodeSpec): PlanNode {
   };
 }
 
-/** The role plan for this node's OS family and architecture, plus the node and its first-boot files. */
+/**
+ * The role plan for this node's OS family and architecture, plus the node and its first-boot files; with the
+ * cluster's secrets, also the boot files that carry them: the complete plan its seed or Ignition config delivers.
+ */
 export function planNode(
   profile: Located<Profile>,
   cluster: Located<Cluster>,
   node: NodeSpec,
   diags: Diagnostic[],
+  secrets?: ClusterSecrets,
 ): NodePlan {
   const inp: Inputs = { profile, cluster, diags };
   if (node.role !== profile.value.role) {
@@ -340,7 +351,12 @@ export function planNode(
     arch: node.arch,
     node: planNodeOf(inp, node),
   };
-  return buildPlan(inp, target);
+  const plan = buildPlan(inp, target);
+  // the secret-bearing boot files (PKI, kubeadm config with the node's own token, bootstrap.env, kube-vip)
+  if (secrets !== undefined && plan.role !== 'gateway') {
+    plan.files.push(...bootstrapBootFiles(plan, secrets, joinTokens(cluster.value, secrets.token)));
+  }
+  return plan;
 }
 
 /** `mkimage plan` output: 2-space JSON in the plan's fixed key order, newline-terminated. */
