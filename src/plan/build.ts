@@ -290,20 +290,20 @@ export function joiningNodes(cluster: Cluster): string[] {
   return cluster.nodes.filter((n) => bootstrapOf(cluster, n) !== 'init').map((n) => n.name);
 }
 
-const tokenCache = new WeakMap<Cluster, { key: string; tokens: ReadonlyMap<string, BootstrapToken> }>();
+const tokenCache = new WeakMap<Cluster, { key: string; nodes: readonly NodeSpec[]; tokens: ReadonlyMap<string, BootstrapToken> }>();
 
 /**
  * Every joining node's own join token (node name -> token, inventory order), derived from the cluster token with
- * the cluster's nodeTokenTTL (src/cluster/token.ts). Made once per cluster, token and joiners: every node's plan
+ * the cluster's nodeTokenTTL (src/cluster/token.ts). Made once per cluster, token and nodes list: every node's plan
  * needs it, and a 1000-node cluster would otherwise derive a million.
  */
 export function joinTokens(cluster: Cluster, token: BootstrapToken): ReadonlyMap<string, BootstrapToken> {
-  const joiners = joiningNodes(cluster);
-  const key = [token.id, token.secret, cluster.nodeTokenTTL, ...joiners].join('\0');
+  // the same token, TTL and nodes array (the loader's, not changed in place) as last time: no walk over the nodes
+  const key = `${token.id}.${token.secret}\0${cluster.nodeTokenTTL}\0${cluster.nodes.length}`;
   const hit = tokenCache.get(cluster);
-  if (hit !== undefined && hit.key === key) return hit.tokens;
-  const tokens = nodeTokens(token, joiners, cluster.nodeTokenTTL);
-  tokenCache.set(cluster, { key, tokens });
+  if (hit !== undefined && hit.key === key && hit.nodes === cluster.nodes) return hit.tokens;
+  const tokens = nodeTokens(token, joiningNodes(cluster), cluster.nodeTokenTTL);
+  tokenCache.set(cluster, { key, nodes: cluster.nodes, tokens });
   return tokens;
 }
 
