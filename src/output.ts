@@ -25,7 +25,7 @@ import { mkdir, rename, rm, writeFile, chmod, mkdtemp, stat } from 'node:fs/prom
 import { dirname, join, resolve, basename, isAbsolute, normalize } from 'node:path';
 import { createHash } from 'node:crypto';
 import { defaultLockWaitMs, lockOutput, ownerAlive, OWNER, type HeldLock } from './output-lock.js';
-import { scriptShell, syntaxProblem } from './profile/shell.js';
+import { scriptShell, syntaxProblems } from './profile/shell.js';
 import { renameExchange, type ExchangeHelper } from './rename-exchange.js';
 
 export interface OutFile {
@@ -105,8 +105,8 @@ const parsedScripts = new Set<string>();
 
 /**
  * Every shell script of the tree parses (`bash -n`, or `sh -n` for a #!/bin/sh one), checked before anything is
- * written. mkimage generated them, so one that does not parse is mkimage's bug (E024, thrown: exit 1). One shell
- * runs per distinct script, not per file: the scripts of a role are the same for each of its nodes.
+ * written. mkimage generated them, so one that does not parse is mkimage's bug (E024, thrown: exit 1). One parse
+ * per distinct script, not per file (the scripts of a role are the same for each of its nodes), all in one process.
  */
 export function checkScripts(files: FileTree): void {
   const todo = new Map<string, { shell: 'bash' | 'sh'; path: string; text: string }>();
@@ -117,8 +117,10 @@ export function checkScripts(files: FileTree): void {
     const key = `${shell} ${createHash('sha256').update(text).digest('hex')}`;
     if (!parsedScripts.has(key) && !todo.has(key)) todo.set(key, { shell, path: f.path, text });
   }
-  for (const [key, s] of todo) {
-    const problem = syntaxProblem(s.text, s.shell);
+  const checked = [...todo];
+  const problems = syntaxProblems(checked.map(([, s]) => s));
+  for (const [i, [key, s]] of checked.entries()) {
+    const problem = problems[i];
     if (problem !== undefined) {
       throw new Error(`E024: internal: mkimage generated ${s.path}, which does not parse (${s.shell} -n: ${problem}); nothing was written. This is a bug in mkimage: please report it with this output`);
     }

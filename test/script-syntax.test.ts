@@ -9,6 +9,7 @@ import { checkScripts, writeTreeAtomic, type OutFile } from '../src/output.js';
 import { installerScripts } from '../src/pxe/installer.js';
 import { PACKAGE_ROOT } from '../src/template.js';
 import { loadInputs } from '../src/profile/load.js';
+import { syntaxProblem, syntaxProblems } from '../src/profile/shell.js';
 import { renderRole } from '../src/pipeline.js';
 import { scratchDirs } from './helpers/tmp.js';
 import { tool } from './helpers/tools.js';
@@ -33,7 +34,7 @@ async function refused(files: OutFile[]): Promise<{ message: string; parent: str
 }
 
 /** bash and sh first on PATH as FAKES that count their runs, then run the real shell. */
-function countingShells(): { path: string; runs: () => string[] } {
+function countingShells(): { path: string; log: string; runs: () => string[] } {
   const bin = scratch();
   const log = join(bin, 'runs');
   writeFileSync(log, '');
@@ -41,7 +42,13 @@ function countingShells(): { path: string; runs: () => string[] } {
     writeFileSync(join(bin, sh), `#!${tool('bash')}\n# FAKE ${sh}: counts its runs\necho "${sh} $*" >>${log}\nexec ${tool(sh)} "$@"\n`);
     chmodSync(join(bin, sh), 0o755);
   }
-  return { path: `${bin}:${process.env.PATH ?? ''}`, runs: () => readFileSync(log, 'utf8').split('\n').filter((l) => l !== '') };
+  // a parse is "<shell> -n" (from standard input, or of the file a batched check wrote); the batch's own loop is no parse
+  const parse = /^(bash|sh) -n(?: \S+)?$/;
+  return {
+    path: `${bin}:${process.env.PATH ?? ''}`,
+    log,
+    runs: () => readFileSync(log, 'utf8').split('\n').filter((l) => parse.test(l)).map((l) => l.split(' ').slice(0, 2).join(' ')),
+  };
 }
 
 async function withPath<T>(path: string, f: () => Promise<T>): Promise<T> {
@@ -128,6 +135,34 @@ describe('writeTreeAtomic parses every shell script before it writes', () => {
     expect(checks.length).toBeGreaterThanOrEqual(5);
     expect(checks.length).toBeLessThan(15);
     expect(existsSync(join(cwd, 'out/control-plane/packer/scripts/bake.sh'))).toBe(true);
+  });
+});
+
+describe('syntaxProblems: many scripts parsed by one process', () => {
+  it('finds the one that does not parse among many, in bash and sh, and says what the single check says', () => {
+    const shells = countingShells();
+    const scripts = [
+      { text: 'echo a\n', shell: 'bash' as const },
+      { text: 'if true; then\n  echo b\n', shell: 'bash' as const },
+      { text: 'list=(a b)\n', shell: 'sh' as const },
+      { text: 'list=(a b)\n', shell: 'bash' as const },
+      { text: 'case x in\n  x) echo x ;;\nesac\n', shell: 'sh' as const },
+    ];
+    const old = process.env.PATH;
+    process.env.PATH = shells.path;
+    let got: Array<string | undefined>;
+    try {
+      got = syntaxProblems(scripts);
+    } finally {
+      process.env.PATH = old;
+    }
+    expect(got.map((p) => p !== undefined)).toEqual([false, true, true, false, false]);
+    expect(got[1]).toBe(syntaxProblem(scripts[1]!.text, 'bash'));
+    expect(got[2]).toBe(syntaxProblem(scripts[2]!.text, 'sh'));
+    expect(got[1]).toMatch(/syntax error/);
+    // one parse each, all under a single batch shell started from node
+    expect(shells.runs()).toEqual(['bash -n', 'bash -n', 'sh -n', 'bash -n', 'sh -n']);
+    expect(readFileSync(shells.log, 'utf8').split('\n').filter((l) => l.startsWith('bash -c '))).toHaveLength(1);
   });
 });
 

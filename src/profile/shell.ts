@@ -4,6 +4,9 @@
 // profile file that is a shell script and does not parse.
 
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { error, type Diagnostic, type Position } from '../diagnostics.js';
 
 /**
@@ -19,9 +22,53 @@ export function syntaxProblem(script: string, shell: 'bash' | 'sh' = 'bash'): st
   return (said || `${shell} -n exited ${r.status}`).split('\n').map((l) => l.replace(/^(?:ba)?sh: /, '')).join('; ');
 }
 
+export interface ShellScript {
+  text: string;
+  shell: 'bash' | 'sh';
+}
+
+/**
+ * syntaxProblem for many scripts at the cost of one process: they go to files in a temp dir, and one bash runs
+ * `<shell> -n <file>` for each (a fork and exec of the shell each, not a spawn from node: a render parses a dozen).
+ */
+export function syntaxProblems(scripts: readonly ShellScript[]): Array<string | undefined> {
+  if (scripts.length < 2) return scripts.map((x) => syntaxProblem(x.text, x.shell));
+  const dir = mkdtempSync(join(tmpdir(), 'mkimage-parse-'));
+  try {
+    const args: string[] = [];
+    scripts.forEach((x, i) => {
+      writeFileSync(join(dir, String(i)), x.text);
+      args.push(x.shell, join(dir, String(i)));
+    });
+    const loop = 'while [ "$#" -gt 1 ]; do "$1" -n "$2" 2>"$2.err"; echo "$?" >"$2.rc"; shift 2; done';
+    const r = spawnSync('bash', ['-c', loop, 'mkimage-parse', ...args], { stdio: 'ignore' });
+    if (r.error !== undefined) return scripts.map(() => undefined);
+    return scripts.map((x, i) => {
+      const file = join(dir, String(i));
+      const rc = readFileSync(`${file}.rc`, 'utf8').trim();
+      // "<file>: line 3: ..." (bash) or "<file>: 3: ..." (dash): the same words as from standard input, after the name
+      const said = readFileSync(`${file}.err`, 'utf8').split(`${file}: `).join('').trim();
+      if (rc === '0' && said === '') return undefined;
+      if (rc === '127') return undefined; // no such shell here, as syntaxProblem
+      return (said || `${x.shell} -n exited ${rc}`).split('\n').join('; ');
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** A command as the bake script wraps it, in a subshell. */
+function wrapped(run: string): string {
+  return `(\n${run.replace(/\n+$/, '')}\n)\n`;
+}
+
 /** bash's complaint about `run` as the bake script wraps it, or undefined when it parses cleanly. */
 export function shellSyntaxProblem(run: string): string | undefined {
-  const said = syntaxProblem(`(\n${run.replace(/\n+$/, '')}\n)\n`);
+  return commandProblem(run, syntaxProblem(wrapped(run)));
+}
+
+/** What bash said about a wrapped command, in the command's own line numbers. */
+function commandProblem(run: string, said: string | undefined): string | undefined {
   if (said === undefined) return undefined;
   // bash counts the "(" line the wrapper added, and reaches past the command's end: give the command's own lines
   const lines = run.replace(/\n+$/, '').split('\n').length;
@@ -50,14 +97,20 @@ export function checkCommands(
   positionOf: (path: string) => Position | undefined,
   files: ReadonlyArray<{ path: string; content: string }> = [],
 ): Diagnostic[] {
+  const shells = files.map((f) => scriptShell(f.path, f.content.slice(0, 80)));
+  const said = syntaxProblems([
+    ...commands.map((c): ShellScript => ({ text: wrapped(c.run), shell: 'bash' })),
+    ...files.flatMap((f, i): ShellScript[] => (shells[i] === undefined ? [] : [{ text: f.content, shell: shells[i]! }])),
+  ]);
   const runs = commands.flatMap((c, i) => {
-    const problem = shellSyntaxProblem(c.run);
+    const problem = commandProblem(c.run, said[i]);
     if (problem === undefined) return [];
     return [error('E007', `commands[${i}].run is not a complete bash command (${problem}): close every quote, bracket and here-document inside the command`, positionOf(`commands.${i}.run`))];
   });
+  let next = commands.length;
   const scripts = files.flatMap((f, i) => {
-    const shell = scriptShell(f.path, f.content.slice(0, 80));
-    const problem = shell === undefined ? undefined : syntaxProblem(f.content, shell);
+    const shell = shells[i];
+    const problem = shell === undefined ? undefined : said[next++];
     if (problem === undefined) return [];
     return [error('E007', `files[${i}] ${f.path} is a ${shell} script that does not parse (${problem}; lines count from the content's first line): close every quote, bracket and here-document`, positionOf(`files.${i}.content`) ?? positionOf(`files.${i}`))];
   });
