@@ -20,7 +20,7 @@
 // fallback, between its renames), swapped (before the old tree is removed). MKIMAGE_TEST_EXCHANGE=perl|python3|rename
 // forces one way of swapping; MKIMAGE_TEST_LOCK_WAIT_MS shortens the wait for another writer's lock (default 30 s).
 
-import { renameSync, rmSync, existsSync, readdirSync } from 'node:fs';
+import { renameSync, rmSync, rmdirSync, existsSync, readdirSync } from 'node:fs';
 import { mkdir, rename, rm, writeFile, chmod, mkdtemp, stat } from 'node:fs/promises';
 import { dirname, join, resolve, basename, isAbsolute, normalize } from 'node:path';
 import { createHash } from 'node:crypto';
@@ -56,6 +56,11 @@ export interface TreeOptions {
    * writes. Checked like `files` (inside the tree, one file per path, no file where a directory goes).
    */
   more?: Iterable<FileTree>;
+  /**
+   * runs once the whole temp tree is written, before the lock and the swap: false drops the tree and
+   * writeTreeAtomic returns false (a render writes its new secrets here, so a failed write leaves none)
+   */
+  beforeSwap?: () => Promise<boolean>;
 }
 
 function checkRelative(p: string): string {
@@ -205,7 +210,7 @@ function track(w: { tmp: string; lock?: HeldLock }): () => void {
 /**
  * Write `files` as the complete content of directory `dest`, replacing whatever was there (see the top of this
  * file). With `keepExisting`, a destination that exists and is not empty when the lock is taken (another writer got
- * there first) is left as it is: returns false, nothing written.
+ * there first) is left as it is: returns false, nothing written; so does a `beforeSwap` that says false.
  */
 export async function writeTreeAtomic(dest: string, files: FileTree, opts: TreeOptions = {}): Promise<boolean> {
   const dirMode = opts.dirMode ?? 0o755;
@@ -214,36 +219,58 @@ export async function writeTreeAtomic(dest: string, files: FileTree, opts: TreeO
   const paths = check.add(files);
   checkScripts(files);
   const parent = dirname(target);
-  await mkdir(parent, { recursive: true });
+  const madeParent = await mkdir(parent, { recursive: true });
   const tmp = await mkdtemp(join(parent, `.${basename(target)}.tmp-${OWNER}-`));
   const writing: { tmp: string; lock?: HeldLock } = { tmp };
   const untrack = track(writing);
+  let swapped = false;
   try {
     const into = new BatchWriter(tmp, dirMode);
     await into.write(files, paths);
     if (opts.more) {
-      let writing = Promise.resolve();
-      for (const batch of opts.more) {
-        const batchPaths = check.add(batch); // made (by the iterator) while the batch before it is written
-        checkScripts(batch);
-        await writing;
-        writing = into.write(batch, batchPaths);
+      let pending = Promise.resolve();
+      try {
+        for (const batch of opts.more) {
+          const batchPaths = check.add(batch); // made (by the iterator) while the batch before it is written
+          checkScripts(batch);
+          await pending;
+          pending = into.write(batch, batchPaths);
+        }
+      } catch (e) {
+        await pending.catch(() => undefined); // a write in flight ends before the temp tree goes
+        throw e;
       }
-      await writing;
+      await pending;
     }
     await opts.fill?.(tmp);
     await chmod(tmp, dirMode);
+    if (opts.beforeSwap && !(await opts.beforeSwap())) return false;
     pauseAt('written');
     writing.lock = await lockOutput(target, opts.lockWaitMs ?? defaultLockWaitMs());
     pauseAt('locked');
     await cleanAfterDeadWriters(target);
     if (opts.keepExisting && existsSync(target) && readdirSync(target).length > 0) return false;
     swapIn(tmp, target);
+    swapped = true;
     return true;
   } finally {
     for (const p of [tmp, `${tmp}.old`]) await rm(p, { recursive: true, force: true });
     writing.lock?.release();
     untrack();
+    // nothing swapped in: the directories made for it go too, as far as they are empty
+    if (!swapped && madeParent !== undefined) removeEmptyUpTo(parent, madeParent);
+  }
+}
+
+/** rmdir `dir`, then its parents up to and including `top`, stopping at the first that is not empty. */
+function removeEmptyUpTo(dir: string, top: string): void {
+  for (let d = dir; ; d = dirname(d)) {
+    try {
+      rmdirSync(d);
+    } catch {
+      return;
+    }
+    if (d === top || dirname(d) === d) return;
   }
 }
 

@@ -12,7 +12,7 @@ import type { NodePlan } from './plan/types.js';
 import { generateSecrets, initSecrets, loadSecrets, secretsDirWarnings, writeSecrets, type ClusterSecrets } from './cluster/secrets.js';
 import { renderSeed, unknownRenderedKeys, type CloudInitMode, type SeedFiles } from './emit/cloud-init.js';
 import { IMAGES_DIR, renderPackerDir } from './emit/packer.js';
-import { ensureBuildKey } from './packer/build-key.js';
+import { prepareBuildKey } from './packer/build-key.js';
 import { renderIkuaiSettings } from './emit/ikuai.js';
 import { resolveEpochSeconds, writeSeedIso } from './iso/iso9660.js';
 import { writeTreeAtomic, type OutFile } from './output.js';
@@ -229,9 +229,10 @@ function imageDirFor(opts: RenderOptions, cluster: string): string {
   return resolve(opts.cwd ?? process.cwd(), IMAGES_DIR, cluster, opts.role);
 }
 
-async function writeOutput(outDir: string, role: string, files: OutFile[]): Promise<void> {
+/** false: `beforeSwap` said no, and nothing was swapped in. */
+async function writeOutput(outDir: string, role: string, files: OutFile[], more: Iterable<OutFile[]> | undefined, beforeSwap: () => Promise<boolean>): Promise<boolean> {
   try {
-    await writeTreeAtomic(outDir, [...files, { path: OUTPUT_MARKER, content: `${GENERATED}\nrole: ${role}\n` }]);
+    return await writeTreeAtomic(outDir, [...files, { path: OUTPUT_MARKER, content: `${GENERATED}\nrole: ${role}\n` }], { more, beforeSwap });
   } catch (e) {
     const d = outputError(e, outDir);
     if (d) throw new DiagnosticError([d]);
@@ -245,6 +246,31 @@ async function writeOutput(outDir: string, role: string, files: OutFile[]): Prom
  */
 function gatewayFiles(plan: NodePlan): OutFile[] {
   return [{ path: 'plan.json', content: planJson(plan) }, ...renderIkuaiSettings(plan)];
+}
+
+/** A node's seed files (and its plan) for out/<role>, one node per batch, made when the writer asks. */
+function* seedFiles(plans: readonly NodePlan[], mode: CloudInitMode): Generator<OutFile[]> {
+  for (const p of plans) {
+    const node = p.node!;
+    const seed = nodeSeed(p, mode);
+    const dir = `seeds/${node.name}`;
+    // user-data carries the bootstrap token (and on control planes the CA keys): owner-only.
+    yield [
+      { path: `${dir}/user-data`, content: seed.userData, mode: 0o600 },
+      { path: `${dir}/meta-data`, content: seed.metaData },
+      { path: `${dir}/network-config`, content: seed.networkConfig },
+      {
+        path: `${dir}/seed.iso`,
+        mode: 0o600,
+        content: writeSeedIso([
+          { name: 'user-data', content: seed.userData, mode: 0o600 },
+          { name: 'meta-data', content: seed.metaData },
+          { name: 'network-config', content: seed.networkConfig },
+        ]),
+      },
+      { path: `plans/${node.name}.json`, content: planJson(redactSecrets(p)) },
+    ];
+  }
 }
 
 /** `mkimage <role>`: everything the role's VMs need, written atomically to out/<role>/. */
@@ -276,10 +302,10 @@ export async function renderRole(opts: RenderOptions): Promise<RenderResult> {
   }
   const imageDir = imageDirFor(opts, inputs.cluster.value.name);
   let commitSecrets: () => Promise<boolean> = async () => true;
-  const done = async (files: OutFile[], plans: NodePlan[]): Promise<RenderResult> => {
-    // a concurrent first render wrote its secrets first: these seeds carry the wrong CA, so render again with those
-    if (!(await commitSecrets())) return renderRole(opts);
-    await writeOutput(outDir, opts.role, files);
+  const done = async (files: OutFile[], plans: NodePlan[], more?: Iterable<OutFile[]>): Promise<RenderResult> => {
+    // Secrets are written once every file of the tree is (nothing is written for a render that fails), before the
+    // swap. A concurrent first render that wrote its secrets first: these seeds carry the wrong CA, render again.
+    if (!(await writeOutput(outDir, opts.role, files, more, commitSecrets))) return renderRole(opts);
     return { ...loaded, diagnostics: sortDiagnostics(diags), outDir, imageDir, files, rolePlan: plan, nodePlans: plans };
   };
   if (plan.role === 'gateway') return done(gatewayFiles(plan), []);
@@ -305,37 +331,20 @@ export async function renderRole(opts: RenderOptions): Promise<RenderResult> {
     if (out === undefined) return fail();
     files.push(...out, ...flatcar.map((p) => ({ path: `plans/${p.node!.name}.json`, content: planJson(redactSecrets(p)) })));
   }
-  for (const p of plans.filter((x) => !isFlatcar(x.os.family))) {
-    const node = p.node!;
-    const seed = nodeSeed(p, mode);
-    const dir = `seeds/${node.name}`;
-    // user-data carries the bootstrap token (and on control planes the CA keys): owner-only.
-    files.push(
-      { path: `${dir}/user-data`, content: seed.userData, mode: 0o600 },
-      { path: `${dir}/meta-data`, content: seed.metaData },
-      { path: `${dir}/network-config`, content: seed.networkConfig },
-      {
-        path: `${dir}/seed.iso`,
-        mode: 0o600,
-        content: writeSeedIso([
-          { name: 'user-data', content: seed.userData, mode: 0o600 },
-          { name: 'meta-data', content: seed.metaData },
-          { name: 'network-config', content: seed.networkConfig },
-        ]),
-      },
-      { path: `plans/${node.name}.json`, content: planJson(redactSecrets(p)) },
-    );
-  }
+  // Each node's seed files are made while the ones before them are written (src/output.ts `more`).
+  const seeds = seedFiles(plans.filter((x) => !isFlatcar(x.os.family)), mode);
   const ignitionNodes = flatcar.map((p) => p.node!.name);
   // Flatcar is immutable: no golden image, the kubernetes sysext (in ignition/files/) replaces the bake.
-  if (isFlatcar(plan.os.family)) return { ...(await done(files, plans)), ignitionNodes };
+  if (isFlatcar(plan.os.family)) return { ...(await done(files, plans, seeds)), ignitionNodes };
   // The build seed authorises the cluster's build key (made once beside the secrets); the HCL names it and the
   // image directory by paths relative to the Packer directory, so renders stay byte-identical.
   const packerDir = join(outDir, 'packer');
-  // the build key lives in the secrets directory: the secrets go first (nothing is written before this point)
-  if (!(await commitSecrets())) return renderRole(opts);
-  commitSecrets = async () => true;
-  const buildKey = await ensureBuildKey(secretsDirFor(inputs, opts));
+  // the build key lives in the secrets directory: made now, written with the secrets (src/packer/build-key.ts)
+  const prepared = await prepareBuildKey(secretsDirFor(inputs, opts));
+  const buildKey = prepared.key;
+  const commitCluster = commitSecrets;
+  // the build key after the secrets: both, or (a concurrent first render won) neither is this render's
+  commitSecrets = async () => (await commitCluster()) && (await prepared.commit());
   const packerOpts = {
     packerVersion: opts.packerVersion,
     accelerator: opts.accelerator,
@@ -346,5 +355,5 @@ export async function renderRole(opts: RenderOptions): Promise<RenderResult> {
   for (const f of renderPackerDir(plan, packerOpts)) {
     files.push({ ...f, path: `packer/${f.path}` });
   }
-  return { ...(await done(files, plans)), ignitionNodes };
+  return { ...(await done(files, plans, seeds)), ignitionNodes };
 }

@@ -73,23 +73,38 @@ export interface BuildKey {
 
 /** The cluster's build key under `secretsDir`, generated on first use (dir 0700, key 0600), never replaced. */
 export async function ensureBuildKey(secretsDir: string, comment = 'mkimage-build@mkimage'): Promise<BuildKey> {
+  const prepared = await prepareBuildKey(secretsDir, comment);
+  return (await prepared.commit()) ? prepared.key : readBuildKey(prepared.key.privateKeyFile);
+}
+
+async function readBuildKey(privateKeyFile: string): Promise<BuildKey> {
+  return { privateKeyFile, publicKey: (await readFile(`${privateKeyFile}.pub`, 'utf8')).trim() };
+}
+
+/**
+ * The build key as ensureBuildKey makes it, but a new pair is only written by `commit()` (a render writes nothing
+ * before everything has passed). commit() is false when another render wrote its pair first: the one on disk stays
+ * and is the cluster's key (render again with it). A directory holding half a pair is replaced.
+ */
+export async function prepareBuildKey(secretsDir: string, comment = 'mkimage-build@mkimage'): Promise<{ key: BuildKey; commit: () => Promise<boolean> }> {
   const dir = join(secretsDir, BUILD_KEY_DIR);
   const privateKeyFile = join(dir, BUILD_KEY_NAME);
   const pubFile = `${privateKeyFile}.pub`;
-  if ((await exists(privateKeyFile)) && (await exists(pubFile))) {
-    return { privateKeyFile, publicKey: (await readFile(pubFile, 'utf8')).trim() };
-  }
+  const bothThere = async () => (await exists(privateKeyFile)) && (await exists(pubFile));
+  if (await bothThere()) return { key: await readBuildKey(privateKeyFile), commit: async () => true };
   const keys = generateSshKeyPair(comment);
   const pair = [
     { path: BUILD_KEY_NAME, content: keys.privateKey, mode: 0o600 },
     { path: `${BUILD_KEY_NAME}.pub`, content: `${keys.publicKey}\n`, mode: 0o644 },
   ];
-  // Both halves at once; a render that made the pair first (two first renders at once) keeps it, and this one
-  // uses that pair, so every seed authorises the key on disk. A directory holding half a pair is replaced.
-  const bothThere = async () => (await exists(privateKeyFile)) && (await exists(pubFile));
-  if (!(await writeTreeAtomic(dir, pair, { dirMode: 0o700, keepExisting: true }))) {
-    if (await bothThere()) return { privateKeyFile, publicKey: (await readFile(pubFile, 'utf8')).trim() };
-    await writeTreeAtomic(dir, pair, { dirMode: 0o700 });
-  }
-  return { privateKeyFile, publicKey: keys.publicKey };
+  return {
+    key: { privateKeyFile, publicKey: keys.publicKey },
+    commit: async () => {
+      // both halves at once; a render that made the pair first (two first renders at once) keeps it
+      if (await writeTreeAtomic(dir, pair, { dirMode: 0o700, keepExisting: true })) return true;
+      if (await bothThere()) return false;
+      await writeTreeAtomic(dir, pair, { dirMode: 0o700 });
+      return true;
+    },
+  };
 }
