@@ -31,6 +31,10 @@ const DEBIAN_PACKAGE: Record<string, string> = {
   gzip: 'gzip',
   tar: 'tar',
   python3: 'python3',
+  wget: 'wget',
+  sha256sum: 'coreutils',
+  sh: 'dash',
+  dnsmasq: 'dnsmasq-base',
 };
 
 /** Absolute path of `name`, or throw naming the Debian package that provides it. */
