@@ -273,11 +273,25 @@ function* seedFiles(plans: readonly NodePlan[], mode: CloudInitMode): Generator<
   }
 }
 
-/** `mkimage <role>`: everything the role's VMs need, written atomically to out/<role>/. */
+/**
+ * `mkimage <role>`: everything the role's VMs need, written atomically to out/<role>/. A refusal thrown on the way
+ * (an emitter's of a profile entry, src/emit/refuse.ts, even one made while the seeds are written; an unusable
+ * output place) joins the diagnostics, and nothing is written.
+ */
 export async function renderRole(opts: RenderOptions): Promise<RenderResult> {
   const loaded = loadAndLint(opts);
   const diags = [...loaded.diagnostics];
   const fail = (): RenderResult => ({ ...loaded, diagnostics: sortDiagnostics(diags) });
+  try {
+    return await renderLoaded(opts, loaded, diags, fail);
+  } catch (e) {
+    if (!(e instanceof DiagnosticError)) throw e;
+    diags.push(...e.diagnostics);
+    return fail();
+  }
+}
+
+async function renderLoaded(opts: RenderOptions, loaded: Loaded, diags: Diagnostic[], fail: () => RenderResult): Promise<RenderResult> {
   if (!loaded.inputs) return fail();
   const inputs = loaded.inputs;
   const profile = profileFor(inputs, opts.role, diags);
@@ -327,7 +341,7 @@ export async function renderRole(opts: RenderOptions): Promise<RenderResult> {
   const flatcar = plans.filter((p) => isFlatcar(p.os.family));
   if (flatcar.length > 0) {
     const fetch = { cacheDir: opts.cacheDir, lockFile: lockPathFor(opts), offline: true, progress: 'never' as const, log: opts.log };
-    const out = await renderFlatcarNodes(flatcar, { profile, cluster: inputs.cluster, fetch, epochSeconds: resolveEpochSeconds(undefined) }, diags);
+    const out = await renderFlatcarNodes(flatcar, { fetch, epochSeconds: resolveEpochSeconds(undefined) }, diags);
     if (out === undefined) return fail();
     files.push(...out, ...flatcar.map((p) => ({ path: `plans/${p.node!.name}.json`, content: planJson(redactSecrets(p)) })));
   }

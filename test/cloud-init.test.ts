@@ -705,3 +705,57 @@ describe('what the pipeline ships carries the first-boot script and unit (not a 
     expect(readFileSync(join(cwd, `out/${role}/packer/scripts/bake.sh`), 'utf8')).toMatch(/systemctl enable [^\n]*mkimage-firstboot\.service/);
   });
 });
+
+describe("an emitter's refusal of a profile entry points at the profile line", () => {
+  // A "\ud800" escape with no pair loads as a lone UTF-16 surrogate, which UTF-8 cannot carry: written out it would
+  // become U+FFFD on the node. The loader passes it; the emitter that meets it (the seed's write_files or runcmd, the
+  // Packer rootfs) refuses it at the entry's source: the line the planner recorded for it.
+  const cases = [
+    { what: 'a boot-phase file (the seed)', yaml: '    - path: /etc/mkimage-extra/motd\n      content: "hi \\ud800\\n"\n      phase: boot\n', key: 'path: /etc/mkimage-extra/motd', message: 'files: /etc/mkimage-extra/motd: the text has a lone UTF-16 surrogate (\\ud800)', section: 'files' },
+    { what: 'a bake-phase file (the Packer rootfs)', yaml: '    - path: /etc/mkimage-extra/motd\n      content: "hi \\udc00\\n"\n', key: 'path: /etc/mkimage-extra/motd', message: 'files: /etc/mkimage-extra/motd: the text has a lone UTF-16 surrogate (\\udc00)', section: 'files' },
+    { what: 'a boot command (runcmd)', yaml: '    - phase: boot\n      run: "echo \\ud800"\n', key: 'run: "echo', message: 'commands: extra-boot-1: the text has a lone UTF-16 surrogate (\\ud800)', section: 'commands' },
+  ];
+  it.each(cases)('$what: E007 at its line, exit 2, nothing written; `mkimage plan` shows no sources', async (c) => {
+    const { cpSync, existsSync } = await import('node:fs');
+    const { mkimage } = await import('./helpers/cli.js');
+    const cwd = tmp('refuse');
+    cpSync(join(PACKAGE_ROOT, 'profiles'), join(cwd, 'p'), { recursive: true });
+    const wp = join(cwd, 'p/worker.yaml');
+    const text = readFileSync(wp, 'utf8').replace(/^extends: base$/m, `extends: base\n${c.section}:\n${c.yaml}`);
+    writeFileSync(wp, text);
+    const lines = text.split('\n');
+    const line = lines.findIndex((l) => l.includes(c.key)) + 1;
+    const col = lines[line - 1]!.indexOf(c.key) + c.key.indexOf(': ') + 3;
+
+    // the in-memory plan keeps the entry's source; what `mkimage plan` prints does not
+    const plan = await mkimage(cwd, 'plan', 'worker', '--profiles', 'p');
+    expect(plan.code, plan.err).toBe(0);
+    expect(plan.out).not.toContain('"source"');
+    const printed = JSON.parse(plan.out) as NodePlan;
+    const entry = c.section === 'files' ? printed.files.find((f) => f.path === '/etc/mkimage-extra/motd') : printed.commands[0];
+    expect(Object.keys(entry ?? {}).sort()).toEqual(c.section === 'files' ? ['content', 'mode', 'owner', 'path', 'phase'] : ['name', 'phase', 'run']);
+
+    const r = await mkimage(cwd, 'worker', '--profiles', 'p');
+    expect(r.code, r.err).toBe(2);
+    expect(r.err).toContain(`error[E007]: ${c.message} that UTF-8 cannot encode: write the character as one`);
+    expect(r.err).toContain(`--> p/worker.yaml:${line}:${col}`);
+    expect(r.err).not.toMatch(/internal error|\n\s+at /);
+    // nothing written: no out/, no secrets, no temp tree left beside them
+    expect(readdirSync(cwd).sort()).toEqual(['p']);
+    expect(existsSync(join(cwd, 'out'))).toBe(false);
+  });
+
+  it('an entry of mkimage\'s own (no source) is still a bug: a plain Error', () => {
+    expect(() => writeFile('/opt/x', '0644', 'root:root', 'x\ud800')).toThrow(/^mkimage: files: \/opt\/x: the text has a lone UTF-16 surrogate/);
+    const at = { file: 'profiles/worker.yaml', line: 3, col: 11 };
+    let thrown: unknown;
+    try {
+      writeFile('/opt/x', '4755', 'root:root', 'x\n', { source: at });
+    } catch (e) {
+      thrown = e;
+    }
+    expect((thrown as { diagnostics?: Diagnostic[] }).diagnostics).toEqual([
+      { severity: 'error', code: 'E007', message: "files: /opt/x: mode \"4755\" is not a quoted 4-digit octal string: write it as e.g. '0644'", ...at },
+    ]);
+  });
+});

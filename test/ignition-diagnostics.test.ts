@@ -130,7 +130,7 @@ describe('a config Ignition refuses points at the profile line (E007)', () => {
     expect(v.status).not.toBe(0);
     const problems = ignitionProblemsFrom(v.stdout + v.stderr);
     expect(problems.map((p) => p.message)).toEqual(['path is not fully simplified']);
-    const mapped = ignitionDiagnostics(problems, emitted.translations, plan, profile, loaded.inputs!.cluster);
+    const mapped = ignitionDiagnostics(problems, emitted.translations, plan);
     expect(mapped.map((d) => [d.code, d.file, d.line])).toEqual([['E007', relative(b.cwd, worker), line]]);
   });
 });

@@ -106,7 +106,7 @@ function planFor(row: (typeof MATRIX)[number]) {
     c.mirror = row.mirror;
     c.imageRepository = REPO[row.mirror];
   });
-  return { plan: planRole(profile, cluster, diags), diags };
+  return { plan: planRole(profile, cluster, diags), diags, profile, cluster };
 }
 
 describe('planRole over OS family x role x mirror', () => {
@@ -231,7 +231,7 @@ describe('planRole over OS family x role x mirror', () => {
   });
 
   it.each(MATRIX)('$family $role $mirror: images and artifacts', (row) => {
-    const { plan } = planFor(row);
+    const { plan, profile, cluster } = planFor(row);
     const r = REPO[row.mirror];
     const calico = ['cni', 'node', 'kube-controllers'].map((c) => `docker.io/calico/${c}:v3.27.3`);
     const coredns = row.mirror === 'upstream' ? `${r}/coredns/coredns:v1.11.1` : `${r}/coredns:v1.11.1`;
@@ -248,6 +248,8 @@ describe('planRole over OS family x role x mirror', () => {
       name: 'cri-dockerd', version: row.criDockerd, arch: 'amd64', member: 'cri-dockerd/cri-dockerd',
       dest: '/usr/bin/cri-dockerd', mode: '0755',
       urls: [`https://github.com/Mirantis/cri-dockerd/releases/download/v${row.criDockerd}/cri-dockerd-${row.criDockerd}.amd64.tgz`],
+      // the setting that chose it (no criDockerd.url here)
+      source: profile.positions.get('criDockerd.version'),
     });
     // Only 0.3.9's digest is pinned up front; others are recorded in the lock on first fetch.
     expect(cri?.sha256).toBe(row.criDockerd === '0.3.9' ? 'a6d9b4b796e9eff830311a2349d259507302cb3955dd07b78296b91e40e8b433' : undefined);
@@ -257,6 +259,7 @@ describe('planRole over OS family x role x mirror', () => {
         urls: ['https://raw.githubusercontent.com/projectcalico/calico/v3.27.3/manifests/calico.yaml'],
         sha256: '001eacbb07c01f154f21d49c7f1e027dea8d4202d47347a324b678a7f69efdbe',
         dest: '/usr/share/mkimage/calico.yaml', mode: '0644',
+        source: cluster.positions.get('calicoVersion'),
       });
     }
     expect(plan.artifacts).toHaveLength(row.role === 'control-plane' ? 2 : 1);
@@ -541,13 +544,23 @@ describe('profile settings reach the plan', () => {
       'registry-mirrors': ['https://mirror.example'],
       'insecure-registries': ['10.0.0.5:5000'],
     });
-    expect(file(plan, '/etc/motd')).toEqual({ path: '/etc/motd', mode: '0644', owner: 'root:root', content: 'hi\n', phase: 'bake' });
-    expect(plan.files.find((f) => f.path === '/etc/boot.txt')).toEqual({ path: '/etc/boot.txt', mode: '0600', owner: 'kube:kube', content: 'x\n', phase: 'boot' });
+    // each profile entry carries its profile line: a file its path's, a command its run's
+    const at = (path: string) => profile.positions.get(path);
+    expect(file(plan, '/etc/motd')).toEqual({ path: '/etc/motd', mode: '0644', owner: 'root:root', content: 'hi\n', phase: 'bake', source: at('files.0.path') });
+    expect(plan.files.find((f) => f.path === '/etc/boot.txt')).toEqual({ path: '/etc/boot.txt', mode: '0600', owner: 'kube:kube', content: 'x\n', phase: 'boot', source: at('files.1.path') });
     expect(plan.commands).toEqual([
-      { phase: 'bake', name: 'extra-bake-1', run: 'echo one' },
-      { phase: 'boot', name: 'extra-boot-1', run: 'echo two' },
-      { phase: 'bake', name: 'extra-bake-2', run: 'echo three' },
+      { phase: 'bake', name: 'extra-bake-1', run: 'echo one', source: at('commands.0.run') },
+      { phase: 'boot', name: 'extra-boot-1', run: 'echo two', source: at('commands.1.run') },
+      { phase: 'bake', name: 'extra-bake-2', run: 'echo three', source: at('commands.2.run') },
     ]);
+    expect(at('files.1.path')?.line).toBeGreaterThan(at('files.0.path')!.line);
+    // mkimage's own files carry the setting that makes them; its first-boot items none
+    expect(file(plan, '/etc/docker/daemon.json')?.source).toEqual(at('docker'));
+    expect(file(plan, FIRSTBOOT_SCRIPT)).toBeDefined();
+    expect(file(plan, FIRSTBOOT_SCRIPT)?.source).toBeUndefined();
+    // and `mkimage plan` output leaves every source out
+    expect(planJson(plan)).not.toContain('"source"');
+    expect(JSON.parse(planJson(plan)).files.find((f: { path: string }) => f.path === '/etc/motd')).toEqual({ path: '/etc/motd', mode: '0644', owner: 'root:root', content: 'hi\n', phase: 'bake' });
     expect(plan.images).toEqual([]);
     expect(plan.swapOff).toBe(false);
   });
@@ -578,7 +591,7 @@ describe('planNode', () => {
     expect(a.node).toEqual({
       name: 'cp1', role: 'control-plane', mac: '52:54:00:66:00:11', address: '192.168.66.11/24', ip: '192.168.66.11',
       prefix: 24, gateway: '192.168.66.1', dns: ['192.168.66.1', '223.5.5.5'], arch: 'amd64', bootstrap: 'init',
-      onlyNode: false,
+      onlyNode: false, source: cluster.positions.get('nodes.0'),
     });
     expect(b.node?.bootstrap).toBe('join-control-plane');
     expect(c.node?.bootstrap).toBe('join');

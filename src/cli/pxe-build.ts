@@ -88,14 +88,13 @@ function lanNode(n: NodeSpec, inputs: Inputs, diags: Diagnostic[]): Omit<PxeNode
  */
 async function flatcarParts(
   plans: NodePlan[],
-  profile: Parameters<typeof renderFlatcarNodes>[1]['profile'],
   inputs: Inputs,
   opts: CommonOptions,
   o: PxeBuildFlags,
   diags: Diagnostic[],
 ): Promise<{ configs: Map<string, { node: string; install: string }>; release: PxeFlatcar } | undefined> {
   const fetch: FetchOptions = { cacheDir: o.cacheDir, lockFile: lockPathFor(opts), progress: o.json ? 'never' : 'auto', json: o.json ?? false, log: opts.log };
-  const rendered = await renderFlatcarNodes(plans, { profile, cluster: inputs.cluster, fetch: { ...fetch, offline: true, progress: 'never' }, epochSeconds: resolveEpochSeconds(undefined) }, diags);
+  const rendered = await renderFlatcarNodes(plans, { fetch: { ...fetch, offline: true, progress: 'never' }, epochSeconds: resolveEpochSeconds(undefined) }, diags);
   if (rendered === undefined) return undefined;
   const own = new Map(rendered.filter((f) => f.path.startsWith(`${IGNITION_DIR}/`) && f.path.endsWith('.ign')).map((f) => [f.path, f.content]));
   const configs = new Map<string, { node: string; install: string }>();
@@ -155,7 +154,7 @@ export async function pxeBuild(io: Io, o: PxeBuildFlags): Promise<Outcome> {
   const plans = nodePlans(inputs, profile, secrets, diags);
   if (hasErrors(diags)) return done();
   const flatcarPlans = plans.filter((p) => isFlatcar(p.os.family));
-  const flatcar = flatcarPlans.length > 0 ? await flatcarParts(flatcarPlans, profile, inputs, opts, o, diags) : undefined;
+  const flatcar = flatcarPlans.length > 0 ? await flatcarParts(flatcarPlans, inputs, opts, o, diags) : undefined;
   if (hasErrors(diags)) return done();
   const nodes: PxeNode[] = plans.map((p, i) =>
     isFlatcar(p.os.family) ? { ...lan[i]!, ignitionConfigs: flatcar!.configs.get(p.node!.name)! } : { ...lan[i]!, files: nodeSeed(p, 'baked') },

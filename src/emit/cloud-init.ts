@@ -15,7 +15,9 @@
 import { isFileMode } from '../profile/schema.js';
 import { gzipSync } from 'node:zlib';
 import { parse } from 'yaml';
-import type { NodePlan, PlanFile, PlanUnit } from '../plan/types.js';
+import type { Position } from '../diagnostics.js';
+import type { NodePlan, PlanCommand, PlanFile, PlanUnit } from '../plan/types.js';
+import { refuse, requireUtf8 } from './refuse.js';
 import { header } from '../template.js';
 import { metaDataText, seedInstanceId } from './meta-data.js';
 import { cloudYaml, renderNetworkConfig, requireNode } from './netplan.js';
@@ -114,15 +116,18 @@ export interface CloudConfig {
 // Characters a YAML 1.1 parser would not return unchanged from a block scalar: C0/C1 controls (CR is
 // folded into LF), DEL, NEL and the Unicode line/paragraph separators (line breaks in YAML 1.1).
 const NOT_YAML_SAFE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029\ufeff]/;
-const LONE_SURROGATE = /[\ud800-\udfff]/u;
 
-/** A write_files entry; content that YAML cannot carry verbatim is base64 (gzip+base64 when large). */
-export function writeFile(path: string, mode: string, owner: string, content: string, opts: { secret?: boolean } = {}): WriteFile {
-  if (!isFileMode(mode)) throw new Error(`mkimage: ${path}: mode "${mode}" is not a quoted 4-digit octal string`);
+/**
+ * A write_files entry; content that YAML cannot carry verbatim is base64 (gzip+base64 when large). `source`: the
+ * profile line of a file the user gave, where a refusal points (src/emit/refuse.ts); none for mkimage's own files.
+ */
+export function writeFile(path: string, mode: string, owner: string, content: string, opts: { secret?: boolean; source?: Position } = {}): WriteFile {
+  const entry = opts.source !== undefined ? { source: opts.source } : {};
+  if (!isFileMode(mode)) refuse(entry, 'E007', `files: ${path}: mode "${mode}" is not a quoted 4-digit octal string: write it as e.g. '0644'`);
   if (opts.secret === true && (parseInt(mode, 8) & 0o077) !== 0) {
     throw new Error(`mkimage: ${path} holds secrets but its mode ${mode} lets group/others read it (want 0600)`);
   }
-  if (LONE_SURROGATE.test(content)) throw new Error(`mkimage: ${path}: content has a lone UTF-16 surrogate (not encodable as UTF-8)`);
+  requireUtf8(entry, `files: ${path}`, content);
   const bytes = Buffer.from(content, 'utf8');
   let encoding: WriteFile['encoding'];
   let text = content;
@@ -133,17 +138,17 @@ export function writeFile(path: string, mode: string, owner: string, content: st
     encoding = 'b64';
     text = bytes.toString('base64');
   }
-  const entry: WriteFile = { path, owner, permissions: mode };
-  if (encoding !== undefined) entry.encoding = encoding;
+  const written: WriteFile = { path, owner, permissions: mode };
+  if (encoding !== undefined) written.encoding = encoding;
   // write_files runs before users are created and packages installed: a file owned by anyone but root
   // waits for the final stage.
-  if (!/^root(:root)?$/.test(owner)) entry.defer = true;
-  entry.content = text;
-  return entry;
+  if (!/^root(:root)?$/.test(owner)) written.defer = true;
+  written.content = text;
+  return written;
 }
 
 function planFileEntry(f: PlanFile): WriteFile {
-  return writeFile(f.path, f.mode, f.owner, f.content, { secret: f.secret === true });
+  return writeFile(f.path, f.mode, f.owner, f.content, { secret: f.secret === true, ...(f.source !== undefined && { source: f.source }) });
 }
 
 function unitFileEntry(u: PlanUnit & { path: string; content: string }): WriteFile {
@@ -174,8 +179,9 @@ function bootUnitCommands(plan: NodePlan): string[][] {
  * A plan command as a runcmd entry: bash with `set -euo pipefail` semantics; the trailing argument is
  * bash's $0, so an error line names the command ("mkimage-boot-kubeadm-init: line 3: ...").
  */
-function commandEntry(name: string, run: string): string[] {
-  return ['bash', '-euo', 'pipefail', '-c', run, `mkimage-boot-${name}`];
+function commandEntry(c: PlanCommand): string[] {
+  requireUtf8(c, `commands: ${c.name}`, c.run);
+  return ['bash', '-euo', 'pipefail', '-c', c.run, `mkimage-boot-${c.name}`];
 }
 
 function adminUser(plan: NodePlan): AdminUser {
@@ -220,7 +226,7 @@ export function cloudConfigObject(plan: NodePlan, mode: CloudInitMode): CloudCon
     for (const u of plan.units) if (u.phase === 'boot' && hasUnitFile(u)) files.push(unitFileEntry(u));
   }
   runcmd.push(...bootUnitCommands(plan));
-  for (const c of plan.commands) if (c.phase === 'boot') runcmd.push(commandEntry(c.name, c.run));
+  for (const c of plan.commands) if (c.phase === 'boot') runcmd.push(commandEntry(c));
 
   if (files.length > 0) cfg.write_files = files;
   // runcmd is one sh script in which only the last exit status counts: `set -e` makes the first failure

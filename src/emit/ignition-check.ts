@@ -6,7 +6,6 @@
 
 import { posix } from 'node:path';
 import { error, type Diagnostic } from '../diagnostics.js';
-import type { Cluster, Located, Profile } from '../profile/types.js';
 import type { NodePlan } from '../plan/types.js';
 import type { IgnitionConfig, PlanRef } from './ignition.js';
 import { ignitionPosition } from './ignition-positions.js';
@@ -59,16 +58,10 @@ function fix(problem: IgnitionProblem, ref: PlanRef | undefined): string {
   return 'change the setting this line gives';
 }
 
-/** Positioned diagnostics (E007) for problems in one node's config. */
-export function ignitionDiagnostics(
-  problems: readonly IgnitionProblem[],
-  translations: ReadonlyMap<string, PlanRef>,
-  plan: NodePlan,
-  profile: Located<Profile>,
-  cluster: Located<Cluster>,
-): Diagnostic[] {
+/** Positioned diagnostics (E007) for problems in one node's config, at the sources of the plan entries behind them. */
+export function ignitionDiagnostics(problems: readonly IgnitionProblem[], translations: ReadonlyMap<string, PlanRef>, plan: NodePlan): Diagnostic[] {
   return problems.map((p) => {
-    const where = ignitionPosition(p.jsonPath, translations, plan, profile, cluster);
+    const where = ignitionPosition(p.jsonPath, translations, plan);
     const what = where?.ref.kind === 'file' || where?.ref.kind === 'link' ? ` (${where.ref.path})` : '';
     return error(
       'E007',

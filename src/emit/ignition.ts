@@ -12,8 +12,10 @@
 
 import { PKI_DIR } from '../cluster/bootstrap-files.js';
 import { inSysext } from '../plan/flatcar.js';
-import type { NodePlan, PlanFile } from '../plan/types.js';
+import { withSource } from '../plan/positions.js';
+import type { NodePlan, PlanFile, Sourced } from '../plan/types.js';
 import { dataUrl } from './data-url.js';
+import { requireUtf8 } from './refuse.js';
 
 export const IGNITION_SPEC = '3.3.0';
 /** The admin's groups on Flatcar: sudo (the sudoers rule is also written) and docker (the socket's group). */
@@ -38,13 +40,14 @@ export interface IgnitionConfig {
   systemd: { units: Array<{ name: string; enabled: boolean; contents?: string; dropins?: Array<{ name: string; contents: string }> }> };
 }
 
-/** The plan entry a part of the config came from. */
-export type PlanRef =
+/** The plan entry a part of the config came from, with that entry's source (the profile or inventory line). */
+export type PlanRef = (
   | { kind: 'file'; path: string }
   | { kind: 'download'; from: string }
   | { kind: 'link'; path: string }
   | { kind: 'unit'; name: string }
-  | { kind: 'admin' };
+  | { kind: 'admin' }
+) & Sourced;
 
 export interface RenderedIgnition {
   config: IgnitionConfig;
@@ -85,13 +88,14 @@ export function renderIgnition(plan: NodePlan): RenderedIgnition {
   const files: IgnitionFile[] = [];
   for (const f of plan.files) {
     if (inSysext(f.path)) continue; // in the kubernetes sysext (src/flatcar/sysext.ts)
+    requireUtf8(f, `files: ${f.path}`, f.content);
     const url = dataUrl(f.content);
-    translations.set(`$.storage.files.${files.length}`, { kind: 'file', path: f.path });
+    translations.set(`$.storage.files.${files.length}`, withSource({ kind: 'file', path: f.path }, f.source));
     files.push({ path: f.path, overwrite: true, mode: ignitionMode(f.mode), ...owner(f), contents: { compression: url.compression, source: url.source } });
   }
   for (const d of fc.downloads) {
     if (d.sha512 === undefined) throw new Error(`internal: ${d.from} (${d.file}) has no sha512: the render resolves every download first`);
-    translations.set(`$.storage.files.${files.length}`, { kind: 'download', from: d.from });
+    translations.set(`$.storage.files.${files.length}`, withSource({ kind: 'download', from: d.from }, d.source));
     files.push({
       path: d.path,
       overwrite: true,
@@ -102,11 +106,11 @@ export function renderIgnition(plan: NodePlan): RenderedIgnition {
     });
   }
   const links = fc.links.map((l, i) => {
-    translations.set(`$.storage.links.${i}`, { kind: 'link', path: l.path });
+    translations.set(`$.storage.links.${i}`, withSource({ kind: 'link', path: l.path }, l.source));
     return { path: l.path, target: l.target, hard: false as const, overwrite: true as const };
   });
   const units = plan.units.map((u, i) => {
-    translations.set(`$.systemd.units.${i}`, { kind: 'unit', name: u.name });
+    translations.set(`$.systemd.units.${i}`, withSource({ kind: 'unit', name: u.name }, u.source));
     return {
       name: u.name,
       enabled: u.enable,
@@ -114,7 +118,7 @@ export function renderIgnition(plan: NodePlan): RenderedIgnition {
       ...(u.dropins !== undefined && u.dropins.length > 0 && { dropins: u.dropins.map((d) => ({ name: d.name, contents: d.content })) }),
     };
   });
-  translations.set('$.passwd.users.0', { kind: 'admin' });
+  translations.set('$.passwd.users.0', withSource({ kind: 'admin' }, plan.admin.source));
   const config: IgnitionConfig = {
     ignition: { version: IGNITION_SPEC },
     passwd: {

@@ -7,6 +7,7 @@
 import type { NodePlan, Phase, PlanArtifact, PlanFile, PlanPackage, PlanRepo, PlanUnit } from '../plan/types.js';
 import { header, renderTemplate } from '../template.js';
 import { debKeyring, repoFilePaths } from '../plan/repos.js';
+import { refuse, requireUtf8 } from './refuse.js';
 
 export interface PhaseScriptOptions {
   /** install: copy plan files from <stagedDir>/rootfs; skip: something else (cloud-init write_files) wrote them */
@@ -45,6 +46,7 @@ export const writesUnitFile = (u: PlanUnit): u is PlanUnit & { path: string; con
 /** The files a phase installs from <stagedDir>/rootfs: plan files plus written unit files, in plan order. */
 export function phaseRootfsFiles(plan: NodePlan, phase: Phase): PlanFile[] {
   const files = plan.files.filter((f) => f.phase === phase);
+  for (const f of files) requireUtf8(f, `files: ${f.path}`, f.content);
   for (const u of plan.units) {
     if (u.phase === phase && writesUnitFile(u)) {
       files.push({ path: u.path, mode: '0644', owner: 'root:root', content: u.content, phase });
@@ -158,10 +160,9 @@ function artifactInstall(a: PlanArtifact, opts: PhaseScriptOptions, staged: stri
     });
   }
   if (a.sha256 === undefined) {
-    throw new Error(
+    refuse(a, 'E019',
       `artifact ${a.name} ${a.version} has no sha256, so a node could not verify its download: ` +
-        'record it in mkimage.lock first (`mkimage fetch`), or stage the artifact instead',
-    );
+        'record it in mkimage.lock first (`mkimage fetch`), or stage the artifact instead');
   }
   return renderTemplate('scripts/artifact-download.sh.mustache', {
     name: a.name,
@@ -266,7 +267,9 @@ export function renderPhaseScript(plan: NodePlan, phase: Phase, opts: PhaseScrip
   const units = plan.units.filter((u) => u.phase === phase);
   if (units.length > 0) blocks.push(unitBlock(units, opts));
   for (const c of plan.commands) {
-    if (c.phase === phase) blocks.push(renderTemplate('scripts/command.sh.mustache', { label: shellQuote(`command ${c.name}`), run: c.run.replace(/\n+$/, '') }));
+    if (c.phase !== phase) continue;
+    requireUtf8(c, `commands: ${c.name}`, c.run);
+    blocks.push(renderTemplate('scripts/command.sh.mustache', { label: shellQuote(`command ${c.name}`), run: c.run.replace(/\n+$/, '') }));
   }
   return renderTemplate('scripts/phase.sh.mustache', {
     header: header('#'),

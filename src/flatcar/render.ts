@@ -7,7 +7,6 @@
 import { hasErrors, type Diagnostic } from '../diagnostics.js';
 import { FetchError, type FetchOptions } from '../fetch/index.js';
 import type { OutFile } from '../output.js';
-import type { Cluster, Located, Profile } from '../profile/types.js';
 import type { NodePlan } from '../plan/types.js';
 import { renderIgnition } from '../emit/ignition.js';
 import { checkIgnitionConfig, ignitionDiagnostics } from '../emit/ignition-check.js';
@@ -16,9 +15,8 @@ import { deliverFlatcar } from './deliver.js';
 export const IGNITION_DIR = 'ignition';
 export const SERVED_DIR = `${IGNITION_DIR}/files`;
 
+/** What the render needs beside the plans (whose entries carry their own source positions). */
 export interface FlatcarRenderContext {
-  profile: Located<Profile>;
-  cluster: Located<Cluster>;
   fetch: FetchOptions;
   epochSeconds: number;
 }
@@ -34,7 +32,7 @@ function withStandInSums(plan: NodePlan): NodePlan {
 export async function renderFlatcarNodes(plans: NodePlan[], ctx: FlatcarRenderContext, diags: Diagnostic[]): Promise<OutFile[] | undefined> {
   for (const p of plans) {
     const shape = renderIgnition(withStandInSums(p));
-    diags.push(...ignitionDiagnostics(checkIgnitionConfig(shape.config), shape.translations, p, ctx.profile, ctx.cluster));
+    diags.push(...ignitionDiagnostics(checkIgnitionConfig(shape.config), shape.translations, p));
   }
   if (hasErrors(diags)) return undefined;
   let served;

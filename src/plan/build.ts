@@ -11,13 +11,13 @@ import { kubeVipImage, planImages, podInfraImage } from './images.js';
 import { archiveMirror, isFlatcar, isRpmFamily, planOs } from './os.js';
 import { flatcarOwnedPaths, flatcarPlan } from './flatcar.js';
 import { planPackages } from './packages.js';
-import { positionOf } from './positions.js';
+import { positionOf, sourced } from './positions.js';
 import { nodeTokens, type BootstrapToken } from '../cluster/token.js';
 import { bootstrapBootFiles } from '../cluster/bootstrap-files.js';
 import type { ClusterSecrets } from '../cluster/secrets.js';
 import { firstbootBakeItems } from '../firstboot/files.js';
 import { planRepos } from './repos.js';
-import type { NodePlan, PlanCommand, PlanNode } from './types.js';
+import type { NodePlan, PlanArtifact, PlanCommand, PlanNode, PlanUnit, Sourced } from './types.js';
 import { CRI_SOCKET, planUnits } from './units.js';
 import { ownedPaths, ownerOf, type OwnedPath } from './owned-paths.js';
 import {
@@ -134,9 +134,31 @@ function calicoTag(inp: Inputs): string {
   return tag;
 }
 
-function commands(profile: Profile): PlanCommand[] {
+/** The profile's commands, each at its commands.N.run line. */
+function commands(located: Located<Profile>): PlanCommand[] {
   const count = { bake: 0, boot: 0 };
-  return profile.commands.map((c) => ({ phase: c.phase, name: `extra-${c.phase}-${++count[c.phase]}`, run: c.run }));
+  return located.value.commands.map((c, i) =>
+    sourced({ phase: c.phase, name: `extra-${c.phase}-${++count[c.phase]}`, run: c.run }, located, `commands.${i}.run`));
+}
+
+/** The profile section that configures each of mkimage's units. */
+const UNIT_SETTING: Record<string, string> = {
+  'cri-docker.service': 'criDockerd',
+  'cri-docker.socket': 'criDockerd',
+  'docker.service': 'docker',
+  'kubelet.service': 'kubernetes',
+};
+
+const unitsFrom = (units: PlanUnit[], profile: Located<Profile>): PlanUnit[] =>
+  units.map((u) => (UNIT_SETTING[u.name] !== undefined ? sourced(u, profile, UNIT_SETTING[u.name]!) : u));
+
+/** cri-dockerd at criDockerd.url when the profile gives one, else at its version; the Calico manifest at calicoVersion. */
+function artifactsFrom(artifacts: PlanArtifact[], inp: Inputs): PlanArtifact[] {
+  return artifacts.map((a) => {
+    if (a.name === 'cri-dockerd') return sourced(a, inp.profile, inp.profile.value.criDockerd.url !== undefined ? 'criDockerd.url' : 'criDockerd.version');
+    if (a.name === 'calico-manifest') return sourced(a, inp.cluster, 'calicoVersion');
+    return a;
+  });
 }
 
 function buildPlan(inp: Inputs, target: Target): NodePlan {
@@ -173,7 +195,7 @@ function buildPlan(inp: Inputs, target: Target): NodePlan {
       }),
     },
     kubeadm: { ignorePreflightErrors: [...profile.kubernetes.ignorePreflightErrors] },
-    admin: { user: cluster.admin.user, sshAuthorizedKeys: [...cluster.admin.sshAuthorizedKeys] },
+    admin: sourced({ user: cluster.admin.user, sshAuthorizedKeys: [...cluster.admin.sshAuthorizedKeys] }, inp.cluster, 'admin'),
     ...(target.node !== undefined && { node: target.node }),
   };
   const image = {
@@ -188,8 +210,8 @@ function buildPlan(inp: Inputs, target: Target): NodePlan {
     // The LAN router, not a node image: no packages or units, only the router settings (src/plan/gateway.ts).
     const gateway = planGateway(inp.profile, inp.cluster, inp.diags);
     return {
-      ...base, repos: [], packages: [], files: sortFiles([...profileFiles(profile), ...bootFiles]), units: [],
-      sysctls: [], modules: [], swapOff: false, firewall: { enabled: false, ports: [], protocols: [], trustedInterfaces: [] }, commands: commands(profile),
+      ...base, repos: [], packages: [], files: sortFiles([...profileFiles(inp.profile), ...bootFiles]), units: [],
+      sysctls: [], modules: [], swapOff: false, firewall: { enabled: false, ports: [], protocols: [], trustedInterfaces: [] }, commands: commands(inp.profile),
       images: [], artifacts: [], image, ...(gateway !== undefined && { gateway }),
     };
   }
@@ -224,26 +246,26 @@ function buildPlan(inp: Inputs, target: Target): NodePlan {
   const pause = podInfraImage(repo, profile.criDockerd.pauseImage);
   const repoMinor = `${pkg.major}.${pkg.minor}`;
   const repos = planRepos(target.osFamily, os.codename, cluster.mirror, cluster.containerRuntime, repoMinor, profile.kubernetes.repoExclude, cluster.repositories);
-  const units = planUnits(pause);
-  const artifacts = planArtifacts(profile.criDockerd.version, base.cluster.calicoVersion, target.arch, role, {
+  const units = unitsFrom(planUnits(pause), inp.profile);
+  const artifacts = artifactsFrom(planArtifacts(profile.criDockerd.version, base.cluster.calicoVersion, target.arch, role, {
     mirrors: cluster.artifactMirrors,
     criDockerd: { ...(profile.criDockerd.url !== undefined && { url: profile.criDockerd.url }), ...(profile.criDockerd.sha256 !== undefined && { sha256: profile.criDockerd.sha256 }) },
     ...(cluster.images?.calico !== undefined && { calicoImages: cluster.images.calico }),
     ...(cluster.calicoManifestSha256 !== undefined && { calicoManifestSha256: cluster.calicoManifestSha256 }),
-  });
+  }), inp);
 
   const plan: NodePlan = {
     ...base,
     repos,
     packages: planPackages(target.osFamily, cluster.containerRuntime, profile, formatVersion(pkg), pkgRelease),
-    files: sortFiles([...baseFiles(profile, sysctls, cluster.registries?.insecure), ...profileFiles(profile), ...bootFiles]),
+    files: sortFiles([...baseFiles(inp.profile, sysctls, cluster.registries?.insecure), ...profileFiles(inp.profile), ...bootFiles]),
     units,
     sysctls,
     modules: [...profile.kernel.modules],
     swapOff: profile.swap === 'off',
     ...(isRpmFamily(target.osFamily) && { selinux: profile.selinux }),
     firewall: { enabled: profile.firewall.enabled, ports: [...profile.firewall.ports], ...CALICO_FIREWALL },
-    commands: commands(profile),
+    commands: commands(inp.profile),
     images: profile.image.prepull
       ? planImages(repo, k8s, release, role, profile.criDockerd.pauseImage, base.cluster.calicoVersion, cluster.controlPlaneHA, cluster.images)
       : [],
@@ -313,7 +335,7 @@ function planNodeOf(inp: Inputs, node: NodeSpec): PlanNode {
     report(inp, 'cluster', `nodes.${node.index}.ip`,
       `node ${node.name}: ip "${node.ip}" needs its prefix length, e.g. "192.168.66.11/24"`, 'E007');
   }
-  return {
+  return sourced({
     name: node.name,
     role: node.role,
     mac: node.mac,
@@ -325,7 +347,7 @@ function planNodeOf(inp: Inputs, node: NodeSpec): PlanNode {
     arch: node.arch,
     bootstrap: bootstrapOf(inp.cluster.value, node),
     onlyNode: inp.cluster.value.nodes.length === 1,
-  };
+  }, inp.cluster, `nodes.${node.index}`);
 }
 
 /**
@@ -359,7 +381,27 @@ export function planNode(
   return plan;
 }
 
-/** `mkimage plan` output: 2-space JSON in the plan's fixed key order, newline-terminated. */
+/** The plan without its entries' sources (which are for diagnostics, not output). */
+function withoutSources(plan: NodePlan): NodePlan {
+  const bare = <T extends Sourced>(e: T): T => {
+    if (e.source === undefined) return e;
+    const { source: _, ...rest } = e;
+    return rest as T;
+  };
+  const fc = plan.flatcar;
+  return {
+    ...plan,
+    admin: bare(plan.admin),
+    ...(plan.node !== undefined && { node: bare(plan.node) }),
+    files: plan.files.map(bare),
+    units: plan.units.map(bare),
+    commands: plan.commands.map(bare),
+    artifacts: plan.artifacts.map(bare),
+    ...(fc !== undefined && { flatcar: { ...fc, downloads: fc.downloads.map(bare), links: fc.links.map(bare) } }),
+  };
+}
+
+/** `mkimage plan` output: 2-space JSON in the plan's fixed key order, newline-terminated; entries' sources left out. */
 export function planJson(plan: NodePlan): string {
-  return `${JSON.stringify(plan, null, 2)}\n`;
+  return `${JSON.stringify(withoutSources(plan), null, 2)}\n`;
 }

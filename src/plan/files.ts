@@ -3,7 +3,8 @@
 // per-node environment file written at first boot.
 
 import { header } from '../template.js';
-import type { Profile } from '../profile/types.js';
+import type { Located, Profile } from '../profile/types.js';
+import { sourced } from './positions.js';
 import type { PlanFile, PlanNode } from './types.js';
 
 export const DAEMON_JSON = '/etc/docker/daemon.json';
@@ -41,16 +42,19 @@ const file = (
   owner = 'root:root',
 ): PlanFile => ({ path, mode, owner, content, phase });
 
-export function baseFiles(profile: Profile, sysctls: Array<{ key: string; value: string }>, clusterInsecure: readonly string[] = []): PlanFile[] {
+/** mkimage's files each carry the profile setting that makes them (docker, kernel.modules, kernel.sysctls). */
+export function baseFiles(located: Located<Profile>, sysctls: Array<{ key: string; value: string }>, clusterInsecure: readonly string[] = []): PlanFile[] {
+  const profile = located.value;
   const insecure = [...profile.docker.insecureRegistries, ...clusterInsecure].filter((r, i, all) => all.indexOf(r) === i);
-  const files = [file(DAEMON_JSON, daemonJson(profile.docker, insecure))];
-  if (profile.kernel.modules.length > 0) files.push(file(MODULES_CONF, modulesConf(profile.kernel.modules)));
-  if (sysctls.length > 0) files.push(file(SYSCTL_CONF, sysctlConf(sysctls)));
+  const files = [sourced(file(DAEMON_JSON, daemonJson(profile.docker, insecure)), located, 'docker')];
+  if (profile.kernel.modules.length > 0) files.push(sourced(file(MODULES_CONF, modulesConf(profile.kernel.modules)), located, 'kernel.modules'));
+  if (sysctls.length > 0) files.push(sourced(file(SYSCTL_CONF, sysctlConf(sysctls)), located, 'kernel.sysctls'));
   return files;
 }
 
-export function profileFiles(profile: Profile): PlanFile[] {
-  return profile.files.map((f) => file(f.path, f.content, f.phase, octal4(f.mode), f.owner));
+/** The profile's own files, each at its files.N.path line. */
+export function profileFiles(located: Located<Profile>): PlanFile[] {
+  return located.value.files.map((f, i) => sourced(file(f.path, f.content, f.phase, octal4(f.mode), f.owner), located, `files.${i}.path`));
 }
 
 export function nodeEnvFile(node: PlanNode, clusterName: string): PlanFile {

@@ -15,14 +15,14 @@
 // Mistakes become positioned diagnostics: a Docker that cri-dockerd cannot use (E018, as on the other families),
 // packages or commands the profile asks for (Flatcar installs and runs nothing: E018), no directory to serve from (E005).
 
-import { error, type Diagnostic } from '../diagnostics.js';
+import { error, type Diagnostic, type Position } from '../diagnostics.js';
 import type { Cluster, Located, Profile } from '../profile/types.js';
 import { CALICO_MANIFEST_DEST } from './artifacts.js';
 import { crictlArtifact, dockerSysextArtifact, KUBE_BINARIES, kubeBinaryArtifact, sysextArchitecture } from './flatcar-artifacts.js';
 import { sortFiles } from './files.js';
 import { LAN_INTERFACE } from './network.js';
 import type { OwnedPath } from './owned-paths.js';
-import { positionOf } from './positions.js';
+import { positionOf, sourced, withSource } from './positions.js';
 import type { FlatcarPlan, NodePlan, PlanArtifact, PlanDownload, PlanFile, PlanUnit } from './types.js';
 import { criDockerService, kubeadmKubeletDropin, kubeletService } from './units.js';
 import { compareVersions, CRI_DOCKERD_FOR_DOCKER_25, kubernetesRelease, parseVersion, type SemVer } from './versions.js';
@@ -67,6 +67,12 @@ export interface FlatcarInputs {
   kubernetesVersion: string;
   /** the sandbox image cri-dockerd is told (cri-docker.service is rendered again for /opt/bin) */
   podInfraImage: string;
+}
+
+/** The setting that chose the Kubernetes binaries' version (and so the kubernetes sysext's). */
+function kubeSource(inp: FlatcarInputs): Position | undefined {
+  const own = inp.profile.value.kubernetes.packageVersion !== undefined;
+  return positionOf(own ? inp.profile : inp.cluster, own ? 'kubernetes.packageVersion' : 'kubernetesVersion');
 }
 
 function report(inp: FlatcarInputs, doc: 'profile' | 'cluster', path: string, code: 'E005' | 'E018', message: string): void {
@@ -160,11 +166,12 @@ function flatcarArtifacts(plan: NodePlan, inp: FlatcarInputs, docker: string): P
     }
     return a;
   });
+  const k8s = kubeSource(inp);
   return [
     ...moved,
-    ...KUBE_BINARIES.map((b) => kube(b, inp.kubernetesVersion, arch, mirrors)),
-    ...(release !== undefined ? [crictlArtifact(release.criTools, inp.kubernetesVersion, arch, mirrors)] : []),
-    dockerSysextArtifact(docker, arch, mirrors),
+    ...KUBE_BINARIES.map((b) => withSource(kube(b, inp.kubernetesVersion, arch, mirrors), k8s)),
+    ...(release !== undefined ? [withSource(crictlArtifact(release.criTools, inp.kubernetesVersion, arch, mirrors), k8s)] : []),
+    sourced(dockerSysextArtifact(docker, arch, mirrors), inp.profile, 'docker.version'),
   ];
 }
 
@@ -184,16 +191,18 @@ function sysextOf(plan: NodePlan, artifacts: PlanArtifact[], version: string): F
 
 const baseName = (p: string) => p.slice(p.lastIndexOf('/') + 1);
 
-function downloadsOf(artifacts: PlanArtifact[], sysext: FlatcarPlan['sysext'], base: string): PlanDownload[] {
-  const served = (from: string, path: string, mode: string, file: string): PlanDownload => ({ from, path, mode, file, url: `${base}${file}` });
+/** Each download at its artifact's source; the kubernetes sysext at `sysextSource`. */
+function downloadsOf(artifacts: PlanArtifact[], sysext: FlatcarPlan['sysext'], base: string, sysextSource: Position | undefined): PlanDownload[] {
+  const served = (from: string, path: string, mode: string, file: string, source: Position | undefined): PlanDownload =>
+    withSource({ from, path, mode, file, url: `${base}${file}` }, source);
   const out: PlanDownload[] = [];
   for (const a of artifacts) {
     if (inSysext(a.dest)) continue;
     // cri-dockerd is served extracted under its release name without the .tgz
     const file = a.name === 'cri-dockerd' ? `cri-dockerd-${a.version}.${a.arch}` : baseName(a.dest);
-    out.push(served(a.name, a.dest, a.mode, file));
+    out.push(served(a.name, a.dest, a.mode, file, a.source));
   }
-  out.push(served(`sysext:${sysext.name}`, sysext.path, '0644', baseName(sysext.path)));
+  out.push(served(`sysext:${sysext.name}`, sysext.path, '0644', baseName(sysext.path), sysextSource));
   return out.sort((x, y) => (x.path < y.path ? -1 : x.path > y.path ? 1 : 0));
 }
 
@@ -213,12 +222,12 @@ export function flatcarPlan(plan: NodePlan, inp: FlatcarInputs): NodePlan {
   const docker = inp.profile.value.docker.version;
   const artifacts = flatcarArtifacts(plan, inp, docker);
   const sysext = sysextOf(plan, artifacts, inp.kubernetesVersion);
-  const dockerDest = artifacts.find((a) => a.name === 'docker-sysext')!.dest;
+  const dockerSysext = artifacts.find((a) => a.name === 'docker-sysext')!;
   const files = [
     ...plan.files,
     // kubelet's flexvolume directory off the read-only /usr (read by 10-kubeadm.conf as KUBELET_EXTRA_ARGS)
     flatcarFile(KUBELET_DEFAULTS, `${header('#')}KUBELET_EXTRA_ARGS=--volume-plugin-dir=${VOLUME_PLUGIN_DIR}\n`),
-    flatcarFile(ADMIN_SUDOERS, `${header('#')}${plan.admin.user} ALL=(ALL) NOPASSWD:ALL\n`, '0440'),
+    sourced(flatcarFile(ADMIN_SUDOERS, `${header('#')}${plan.admin.user} ALL=(ALL) NOPASSWD:ALL\n`, '0440'), inp.cluster, 'admin.user'),
     ...nodeFiles(plan),
   ];
   return {
@@ -232,11 +241,12 @@ export function flatcarPlan(plan: NodePlan, inp: FlatcarInputs): NodePlan {
     artifacts,
     flatcar: {
       sysext,
-      downloads: downloadsOf(artifacts, sysext, base ?? 'http://artifact-mirror.invalid/'),
+      downloads: downloadsOf(artifacts, sysext, base ?? 'http://artifact-mirror.invalid/', kubeSource(inp)),
+      // the kubernetes sysext at the Kubernetes version; Docker's, and the masks of Flatcar's own, at docker.version
       links: [
-        { path: `${EXTENSIONS_DIR}/${SYSEXT_NAME}.raw`, target: sysext.path },
-        { path: `${EXTENSIONS_DIR}/docker.raw`, target: dockerDest },
-        ...BUILT_IN_RUNTIME.map((name) => ({ path: `${EXTENSIONS_DIR}/${name}.raw`, target: '/dev/null' })),
+        withSource({ path: `${EXTENSIONS_DIR}/${SYSEXT_NAME}.raw`, target: sysext.path }, kubeSource(inp)),
+        withSource({ path: `${EXTENSIONS_DIR}/docker.raw`, target: dockerSysext.dest }, dockerSysext.source),
+        ...BUILT_IN_RUNTIME.map((name) => withSource({ path: `${EXTENSIONS_DIR}/${name}.raw`, target: '/dev/null' }, dockerSysext.source)),
       ].sort((x, y) => (x.path < y.path ? -1 : 1)),
     },
   };

@@ -1,11 +1,22 @@
 // The NodePlan: what a node needs and when. Every emitter reads only this. It is plain JSON data
 // (serialisable, deterministic key order), printed by `mkimage plan`.
 
+import type { Position } from '../diagnostics.js';
 import type { Arch, Mirror, NodeRole, OsFamily, Role } from '../profile/types.js';
+
+/**
+ * An entry's `source`: the profile or cluster line it came from (a profile file at its files.N.path, a profile
+ * command at its run, an artifact at the setting that chose it), or none for mkimage's own. The in-memory plan
+ * keeps it so an emitter's refusal points at that line (src/emit/refuse.ts) and so does Ignition's translation set
+ * (src/emit/ignition-positions.ts); `mkimage plan` and plans/*.json leave it out (planJson).
+ */
+export interface Sourced {
+  source?: Position;
+}
 
 export type Phase = 'bake' | 'boot';
 
-export interface PlanFile {
+export interface PlanFile extends Sourced {
   path: string;
   /** quoted octal, always 4 digits: "0644" */
   mode: string;
@@ -17,7 +28,7 @@ export interface PlanFile {
   secret?: boolean;
 }
 
-export interface PlanUnit {
+export interface PlanUnit extends Sourced {
   /** "cri-docker.service" */
   name: string;
   /** full path the unit file is written to; absent for units shipped by a package (enable only) */
@@ -60,7 +71,7 @@ export interface PlanPackage {
   disableExcludes?: string;
 }
 
-export interface PlanCommand {
+export interface PlanCommand extends Sourced {
   phase: Phase;
   /** stable identifier, used in logs and tests */
   name: string;
@@ -68,7 +79,7 @@ export interface PlanCommand {
   run: string;
 }
 
-export interface PlanArtifact {
+export interface PlanArtifact extends Sourced {
   /** "cri-dockerd" */
   name: string;
   version: string;
@@ -86,7 +97,8 @@ export interface PlanArtifact {
   edits?: Array<{ from: string; to: string }>;
 }
 
-export interface PlanNode {
+/** `source`: the node's entry in the cluster inventory (nodes.N). */
+export interface PlanNode extends Sourced {
   name: string;
   role: NodeRole;
   mac: string;
@@ -114,7 +126,7 @@ export interface FlatcarPlan {
   /** what Ignition downloads (one URL each, no fallback), verified by the sha512 of the exact bytes served */
   downloads: PlanDownload[];
   /** /etc/extensions links: the sysexts to merge, and Flatcar's built-in Docker and containerd masked (/dev/null) */
-  links: Array<{ path: string; target: string }>;
+  links: Array<{ path: string; target: string } & Sourced>;
 }
 
 export interface PlanSysext {
@@ -132,7 +144,7 @@ export interface PlanSysext {
   artifacts: string[];
 }
 
-export interface PlanDownload {
+export interface PlanDownload extends Sourced {
   /** what is served: an artifact's name ("cri-dockerd", extracted; "docker-sysext"), or "sysext:<name>" */
   from: string;
   /** where Ignition writes it on the node */
@@ -218,7 +230,8 @@ export interface NodePlan {
     /** preflight checks kubeadm skips, by name (never "all"; W106 warns) */
     ignorePreflightErrors: string[];
   };
-  admin: { user: string; sshAuthorizedKeys: string[] };
+  /** `source`: the cluster file's admin setting */
+  admin: { user: string; sshAuthorizedKeys: string[] } & Sourced;
   /** absent on a role plan; present on a per-node plan */
   node?: PlanNode;
   repos: PlanRepo[];
