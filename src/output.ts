@@ -25,7 +25,7 @@ import { mkdir, rename, rm, writeFile, chmod, mkdtemp, stat } from 'node:fs/prom
 import { dirname, join, resolve, basename, isAbsolute, normalize } from 'node:path';
 import { createHash } from 'node:crypto';
 import { defaultLockWaitMs, lockOutput, ownerAlive, OWNER, type HeldLock } from './output-lock.js';
-import { scriptShell, syntaxProblems } from './profile/shell.js';
+import { scriptShell, syntaxProblems, syntaxProblemsAsync } from './profile/shell.js';
 import { renameExchange, type ExchangeHelper } from './rename-exchange.js';
 
 export interface OutFile {
@@ -114,6 +114,19 @@ const parsedScripts = new Set<string>();
  * per distinct script, not per file (the scripts of a role are the same for each of its nodes), all in one process.
  */
 export function checkScripts(files: FileTree): void {
+  const todo = scriptsToParse(files);
+  settleScripts(todo, syntaxProblems(todo.map(([, s]) => s)));
+}
+
+/** checkScripts without blocking: writeTreeAtomic writes the temp tree meanwhile, and waits for it before the swap. */
+export async function checkScriptsAsync(files: FileTree): Promise<void> {
+  const todo = scriptsToParse(files);
+  settleScripts(todo, await syntaxProblemsAsync(todo.map(([, s]) => s)));
+}
+
+type ScriptToParse = [key: string, script: { shell: 'bash' | 'sh'; path: string; text: string }];
+
+function scriptsToParse(files: FileTree): ScriptToParse[] {
   const todo = new Map<string, { shell: 'bash' | 'sh'; path: string; text: string }>();
   for (const f of files) {
     const shell = entryShell(f);
@@ -122,8 +135,10 @@ export function checkScripts(files: FileTree): void {
     const key = `${shell} ${createHash('sha256').update(text).digest('hex')}`;
     if (!parsedScripts.has(key) && !todo.has(key)) todo.set(key, { shell, path: f.path, text });
   }
-  const checked = [...todo];
-  const problems = syntaxProblems(checked.map(([, s]) => s));
+  return [...todo];
+}
+
+function settleScripts(checked: readonly ScriptToParse[], problems: ReadonlyArray<string | undefined>): void {
   for (const [i, [key, s]] of checked.entries()) {
     const problem = problems[i];
     if (problem !== undefined) {
@@ -217,7 +232,9 @@ export async function writeTreeAtomic(dest: string, files: FileTree, opts: TreeO
   const target = resolve(dest);
   const check = new TreeCheck();
   const paths = check.add(files);
-  checkScripts(files);
+  // the shells parse while the tree is written; the swap waits for them (a refusal drops the temp tree)
+  const parsing = checkScriptsAsync(files);
+  parsing.catch(() => undefined); // awaited below; handled here too in case the write fails first
   const parent = dirname(target);
   const madeParent = await mkdir(parent, { recursive: true });
   const tmp = await mkdtemp(join(parent, `.${basename(target)}.tmp-${OWNER}-`));
@@ -244,6 +261,7 @@ export async function writeTreeAtomic(dest: string, files: FileTree, opts: TreeO
     }
     await opts.fill?.(tmp);
     await chmod(tmp, dirMode);
+    await parsing;
     if (opts.beforeSwap && !(await opts.beforeSwap())) return false;
     pauseAt('written');
     writing.lock = await lockOutput(target, opts.lockWaitMs ?? defaultLockWaitMs());

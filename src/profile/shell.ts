@@ -3,7 +3,7 @@
 // end line, which swallows the rest of the script) is refused at its line, before anything is written; so is a
 // profile file that is a shell script and does not parse.
 
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -33,17 +33,44 @@ export interface ShellScript {
  */
 export function syntaxProblems(scripts: readonly ShellScript[]): Array<string | undefined> {
   if (scripts.length < 2) return scripts.map((x) => syntaxProblem(x.text, x.shell));
-  const dir = mkdtempSync(join(tmpdir(), 'mkimage-parse-'));
+  const batch = parseBatch(scripts);
   try {
-    const args: string[] = [];
-    scripts.forEach((x, i) => {
-      writeFileSync(join(dir, String(i)), x.text);
-      args.push(x.shell, join(dir, String(i)));
+    const r = spawnSync('bash', batch.argv, { stdio: 'ignore' });
+    return batch.results(r.error !== undefined);
+  } finally {
+    batch.remove();
+  }
+}
+
+/** syntaxProblems without blocking: the shells run while the caller goes on (a render writes its tree meanwhile). */
+export async function syntaxProblemsAsync(scripts: readonly ShellScript[]): Promise<Array<string | undefined>> {
+  if (scripts.length === 0) return [];
+  const batch = parseBatch(scripts);
+  try {
+    const failed = await new Promise<boolean>((resolve) => {
+      const child = spawn('bash', batch.argv, { stdio: 'ignore' });
+      child.on('error', () => resolve(true));
+      child.on('close', () => resolve(false));
     });
-    const loop = 'while [ "$#" -gt 1 ]; do "$1" -n "$2" 2>"$2.err"; echo "$?" >"$2.rc"; shift 2; done';
-    const r = spawnSync('bash', ['-c', loop, 'mkimage-parse', ...args], { stdio: 'ignore' });
-    if (r.error !== undefined) return scripts.map(() => undefined);
-    return scripts.map((x, i) => {
+    return batch.results(failed);
+  } finally {
+    batch.remove();
+  }
+}
+
+/** The scripts in a temp dir, the argv of one bash that parses each, and how to read what each parse said. */
+function parseBatch(scripts: readonly ShellScript[]): { argv: string[]; results: (noShell: boolean) => Array<string | undefined>; remove: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), 'mkimage-parse-'));
+  const args: string[] = [];
+  scripts.forEach((x, i) => {
+    writeFileSync(join(dir, String(i)), x.text);
+    args.push(x.shell, join(dir, String(i)));
+  });
+  const loop = 'while [ "$#" -gt 1 ]; do "$1" -n "$2" 2>"$2.err"; echo "$?" >"$2.rc"; shift 2; done';
+  return {
+    argv: ['-c', loop, 'mkimage-parse', ...args],
+    remove: () => rmSync(dir, { recursive: true, force: true }),
+    results: (noShell) => (noShell ? scripts.map(() => undefined) : scripts.map((x, i) => {
       const file = join(dir, String(i));
       const rc = readFileSync(`${file}.rc`, 'utf8').trim();
       // "<file>: line 3: ..." (bash) or "<file>: 3: ..." (dash): the same words as from standard input, after the name
@@ -51,10 +78,8 @@ export function syntaxProblems(scripts: readonly ShellScript[]): Array<string | 
       if (rc === '0' && said === '') return undefined;
       if (rc === '127') return undefined; // no such shell here, as syntaxProblem
       return (said || `${x.shell} -n exited ${rc}`).split('\n').join('; ');
-    });
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+    })),
+  };
 }
 
 /** A command as the bake script wraps it, in a subshell. */
