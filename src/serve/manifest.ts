@@ -7,6 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { isAbsolute, join, normalize, relative, resolve } from 'node:path';
 import { error, type Diagnostic } from '../diagnostics.js';
 import { normaliseMac } from './mac.js';
+import type { ManifestFlatcar } from '../pxe/manifest.js';
 
 export interface PxeImage {
   /** relative to the directory, e.g. images/worker.raw.gz */
@@ -43,17 +44,8 @@ export interface PxeManifest {
   nodes: PxeNode[];
 }
 
-export interface PxeFlatcar {
-  channel: string;
-  version: string;
-  kernel: string;
-  initrd: string;
-  /** the base URL path the install unit gives flatcar-install -b (flatcar/amd64-usr) */
-  base: string;
-  /** the OS image at <base>/<version>/<file>, and its signature: <image>.sig */
-  image: string;
-  signature: string;
-}
+/** The flatcar section as `pxe build` writes it (src/pxe/manifest.ts), read back here. */
+export type PxeFlatcar = ManifestFlatcar;
 
 export const MANIFEST_FILE = 'pxe.json';
 
