@@ -3,12 +3,13 @@
 // it writes: gzip -t / zcat, sha256sum -c, dnsmasq --test. The LAN boot itself runs in test/e2e/lan-boot.test.ts.
 
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { parseDocument } from 'yaml';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { PACKAGE_ROOT } from '../src/template.js';
+import { packageFile } from '../src/pxe/debs.js';
 import { mkimage, type Ran } from './helpers/cli.js';
 import { filesUnder } from './helpers/tree.js';
 import { run } from './helpers/tools.js';
@@ -260,5 +261,27 @@ describe('mkimage pxe build: bad input', () => {
     expect(r.code).toBe(2);
     expect(r.err).toContain('error[E017]');
     expect(readFileSync(join(cwd, 'mine/notes.txt'), 'utf8')).toBe('keep me');
+  });
+});
+
+describe('a file of an unpacked package is read through its links inside the package, never on the host', () => {
+  it('an absolute link (ipxe\'s usr/lib/ipxe/ipxe.efi -> /boot/ipxe.efi), a relative one, and one climbing past the root', async () => {
+    const root = tmp();
+    mkdirSync(join(root, 'boot'));
+    mkdirSync(join(root, 'usr/lib/ipxe'), { recursive: true });
+    writeFileSync(join(root, 'boot/ipxe.efi'), 'the package\'s own');
+    symlinkSync('/boot/ipxe.efi', join(root, 'usr/lib/ipxe/ipxe.efi'));
+    symlinkSync('../../../boot/ipxe.efi', join(root, 'usr/lib/ipxe/rel.efi'));
+    symlinkSync('../../../../../../boot/ipxe.efi', join(root, 'usr/lib/ipxe/climbing.efi'));
+    symlinkSync('chain2', join(root, 'usr/lib/ipxe/chain1'));
+    symlinkSync('ipxe.efi', join(root, 'usr/lib/ipxe/chain2'));
+    for (const name of ['ipxe.efi', 'rel.efi', 'climbing.efi', 'chain1']) {
+      const file = await packageFile(root, `usr/lib/ipxe/${name}`);
+      expect(file).toBe(join(root, 'boot/ipxe.efi'));
+      expect(readFileSync(file, 'utf8')).toBe('the package\'s own');
+    }
+    expect(await packageFile(root, 'boot/ipxe.efi')).toBe(join(root, 'boot/ipxe.efi'));
+    symlinkSync('loop', join(root, 'loop'));
+    await expect(packageFile(root, 'loop')).rejects.toThrow(/too many symbolic links in the package; delete it from the cache/);
   });
 });

@@ -17,7 +17,7 @@ import { writeTreeAtomic, type OutFile } from '../output.js';
 import { OUTPUT_MARKER } from '../pipeline.js';
 import { GENERATED } from '../template.js';
 import { chainScript, pxelinuxConfig, TFTP_PACKAGE_FILES } from './boot-files.js';
-import { candidateVersions, unpacked, type PackageVersion, type UnpackedPackage } from './debs.js';
+import { candidateVersions, packageFile, unpacked, type PackageVersion, type UnpackedPackage } from './debs.js';
 import { renderDnsmasqConf } from './dnsmasq.js';
 import { writeGzImage, type GzImage } from './image.js';
 import { ignitionDir, INSTALL_CONFIG, NODE_CONFIG, type FlatcarArtifacts } from './flatcar.js';
@@ -119,7 +119,7 @@ export async function buildPxeTree(i: PxeTreeInput): Promise<PxeTree> {
       await copyFile(join(installer.dir, KERNEL_FILE), join(tmp, 'installer', KERNEL_FILE));
       await copyFile(join(installer.dir, INITRD_FILE), join(tmp, 'installer', INITRD_FILE));
       for (const root of bootRoots) {
-        for (const [from, to] of TFTP_PACKAGE_FILES[root.name] ?? []) await copyFile(join(root.root, from), join(tmp, 'tftp', to));
+        for (const [from, to] of TFTP_PACKAGE_FILES[root.name] ?? []) await copyFile(await packageFile(root.root, from), join(tmp, 'tftp', to));
       }
       await chmod(join(tmp, 'installer'), 0o755);
       if (i.flatcar !== undefined) {

@@ -5,8 +5,8 @@
 // Entries appear by rename, so an interrupted fetch leaves nothing a later run trusts.
 
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, rename, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { lstat, mkdir, mkdtemp, readdir, readlink, rename, rm } from 'node:fs/promises';
+import { join, posix } from 'node:path';
 import { EnvironmentError } from '../cli/run.js';
 import { lastLines, runTool } from './tool.js';
 
@@ -101,6 +101,23 @@ async function debFile(cache: string, p: PackageVersion): Promise<string> {
   } finally {
     await rm(tmp, { recursive: true, force: true });
   }
+}
+
+/**
+ * The real file behind `rel` in an unpacked package: its symlinks followed inside the package, not on this host (the
+ * ipxe package's usr/lib/ipxe/ipxe.efi is a link to /boot/ipxe.efi, a file of the same package; following it here
+ * read the host's own /boot, or failed on a host without ipxe installed).
+ */
+export async function packageFile(root: string, rel: string): Promise<string> {
+  let at = posix.normalize(`/${rel}`);
+  for (let hops = 0; hops < 16; hops++) {
+    const full = join(root, at);
+    const st = await lstat(full).catch(() => undefined);
+    if (st === undefined || !st.isSymbolicLink()) return full;
+    const to = await readlink(full);
+    at = posix.normalize(to.startsWith('/') ? to : posix.join(posix.dirname(at), to)); // ".." stops at the package's root
+  }
+  throw new EnvironmentError(`${join(root, rel)}: too many symbolic links in the package; delete it from the cache and run again`, 'E015');
 }
 
 /**
