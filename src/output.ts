@@ -34,6 +34,11 @@ export interface OutFile {
   content: string | Uint8Array;
   /** numeric mode, default 0o644 */
   mode?: number;
+  /**
+   * shell scripts this file carries inside it (user-data's write_files: the full-mode bake script, the first-boot
+   * script): parsed before the write like a script file of the tree, and named `<file>: <path>` when one does not parse
+   */
+  scripts?: ReadonlyArray<{ path: string; text: string }>;
 }
 
 export type FileTree = OutFile[];
@@ -128,14 +133,34 @@ type ScriptToParse = [key: string, script: { shell: 'bash' | 'sh'; path: string;
 
 function scriptsToParse(files: FileTree): ScriptToParse[] {
   const todo = new Map<string, { shell: 'bash' | 'sh'; path: string; text: string }>();
+  const want = (shell: 'bash' | 'sh', path: string, text: string): void => {
+    const key = `${shell} ${createHash('sha256').update(withoutLeadingComments(text)).digest('hex')}`;
+    if (!parsedScripts.has(key) && !todo.has(key)) todo.set(key, { shell, path, text });
+  };
   for (const f of files) {
     const shell = entryShell(f);
-    if (shell === undefined) continue;
-    const text = typeof f.content === 'string' ? f.content : Buffer.from(f.content).toString('utf8');
-    const key = `${shell} ${createHash('sha256').update(text).digest('hex')}`;
-    if (!parsedScripts.has(key) && !todo.has(key)) todo.set(key, { shell, path: f.path, text });
+    if (shell !== undefined) want(shell, f.path, typeof f.content === 'string' ? f.content : Buffer.from(f.content).toString('utf8'));
+    for (const s of f.scripts ?? []) {
+      const inner = scriptShell(s.path, s.text.slice(0, 80));
+      if (inner !== undefined) want(inner, `${f.path}: ${s.path}`, s.text);
+    }
   }
   return [...todo];
+}
+
+/**
+ * `text` without the comment lines it starts with (the #! line, the generated-by and "for node X" header): at the
+ * top of a script no construct is open, so they are comments whatever they say, and the rest parses the same without
+ * them. Scripts that differ only there (a role's per-node bake scripts) are parsed once.
+ */
+function withoutLeadingComments(text: string): string {
+  let at = 0;
+  while (text.startsWith('#', at)) {
+    const eol = text.indexOf('\n', at);
+    if (eol < 0) return '';
+    at = eol + 1;
+  }
+  return text.slice(at);
 }
 
 function settleScripts(checked: readonly ScriptToParse[], problems: ReadonlyArray<string | undefined>): void {

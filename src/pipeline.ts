@@ -256,7 +256,7 @@ function* seedFiles(plans: readonly NodePlan[], mode: CloudInitMode): Generator<
     const dir = `seeds/${node.name}`;
     // user-data carries the bootstrap token (and on control planes the CA keys): owner-only.
     yield [
-      { path: `${dir}/user-data`, content: seed.userData, mode: 0o600 },
+      { path: `${dir}/user-data`, content: seed.userData, mode: 0o600, scripts: seed.scripts },
       { path: `${dir}/meta-data`, content: seed.metaData },
       { path: `${dir}/network-config`, content: seed.networkConfig },
       {

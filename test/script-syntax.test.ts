@@ -15,8 +15,11 @@ import { scratchDirs } from './helpers/tmp.js';
 import { tool } from './helpers/tools.js';
 
 const scratch = scratchDirs('mkimage-syntax-');
-/** a line no other test's script has: this process's parse cache has not seen the script yet */
-const fresh = () => `# ${Math.random().toString(36).slice(2)}\n`;
+/**
+ * a line no other test's script has: this process's parse cache has not seen the script yet (a command, not a
+ * comment: the cache leaves a script's leading comment lines out of its key)
+ */
+const fresh = () => `: ${Math.random().toString(36).slice(2)}\n`;
 
 async function refused(files: OutFile[]): Promise<{ message: string; parent: string[] }> {
   const parent = scratch();
@@ -135,6 +138,63 @@ describe('writeTreeAtomic parses every shell script before it writes', () => {
     expect(checks.length).toBeGreaterThanOrEqual(5);
     expect(checks.length).toBeLessThan(15);
     expect(existsSync(join(cwd, 'out/control-plane/packer/scripts/bake.sh'))).toBe(true);
+  });
+});
+
+/** bash first on PATH as a FAKE whose `-n` refuses any script containing `marker` (else the real bash runs). */
+function refusingBash(marker: string): string {
+  const bin = scratch();
+  writeFileSync(join(bin, 'bash'), [
+    `#!${tool('bash')}`,
+    `# FAKE bash: "bash -n [FILE]" (a file, or standard input) fails as a syntax error when the script contains ${marker}`,
+    'if [ "${1:-}" = -n ]; then',
+    `  src=\${2:-}; [ -n "$src" ] || { src=${bin}/stdin.$$; cat >"$src"; }`,
+    `  if grep -qF -- ${JSON.stringify(marker)} "$src"; then echo "$src: line 1: syntax error: unexpected end of file" >&2; exit 2; fi`,
+    `  exec ${tool('bash')} -n "$src"`,
+    'fi',
+    `exec ${tool('bash')} "$@"`,
+    '',
+  ].join('\n'));
+  chmodSync(join(bin, 'bash'), 0o755);
+  return `${bin}:${process.env.PATH ?? ''}`;
+}
+
+describe('scripts carried inside user-data (--mode full) are parsed too', () => {
+  it('a file\'s carried script that does not parse: E024 naming the file and the script\'s path on the node; nothing written', async () => {
+    const r = await refused([
+      { path: 'seeds/n1/user-data', content: '#cloud-config\n', scripts: [{ path: '/var/lib/mkimage/bake.sh', text: `#!/bin/bash\n${fresh()}if true; then\n` }] },
+    ]);
+    expect(r.message).toMatch(/^E024: internal: mkimage generated seeds\/n1\/user-data: \/var\/lib\/mkimage\/bake\.sh, which does not parse \(bash -n: line 4: syntax error: unexpected end of file\)/);
+    expect(r.parent).toEqual([]);
+  });
+
+  it('a carried file that is no script (a unit, a YAML file) is not parsed', async () => {
+    const dest = join(scratch(), 'out');
+    await writeTreeAtomic(dest, [{ path: 'user-data', content: '#cloud-config\n', scripts: [{ path: '/etc/motd', text: 'if true; then\n' }] }]);
+    expect(readdirSync(dest)).toEqual(['user-data']);
+  });
+
+  it('per-node scripts that differ only in their leading comment lines are parsed once; a change below them is parsed again', async () => {
+    const shells = countingShells();
+    const body = `${fresh()}echo bake\n`;
+    const seed = (node: string, text: string): OutFile => ({ path: `seeds/${node}/user-data`, content: '#cloud-config\n', scripts: [{ path: '/var/lib/mkimage/bake.sh', text }] });
+    const files = Array.from({ length: 50 }, (_, i) => seed(`n${i}`, `#!/bin/bash\n# bake phase for node n${i}\n${body}`));
+    await withPath(shells.path, () => writeTreeAtomic(join(scratch(), 'out'), files));
+    expect(shells.runs()).toEqual(['bash -n']);
+    // the same comment with other code under it is another script
+    await withPath(shells.path, () => writeTreeAtomic(join(scratch(), 'out'), [seed('n0', `#!/bin/bash\n# bake phase for node n0\n${body}echo more\n`)]));
+    expect(shells.runs()).toEqual(['bash -n', 'bash -n']);
+  });
+
+  it('a real --mode full render parses the bake script its user-data carries: refused by bash, nothing is written', async () => {
+    const cwd = scratch();
+    // only the user-data's bake script says "for node ..." (the Packer tree's is "for role worker")
+    const r = await withPath(refusingBash('mkimage bake phase for node'), () => renderRole({ role: 'worker', cwd, mode: 'full' }).then(
+      () => 'rendered',
+      (e: Error) => e.message,
+    ));
+    expect(r).toContain('E024: internal: mkimage generated seeds/worker1/user-data: /var/lib/mkimage/bake.sh, which does not parse (bash -n: ');
+    expect(readdirSync(cwd)).toEqual([]);
   });
 });
 

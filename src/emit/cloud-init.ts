@@ -23,6 +23,7 @@ import { metaDataText, seedInstanceId } from './meta-data.js';
 import { cloudYaml, renderNetworkConfig, requireNode } from './netplan.js';
 import { renderPhaseScript } from './script.js';
 import { FIRSTBOOT_SCRIPT } from '../firstboot/files.js';
+import { scriptShell } from '../profile/shell.js';
 
 export { renderNetworkConfig } from './netplan.js';
 
@@ -32,6 +33,15 @@ export interface SeedFiles {
   userData: string;
   metaData: string;
   networkConfig: string;
+  /** the shell scripts user-data's write_files carries (full mode: the bake script, the first-boot script, ...) */
+  scripts: EmbeddedScript[];
+}
+
+/** A shell script inside another file (a write_files entry of user-data): the tree writer parses it like a file. */
+export interface EmbeddedScript {
+  /** where it lands on the node */
+  path: string;
+  text: string;
 }
 
 /** Where full mode writes the bake-phase script, and how runcmd runs it. */
@@ -196,8 +206,11 @@ function adminUser(plan: NodePlan): AdminUser {
   return user;
 }
 
-/** The #cloud-config document for one node, as an object. */
-export function cloudConfigObject(plan: NodePlan, mode: CloudInitMode): CloudConfig {
+/**
+ * The #cloud-config document for one node, as an object. `scripts`, when given, gets every shell script its
+ * write_files carries (by src/profile/shell.ts scriptShell, as a file in a tree is judged), for the writer to parse.
+ */
+export function cloudConfigObject(plan: NodePlan, mode: CloudInitMode, scripts?: EmbeddedScript[]): CloudConfig {
   const node = requireNode(plan);
   const cfg: CloudConfig = {
     hostname: node.name,
@@ -209,12 +222,20 @@ export function cloudConfigObject(plan: NodePlan, mode: CloudInitMode): CloudCon
   if (mode === 'full') cfg.package_update = false;
 
   const files: WriteFile[] = [];
+  const carry = (path: string, content: string): void => {
+    if (scripts !== undefined && scriptShell(path, content.slice(0, 80)) !== undefined) scripts.push({ path, text: content });
+  };
+  const planFile = (f: PlanFile): void => {
+    files.push(planFileEntry(f));
+    carry(f.path, f.content);
+  };
   const runcmd: Array<string | string[]> = [];
   if (mode === 'full') {
-    for (const f of plan.files) files.push(planFileEntry(f));
+    for (const f of plan.files) planFile(f);
     for (const u of plan.units) if (hasUnitFile(u)) files.push(unitFileEntry(u));
     const bake = renderPhaseScript(plan, 'bake', { files: 'skip', artifacts: 'download', start: true, insideCloudInit: true });
     files.push(writeFile(BAKE_SCRIPT_PATH, '0700', 'root:root', bake));
+    carry(BAKE_SCRIPT_PATH, bake);
     // Through the first-boot script's phase runner when the plan ships it: a failed install then leaves
     // firstboot.failed (step, command, log tail) instead of a node that looks like it is still booting.
     const runner = plan.files.find((f) => f.path === FIRSTBOOT_SCRIPT && f.phase === 'bake');
@@ -222,7 +243,7 @@ export function cloudConfigObject(plan: NodePlan, mode: CloudInitMode): CloudCon
       ? ['bash', FIRSTBOOT_SCRIPT, '--run-phase', 'install', INSTALL_LOG, '--', 'bash', BAKE_SCRIPT_PATH]
       : ['bash', BAKE_SCRIPT_PATH]);
   } else {
-    for (const f of plan.files) if (f.phase === 'boot') files.push(planFileEntry(f));
+    for (const f of plan.files) if (f.phase === 'boot') planFile(f);
     for (const u of plan.units) if (u.phase === 'boot' && hasUnitFile(u)) files.push(unitFileEntry(u));
   }
   runcmd.push(...bootUnitCommands(plan));
@@ -236,8 +257,8 @@ export function cloudConfigObject(plan: NodePlan, mode: CloudInitMode): CloudCon
 }
 
 /** The NoCloud `user-data` file: "#cloud-config", the generated-by line, then the document. */
-export function renderUserData(plan: NodePlan, mode: CloudInitMode): string {
-  return `#cloud-config\n${header('#')}${cloudYaml.write(cloudConfigObject(plan, mode))}`;
+export function renderUserData(plan: NodePlan, mode: CloudInitMode, scripts?: EmbeddedScript[]): string {
+  return `#cloud-config\n${header('#')}${cloudYaml.write(cloudConfigObject(plan, mode, scripts))}`;
 }
 
 interface RenderedSeed {
@@ -245,13 +266,15 @@ interface RenderedSeed {
   networkConfig: string;
   instanceId: string;
   hostname: string;
+  scripts: EmbeddedScript[];
 }
 
 function renderParts(plan: NodePlan, mode: CloudInitMode): RenderedSeed {
   const node = requireNode(plan);
-  const userData = renderUserData(plan, mode);
+  const scripts: EmbeddedScript[] = [];
+  const userData = renderUserData(plan, mode, scripts);
   const networkConfig = renderNetworkConfig(plan);
-  return { userData, networkConfig, instanceId: seedInstanceId(plan.cluster.name, node.name, [userData, networkConfig]), hostname: node.name };
+  return { userData, networkConfig, instanceId: seedInstanceId(plan.cluster.name, node.name, [userData, networkConfig]), hostname: node.name, scripts };
 }
 
 /** The seed's instance-id: cluster + node name + a hash of the user-data and network-config it goes with. */
@@ -268,5 +291,5 @@ export function renderMetaData(plan: NodePlan, mode: CloudInitMode): string {
 /** All three seed files for one node (plan.node must be set). */
 export function renderSeed(plan: NodePlan, mode: CloudInitMode): SeedFiles {
   const p = renderParts(plan, mode);
-  return { userData: p.userData, metaData: metaDataText(p.instanceId, p.hostname), networkConfig: p.networkConfig };
+  return { userData: p.userData, metaData: metaDataText(p.instanceId, p.hostname), networkConfig: p.networkConfig, scripts: p.scripts };
 }

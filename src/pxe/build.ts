@@ -83,7 +83,8 @@ function nodeFiles(n: PxeNode): OutFile[] {
     'meta-data': n.files.metaData,
     'network-config': n.files.networkConfig,
   };
-  return SEED_NAMES.map((name) => ({ path: `${seedDir(n.name)}/${name}`, content: content[name], mode: 0o600 }));
+  const scripts = n.files.scripts;
+  return SEED_NAMES.map((name) => ({ path: `${seedDir(n.name)}/${name}`, content: content[name], mode: 0o600, ...(name === 'user-data' && { scripts }) }));
 }
 
 /** Owner-only directories: the seeds and Ignition configs are the nodes' credentials, as under out/<role>/. */
