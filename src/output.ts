@@ -27,6 +27,7 @@ import { createHash } from 'node:crypto';
 import { defaultLockWaitMs, lockOutput, ownerAlive, OWNER, type HeldLock } from './output-lock.js';
 import { scriptShell, syntaxProblems, syntaxProblemsAsync } from './profile/shell.js';
 import { renameExchange, type ExchangeHelper } from './rename-exchange.js';
+import { TreeWriter, type WriteJob } from './tree-writer.js';
 
 export interface OutFile {
   /** path relative to the tree root, with forward slashes */
@@ -58,7 +59,8 @@ export interface TreeOptions {
   /**
    * more files, made lazily in batches after `files` (a node's seed files each): a batch is written while the next
    * is made, and dropped once written, so a large render neither holds every file in memory nor waits for its
-   * writes. Checked like `files` (inside the tree, one file per path, no file where a directory goes).
+   * writes. Checked like `files` (inside the tree, one file per path, no file where a directory goes). Their byte
+   * contents (Uint8Array) move to the writer thread: emptied here once the batch is queued.
    */
   more?: Iterable<FileTree>;
   /**
@@ -266,23 +268,24 @@ export async function writeTreeAtomic(dest: string, files: FileTree, opts: TreeO
   const writing: { tmp: string; lock?: HeldLock } = { tmp };
   const untrack = track(writing);
   let swapped = false;
+  // a tree made in batches (a render's seeds) is written by a thread while the next batches are made
+  const into = new TreeWriter(dirMode, opts.more !== undefined);
+  const masked = currentUmask();
+  const jobs = (batch: FileTree, batchPaths: readonly string[]): WriteJob[] => batch.map((f, i) => {
+    const mode = f.mode ?? 0o644;
+    // umask must not narrow what the plan says (a new file never gets more than its mode)
+    return { path: join(tmp, batchPaths[i]!), content: f.content, mode, chmod: (mode & masked) !== 0 };
+  });
   try {
-    const into = new BatchWriter(tmp, dirMode);
-    await into.write(files, paths);
-    if (opts.more) {
-      let pending = Promise.resolve();
-      try {
-        for (const batch of opts.more) {
-          const batchPaths = check.add(batch); // made (by the iterator) while the batch before it is written
-          checkScripts(batch);
-          await pending;
-          pending = into.write(batch, batchPaths);
-        }
-      } catch (e) {
-        await pending.catch(() => undefined); // a write in flight ends before the temp tree goes
-        throw e;
+    try {
+      await into.write(jobs(files, paths));
+      for (const batch of opts.more ?? []) {
+        const batchPaths = check.add(batch); // made (by the iterator) while the batches before it are written
+        checkScripts(batch);
+        await into.write(jobs(batch, batchPaths), true);
       }
-      await pending;
+    } finally {
+      await into.close(); // every write in flight ends before the temp tree is used or goes
     }
     await opts.fill?.(tmp);
     await chmod(tmp, dirMode);
@@ -314,38 +317,6 @@ function removeEmptyUpTo(dir: string, top: string): void {
       return;
     }
     if (d === top || dirname(d) === d) return;
-  }
-}
-
-/** Writes batches of files into a temp tree: their directories first (each once), then the files, 32 at a time. */
-class BatchWriter {
-  private readonly made = new Set<string>();
-  /** bits the umask takes away: files whose mode has none of them need no chmod after the create */
-  private readonly masked = currentUmask();
-
-  constructor(
-    private readonly root: string,
-    private readonly dirMode: number,
-  ) {}
-
-  async write(files: FileTree, paths: readonly string[]): Promise<void> {
-    const full = paths.map((p) => join(this.root, p));
-    for (const dir of [...new Set(full.map((f) => dirname(f)))].sort()) {
-      if (this.made.has(dir)) continue;
-      await mkdir(dir, { recursive: true, mode: this.dirMode });
-      this.made.add(dir);
-    }
-    const PARALLEL = 32;
-    for (let i = 0; i < files.length; i += PARALLEL) {
-      await Promise.all(
-        files.slice(i, i + PARALLEL).map(async (f, j) => {
-          const mode = f.mode ?? 0o644;
-          await writeFile(full[i + j]!, f.content, { mode, flag: 'wx' });
-          // umask must not narrow what the plan says (a new file never gets more than its mode)
-          if ((mode & this.masked) !== 0) await chmod(full[i + j]!, mode);
-        }),
-      );
-    }
   }
 }
 

@@ -1,13 +1,16 @@
 // writeTreeAtomic refuses a tree it cannot write whole, before it writes anything, and swaps it in under a lock.
 
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { writeTreeAtomic } from '../src/output.js';
+import { WRITE_AHEAD } from '../src/tree-writer.js';
 import { OutputBusyError, ownerOf } from '../src/output-lock.js';
 import { renameExchange } from '../src/rename-exchange.js';
+import { scratchDirs } from './helpers/tmp.js';
+
+const tmp = scratchDirs('mkimage-');
 
 describe('writeTreeAtomic', () => {
   it.each([
@@ -15,7 +18,7 @@ describe('writeTreeAtomic', () => {
     [[{ path: 'etc/foo', content: '1' }, { path: 'etc/foo/bar', content: '2' }], /etc\/foo is a file in the same tree/],
     [[{ path: '../escape', content: '1' }], /outside the output tree/],
   ])('refuses %j and leaves nothing behind', async (files, message) => {
-    const parent = mkdtempSync(join(tmpdir(), 'mkimage-tree-'));
+    const parent = tmp('tree');
     const dest = join(parent, 'out');
     await expect(writeTreeAtomic(dest, files)).rejects.toThrow(message);
     expect(existsSync(dest)).toBe(false);
@@ -28,7 +31,7 @@ describe('writeTreeAtomic', () => {
     ['a directory where an earlier batch has a file', [[{ path: 'plan.json/x', content: 'x' }]]],
     ['a later batch that repeats itself', [[{ path: 'seeds/n2/a', content: '1' }], [{ path: 'seeds/n3/a', content: '1' }, { path: 'seeds/n3/a', content: '2' }]]],
   ])('refuses %s among the lazily made files, and leaves the old tree as it was', async (_what, more) => {
-    const parent = mkdtempSync(join(tmpdir(), 'mkimage-tree-'));
+    const parent = tmp('tree');
     const dest = join(parent, 'out');
     const first = [{ path: 'plan.json', content: 'old' }, { path: 'seeds/n1/user-data', content: 'old', mode: 0o600 }];
     await writeTreeAtomic(dest, first);
@@ -37,15 +40,17 @@ describe('writeTreeAtomic', () => {
     expect(readdirSync(parent)).toEqual(['out']);
   });
 
-  it('writes lazily made batches one behind the maker, with the modes asked for whatever the umask', async () => {
-    const parent = mkdtempSync(join(tmpdir(), 'mkimage-tree-'));
+  it(`writes lazily made batches at most ${WRITE_AHEAD} behind the maker, with the modes asked for whatever the umask`, async () => {
+    const parent = tmp('tree');
     const dest = join(parent, 'out');
     const tempTree = () => readdirSync(parent).filter((n) => n.startsWith('.out.tmp-')).map((n) => join(parent, n))[0]!;
     const seenWritten: boolean[] = [];
+    const N = WRITE_AHEAD + 6;
+    const behind = WRITE_AHEAD + 1;
     function* batches() {
-      for (let k = 0; k < 6; k++) {
-        // when batch k is made, batch k-2 is on disk already: the writer never holds more than two batches
-        if (k >= 2) seenWritten.push(existsSync(join(tempTree(), `seeds/n${k - 2}/user-data`)));
+      for (let k = 0; k < N; k++) {
+        // when batch k is made, batch k-behind is on disk already: the writer holds at most WRITE_AHEAD batches
+        if (k >= behind) seenWritten.push(existsSync(join(tempTree(), `seeds/n${k - behind}/user-data`)));
         yield [{ path: `seeds/n${k}/user-data`, content: `u${k}`, mode: 0o600 }, { path: `seeds/n${k}/meta-data`, content: `m${k}` }, { path: `seeds/n${k}/run.sh`, content: 'x', mode: 0o755 }];
       }
     }
@@ -55,8 +60,8 @@ describe('writeTreeAtomic', () => {
     } finally {
       process.umask(saved);
     }
-    expect(seenWritten).toEqual([true, true, true, true]);
-    for (let k = 0; k < 6; k++) {
+    expect(seenWritten).toEqual(Array.from({ length: N - behind }, () => true));
+    for (let k = 0; k < N; k++) {
       expect(readFileSync(join(dest, `seeds/n${k}/user-data`), 'utf8')).toBe(`u${k}`);
       expect(statSync(join(dest, `seeds/n${k}/user-data`)).mode & 0o7777).toBe(0o600);
       expect(statSync(join(dest, `seeds/n${k}/meta-data`)).mode & 0o7777).toBe(0o644); // widened back past umask 077
@@ -65,8 +70,31 @@ describe('writeTreeAtomic', () => {
     expect(readdirSync(parent)).toEqual(['out']);
   });
 
+  it('a write that fails in the writer thread is the system call\'s own error; the old tree stays, no temp tree is left', async () => {
+    const parent = tmp('tree');
+    const dest = join(parent, 'out');
+    await writeTreeAtomic(dest, [{ path: 'old', content: 'old' }]);
+    function* batches() {
+      for (let k = 0; k < 40; k++) {
+        // bytes too (moved to the thread, not copied); batch 30 names a file longer than any file system allows
+        yield [{ path: `seeds/n${k}/${k === 30 ? 'x'.repeat(300) : 'seed.iso'}`, content: new Uint8Array(70000).fill(k) }];
+      }
+    }
+    const e = await writeTreeAtomic(dest, [{ path: 'plan.json', content: '{}' }], { more: batches() }).then(() => undefined, (x: NodeJS.ErrnoException) => x);
+    expect(e?.code).toBe('ENAMETOOLONG');
+    expect(e?.path).toContain(`seeds/n30/${'x'.repeat(300)}`);
+    expect(readdirSync(parent)).toEqual(['out']);
+    expect(readdirSync(dest)).toEqual(['old']);
+    // the same batches without the bad name: every byte arrives
+    function* good() {
+      for (let k = 0; k < 40; k++) yield [{ path: `seeds/n${k}/seed.iso`, content: new Uint8Array(70000).fill(k) }];
+    }
+    await writeTreeAtomic(dest, [{ path: 'plan.json', content: '{}' }], { more: good() });
+    for (const k of [0, 17, 39]) expect(readFileSync(join(dest, `seeds/n${k}/seed.iso`)).equals(Buffer.alloc(70000, k))).toBe(true);
+  });
+
   it('writes a well-formed tree', async () => {
-    const dest = join(mkdtempSync(join(tmpdir(), 'mkimage-tree-')), 'out');
+    const dest = join(tmp('tree'), 'out');
     await writeTreeAtomic(dest, [{ path: 'etc/foo/bar', content: '2' }, { path: 'etc/baz', content: '1', mode: 0o600 }]);
     expect(readdirSync(join(dest, 'etc')).sort()).toEqual(['baz', 'foo']);
   });
@@ -75,7 +103,7 @@ describe('writeTreeAtomic', () => {
 // The swap: exchange where perl or python3 can make the renameat2 call, else two renames; a lock for one writer at
 // a time; leftovers of dead writers cleaned. (test/render-races.test.ts runs real renders at once and kills them.)
 describe('writeTreeAtomic swaps under a lock', () => {
-  const parentDir = () => mkdtempSync(join(tmpdir(), 'mkimage-swap-'));
+  const parentDir = () => tmp('swap');
   const treeOf = (n: string) => [{ path: 'seeds/n1/user-data', content: `token ${n}`, mode: 0o600 }, { path: `only-${n}`, content: n }];
   const listing = (dir: string) => readdirSync(dir, { recursive: true }).map(String).sort();
   const withEnv = async (env: Record<string, string>, fn: () => Promise<void>) => {
