@@ -169,11 +169,25 @@ export async function main(argv: string[], io: Io): Promise<number> {
   return io.exitCode;
 }
 
+/**
+ * Writes to a standard stream whose reader may close early (`mkimage plan worker | head -1`): EPIPE is no
+ * error; what is left for that reader is dropped, and the command runs to its end and exits with its own code
+ * (a render, a router apply or a server is never cut off half-way, as dying on the signal would).
+ */
+function closedPipeTolerant(stream: NodeJS.WriteStream): (s: string) => void {
+  stream.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE') throw e;
+  });
+  // a failed write destroys the stream at once; its 'error' event only comes on the next tick
+  return (s) => void (stream.destroyed || stream.write(s));
+}
+
 const isMain = process.argv[1] !== undefined && import.meta.url === (await import('node:url')).pathToFileURL((await import('node:fs')).realpathSync(process.argv[1])).href;
 if (isMain) {
+  const err = closedPipeTolerant(process.stderr);
   const io: Io = {
-    out: (s) => process.stdout.write(s),
-    err: (s) => process.stderr.write(s),
+    out: closedPipeTolerant(process.stdout),
+    err,
     color: process.stderr.isTTY === true && !process.env.NO_COLOR,
     tty: process.stderr.isTTY === true,
     cwd: process.cwd(),
@@ -184,7 +198,7 @@ if (isMain) {
       process.exitCode = code;
     },
     (e: unknown) => {
-      process.stderr.write(`mkimage: internal error (a bug; please report it with this output):\n${(e as Error).stack ?? String(e)}\n`);
+      err(`mkimage: internal error (a bug; please report it with this output):\n${(e as Error).stack ?? String(e)}\n`);
       process.exitCode = EXIT.bug;
     },
   );

@@ -2,10 +2,10 @@
 // the built binary. Outputs are checked with the real consumers: isoinfo, blkid, cloud-init, openssl.
 
 import { describe, it, expect, beforeAll } from 'vitest';
-import { mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync, existsSync, mkdirSync, cpSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, readdirSync, statSync, writeFileSync, existsSync, mkdirSync, cpSync } from 'node:fs';
 import { join } from 'node:path';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { scratchDirs } from './helpers/tmp.js';
 import type { Io } from '../src/cli/run.js';
 import { PACKAGE_ROOT } from '../src/template.js';
 import { discoveryHash } from '../src/cluster/pki.js';
@@ -19,7 +19,7 @@ import { writeTreeAtomic } from '../src/output.js';
 import { fixturePlan as rolePlanFixture } from './fixtures/plan.js';
 
 
-const tmp = (p = 'mkimage-cli-') => mkdtempSync(join(tmpdir(), p));
+const tmp = scratchDirs('mkimage-cli-');
 
 function tree(dir: string): Map<string, Buffer> {
   return new Map(filesUnder(dir).map((f) => [f, readFileSync(join(dir, f))]));
@@ -378,7 +378,7 @@ export -f sudo
 bash -c "$cmd"
 `;
   async function status(state: 'done' | 'failed' | 'install-failed' | 'pending' | 'down', ...extra: string[]) {
-    const root = tmp('mkimage-fake-node-');
+    const root = tmp('fake-node');
     const bin = join(root, 'bin');
     mkdirSync(bin);
     writeFileSync(join(bin, 'ssh'), FAKE_SSH, { mode: 0o755 });
@@ -464,7 +464,7 @@ describe('mkimage <role> --build', () => {
     const plan = rolePlanFixture(false);
     plan.artifacts = [];
     await writeTreeAtomic(packerDir, renderPackerDir(plan, { packerVersion: '1.6.6' }));
-    const bin = tmp('mkimage-fakebin-');
+    const bin = tmp('fakebin');
     // FAKE packer: fails like a self-check failure does (Packer exits 1); stub qemu and xorriso
     writeFileSync(join(bin, 'packer'), '#!/bin/sh\necho "==> qemu.golden: Provisioning with shell script: ./scripts/selfcheck.sh"\nexit 1\n', { mode: 0o755 });
     for (const t of ['qemu-system-x86_64', 'xorriso']) writeFileSync(join(bin, t), '#!/bin/sh\nexit 0\n', { mode: 0o755 });
@@ -550,6 +550,15 @@ describe("a bad lock or bundle is the user's file: exit 2, named, with the fix",
     expect(r.err).not.toMatch(/\n\s+at /);
     expect(existsSync(join(cwd, 'cache/mkimage/cas', CALICO_SUM))).toBe(false);
   });
+
+  it("a relative --bundle is the command's cwd's file (as --cluster and bundle --out are), not the process's", async () => {
+    const cwd = tmp();
+    expect(cwd).not.toBe(process.cwd());
+    writeFileSync(join(cwd, 'b.tar'), 'not a tar\n');
+    const r = await fetchIn(cwd, '--offline', '--bundle', 'b.tar');
+    expect(r.code, r.err).toBe(2);
+    expect(r.err).toContain(`${join(cwd, 'b.tar')} is not a tar written by \`mkimage bundle\``);
+  });
 });
 
 describe('fixes that name a command name one that exists, and work when followed', () => {
@@ -599,5 +608,47 @@ describe('a render that fails writes nothing, secrets included', () => {
     );
     const again = cli(cwd, ['worker']);
     expect(again.status, again.stderr).toBe(0);
+  });
+});
+
+describe('a reader that closes the pipe early (`mkimage ... | head -1`): no stack trace, the command ends as it would', () => {
+  const cli = join(PACKAGE_ROOT, 'dist/src/cli.js');
+  /** The built CLI with its stdout on a pipe that is closed after the first line read (or, at-once, before the CLI writes). */
+  function closedEarly(cwd: string, args: string[], when: 'after-one-line' | 'at-once'): Promise<{ status: number | null; first: string; stderr: string }> {
+    return new Promise((done, fail) => {
+      const child = spawn(process.execPath, [cli, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stderr = '';
+      let got = '';
+      child.stderr.setEncoding('utf8').on('data', (s: string) => void (stderr += s));
+      if (when === 'at-once') child.stdout.destroy();
+      else {
+        child.stdout.setEncoding('utf8').on('data', (s: string) => {
+          got += s;
+          if (got.includes('\n')) child.stdout.destroy();
+        });
+      }
+      child.on('error', fail);
+      child.on('close', (status) => done({ status, first: got.split('\n')[0]!, stderr }));
+    });
+  }
+
+  it('plan with more output than the pipe holds: the rest is dropped, the diagnostics still come, exit 0', async () => {
+    const cwd = tmp();
+    cpSync(join(PACKAGE_ROOT, 'profiles'), join(cwd, 'p'), { recursive: true });
+    // ~350 KB of plan JSON: the CLI is still writing it when the reader goes away
+    const content = Array.from({ length: 3000 }, (_, i) => `      line ${i} ${'x'.repeat(100)}\n`).join('');
+    writeFileSync(join(cwd, 'p/big-worker.yaml'), `version: 1\nextends: worker\nfiles:\n  - path: /etc/mkimage-big.txt\n    mode: '0644'\n    content: |\n${content}`);
+    const r = await closedEarly(cwd, ['plan', 'big-worker', '--profiles', 'p'], 'after-one-line');
+    expect(r.first).toBe('{');
+    expect(r.stderr).not.toContain('EPIPE');
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+    expect(r.stderr).toContain('0 error(s)');
+    expect(r.status, r.stderr).toBe(0);
+  });
+
+  it('--help to a reader that is already gone: nothing on stderr, exit 0', async () => {
+    const r = await closedEarly(tmp(), ['--help'], 'at-once');
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
   });
 });

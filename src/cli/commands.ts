@@ -334,7 +334,8 @@ function allArtifacts(inputs: NonNullable<ReturnType<typeof loadAndLint>['inputs
 function fetchOptions(io: Io, c: CommonOptions, o: { offline?: boolean; json?: boolean; bundle?: string }) {
   return {
     offline: o.offline,
-    bundle: o.bundle,
+    // against the command's cwd, like --cluster, --profiles, --secrets and bundle --out
+    bundle: o.bundle === undefined ? undefined : resolve(io.cwd, o.bundle),
     lockFile: lockPathFor(c),
     progress: io.tty && !o.json ? ('auto' as const) : ('never' as const),
     json: o.json,
