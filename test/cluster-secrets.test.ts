@@ -30,7 +30,9 @@ import {
 } from '../src/cluster/token.js';
 import { FIXTURE_SECRETS, opensslHash, privateSecretsCopy } from './helpers/secrets.js';
 import { run } from './helpers/tools.js';
+import { scratchDirs } from './helpers/tmp.js';
 
+const tmp = scratchDirs('mkimage-');
 const NOW = new Date('2024-03-01T00:00:00Z');
 const ALL_FILES = Object.values(SECRET_FILES).sort();
 
@@ -411,7 +413,7 @@ describe('per-node join tokens (derived from the cluster token)', () => {
 describe('nodeTokenTTL (cluster file)', () => {
   const shipped = readFileSync(join(PACKAGE_ROOT, 'profiles/cluster.yaml'), 'utf8');
   async function clusterWith(edit: (text: string) => string): Promise<{ file: string; text: string }> {
-    const d = await mkdtemp(join(tmpdir(), 'mkimage-ttl-'));
+    const d = tmp('ttl');
     const file = join(d, 'cluster.yaml');
     const text = edit(shipped);
     await writeFile(file, text);
@@ -450,7 +452,7 @@ describe('nodeTokenTTL (cluster file)', () => {
 
 describe('mkimage cluster token --node', () => {
   async function initialised(): Promise<string> {
-    const cwd = await mkdtemp(join(tmpdir(), 'mkimage-node-token-'));
+    const cwd = tmp('node-token');
     await mkdir(join(cwd, 'clusters/homelab'), { recursive: true });
     await privateSecretsCopy(FIXTURE_SECRETS, join(cwd, 'clusters/homelab/secrets'));
     return cwd;
@@ -489,7 +491,7 @@ describe('mkimage cluster token --node', () => {
 
 describe('rendered seeds carry per-node tokens', () => {
   it("no worker seed holds the cluster-wide token anywhere; each holds its own and no other node's; cp1's init registers them all", async () => {
-    const cwd = await mkdtemp(join(tmpdir(), 'mkimage-seed-tokens-'));
+    const cwd = tmp('seed-tokens');
     for (const role of ['control-plane', 'worker']) {
       const r = await mkimage(cwd, role, '--packer-version', '1.6.6');
       expect(r.code, r.err).toBe(0);

@@ -3,8 +3,7 @@
 // creates and removes the files the real one does (admin.conf, kubelet.conf, manifests, and pki on reset).
 
 import { describe, it, expect } from 'vitest';
-import { mkdtempSync, mkdirSync, writeFileSync, readFileSync, readdirSync, existsSync, chmodSync, statSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync, readFileSync, readdirSync, existsSync, chmodSync, statSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { firstbootScript, firstbootBakeItems, FIRSTBOOT_SCRIPT } from '../src/firstboot/files.js';
@@ -20,6 +19,9 @@ import { loadSecrets } from '../src/cluster/secrets.js';
 import type { Diagnostic } from '../src/diagnostics.js';
 import { PACKAGE_ROOT } from '../src/template.js';
 import { mkimage } from './helpers/cli.js';
+import { scratchDirs } from './helpers/tmp.js';
+
+const tmp = scratchDirs('mkimage-');
 
 const FAKE_KUBEADM = `#!/bin/bash
 # FAKE kubeadm: records calls; mimics the files real kubeadm writes and removes.
@@ -93,7 +95,7 @@ interface Node {
 }
 
 function makeNode(bootstrap: string, extraEnv = ''): Node {
-  const root = mkdtempSync(join(tmpdir(), 'mkimage-firstboot-'));
+  const root = tmp('firstboot');
   const bin = join(root, 'fakebin');
   const state = join(root, 'fakestate');
   mkdirSync(bin);
@@ -154,7 +156,7 @@ function seedKubeVip(n: Node, bootstrap: 'init' | 'join-control-plane'): string 
 
 describe('first-boot script', () => {
   it('is shellcheck-clean', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'mkimage-sc-'));
+    const dir = tmp('sc');
     writeFileSync(join(dir, 'firstboot.sh'), firstbootScript());
     const r = run('shellcheck', ['-f', 'gcc', join(dir, 'firstboot.sh')]);
     expect(r.stdout + r.stderr).toBe('');
@@ -425,7 +427,7 @@ async function seededNode(
 ): Promise<Node & { plan: NodePlan }> {
   const loaded = loadInputs(o.clusterFile !== undefined ? { clusterFile: o.clusterFile } : {});
   const inputs = loaded.inputs!;
-  const secretsDir = o.secretsDir ?? (await privateSecretsCopy(FIXTURE_SECRETS, join(mkdtempSync(join(tmpdir(), 'mkimage-fb-secrets-')), 's')));
+  const secretsDir = o.secretsDir ?? (await privateSecretsCopy(FIXTURE_SECRETS, join(tmp('fb-secrets'), 's')));
   const diags: Diagnostic[] = [];
   const [plan] = nodePlans(inputs, inputs.profiles.get(role)!, await loadSecrets(secretsDir), diags, nodeName);
   expect(diags.filter((d) => d.severity === 'error')).toEqual([]);
@@ -482,7 +484,7 @@ describe('per-node join tokens through the first boot (the fake kubeadm knows on
 
   /** A secrets dir, the registry of tokens the (fake) cluster knows, and cp1 booted from its real seed. */
   async function initialisedCluster() {
-    const dir = mkdtempSync(join(tmpdir(), 'mkimage-fb-tokens-'));
+    const dir = tmp('fb-tokens');
     const secretsDir = await privateSecretsCopy(FIXTURE_SECRETS, join(dir, 's'));
     const registered = join(dir, 'registered-tokens');
     const cp1 = await seededNode('control-plane', 'cp1', { secretsDir });

@@ -4,16 +4,18 @@
 // `npm run test:update-golden`'s command writes it, and a later plain run passes against it.
 
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { PACKAGE_ROOT } from '../src/template.js';
+import { scratchDirs } from './helpers/tmp.js';
 
 const SCRIPT: string = JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')).scripts['test:update-golden'];
 
+const scratch = scratchDirs('mkimage-golden-');
+
 function project(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'mkimage-golden-'));
+  const dir = scratch();
   for (const f of ['vitest.config.ts', 'vitest.e2e.config.ts', 'package.json']) copyFileSync(join(PACKAGE_ROOT, f), join(dir, f));
   symlinkSync(join(PACKAGE_ROOT, 'node_modules'), join(dir, 'node_modules'), 'dir');
   const test = "import { expect, it } from 'vitest';\nit('golden', async () => { await expect('the output\\n').toMatchFileSnapshot('./golden/out.txt'); });\n";

@@ -2,8 +2,7 @@
 // end-to-end render, and a replay of ikuai-api.json against a FAKE iKuai 3.x web API (test/fakes/ikuai-router.ts).
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { PACKAGE_ROOT } from '../src/template.js';
@@ -17,6 +16,7 @@ import { renderRole } from '../src/pipeline.js';
 import { main } from '../src/cli.js';
 import type { Io } from '../src/cli/run.js';
 import { md5hex, startFakeIkuaiRouter, V3, type FakeRouter, type Row } from './fakes/ikuai-router.js';
+import { scratchDirs } from './helpers/tmp.js';
 
 function example(): Inputs {
   const r = loadInputs();
@@ -186,8 +186,9 @@ describe('output files', () => {
 });
 
 describe('mkimage ikuai-gateway end to end', () => {
+  const scratch = scratchDirs('mkimage-ikuai-');
   it('renderRole writes plan.json and the router settings, and no secrets', async () => {
-    const cwd = mkdtempSync(join(tmpdir(), 'mkimage-ikuai-'));
+    const cwd = scratch();
     const r = await renderRole({ role: 'ikuai-gateway', cwd });
     expect(r.diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
     const out = join(cwd, 'out/ikuai-gateway');
@@ -200,7 +201,7 @@ describe('mkimage ikuai-gateway end to end', () => {
   });
 
   it('the CLI says what it wrote', async () => {
-    const cwd = mkdtempSync(join(tmpdir(), 'mkimage-ikuai-cli-'));
+    const cwd = scratch('cli');
     let err = '';
     const io: Io = { out: () => {}, err: (s) => void (err += s), color: false, tty: false, cwd, exitCode: 0 };
     expect(await main(['ikuai-gateway'], io), err).toBe(0);

@@ -8,13 +8,13 @@
 // Required fields: packer-sdc marks none Required in these specs (the plugins check required settings in their
 // Prepare), so that part checks whatever a fixture marks and is proven on a spec made here.
 
-import { mkdtempSync, readFileSync, readdirSync, writeFileSync, cpSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, readdirSync, writeFileSync, cpSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { getExpressionAst, parse } from '@cdktf/hcl2json';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { mkimage } from './helpers/cli.js';
+import { scratchDirs } from './helpers/tmp.js';
 import { PACKAGE_ROOT } from '../src/template.js';
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -476,6 +476,7 @@ async function checkPackerHcl(text: string, packerVersion: string, opts: { fixtu
 
 const ALL_SOURCES = ['qemu', 'proxmox', 'vsphere'];
 
+const scratch = scratchDirs('mkimage-packer-hcl-');
 const rendered = new Map<string, Promise<string>>();
 /** The shipped profiles, with image.sources set, rendered by `mkimage ROLE --packer-version V` (once each). */
 function render(role: 'control-plane' | 'worker', packerVersion: string, sources: string[]): Promise<string> {
@@ -485,7 +486,7 @@ function render(role: 'control-plane' | 'worker', packerVersion: string, sources
 }
 
 async function renderOnce(role: 'control-plane' | 'worker', packerVersion: string, sources: string[]): Promise<string> {
-  const cwd = mkdtempSync(join(tmpdir(), 'mkimage-packer-hcl-'));
+  const cwd = scratch();
   const profiles = join(cwd, 'profiles');
   cpSync(join(PACKAGE_ROOT, 'profiles'), profiles, { recursive: true });
   const base = readFileSync(join(profiles, 'base.yaml'), 'utf8');

@@ -3,8 +3,7 @@
 // shellcheck, its seed through `cloud-init schema`, and every unit through systemd-analyze verify.
 
 import { execFile } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DiagnosticError } from '../src/diagnostics.js';
@@ -22,10 +21,13 @@ import { FAMILIES, shippedPlan } from './helpers/shipped-plan.js';
 import { startServer, type TestServer } from './helpers/http-server.js';
 import { verifyUnits } from './helpers/systemd-root.js';
 import { run, tool } from './helpers/tools.js';
+import { scratchDirs } from './helpers/tmp.js';
 
 function runAsync(name: string, args: string[], cwd: string): Promise<{ status: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(tool(name), args, { cwd, env: { ...process.env, CHECKPOINT_DISABLE: '1' }, timeout: 120_000 }, (err, stdout, stderr) => {
+    // TMPDIR: a packer build that gives up leaves its packer_to_cdrom* dir behind
+    const env = { ...process.env, CHECKPOINT_DISABLE: '1', TMPDIR: tempDir(`${name}-tmp`) };
+    execFile(tool(name), args, { cwd, env, timeout: 120_000 }, (err, stdout, stderr) => {
       const status = err === null ? 0 : typeof err.code === 'number' ? err.code : 1;
       resolve({ status, stdout, stderr });
     });
@@ -37,9 +39,7 @@ const ZERO_SHA = '0'.repeat(64);
 
 const realPlan = shippedPlan;
 
-function tempDir(tag: string): string {
-  return mkdtempSync(join(tmpdir(), `mkimage-packer-${tag}-`));
-}
+const tempDir = scratchDirs('mkimage-packer-');
 
 
 let server: TestServer;

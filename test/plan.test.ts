@@ -21,6 +21,7 @@ import {
   located, rolePorts, testCluster, testGatewaySettings, testNode, testProfile, TEST_SSH_KEY,
 } from './helpers/inputs.js';
 import { tool } from './helpers/tools.js';
+import { scratchDirs } from './helpers/tmp.js';
 
 // ---------------------------------------------------------------------------------------------------------
 // Builders (test/helpers/inputs.ts): patched, then located, so patched paths have positions too.
@@ -914,8 +915,9 @@ describe('custom mirrors (cluster repositories, registries, images; profile criD
 });
 
 describe('the planner returns the whole plan (issue 9): nothing downstream adds to it', () => {
+  const scratch = scratchDirs('mkimage-plan-');
   it('role and node plans carry the first-boot unit and script; with secrets a node plan carries its boot files, and the pipeline ships exactly that', async () => {
-    const secrets = await loadSecrets(await privateSecretsCopy(FIXTURE_SECRETS, join(mkdtempSync(join(tmpdir(), 'mkimage-plan-secrets-')), 's')));
+    const secrets = await loadSecrets(await privateSecretsCopy(FIXTURE_SECRETS, join(scratch('secrets'), 's')));
     const inputs = loadInputs({}).inputs!;
     const worker = inputs.profiles.get('worker')!;
     const role = planRole(worker, inputs.cluster, []);
@@ -940,7 +942,7 @@ describe('the planner returns the whole plan (issue 9): nothing downstream adds 
   });
 
   it('`mkimage plan --node` prints the complete plan with the secret contents redacted', async () => {
-    const cwd = mkdtempSync(join(tmpdir(), 'mkimage-plan-cli-'));
+    const cwd = scratch('cli');
     const r = await mkimage(cwd, 'plan', 'worker', '--node', 'worker1');
     expect(r.code, r.err).toBe(0);
     const printed = JSON.parse(r.out) as NodePlan;

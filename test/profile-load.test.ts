@@ -1,8 +1,7 @@
 // Loading the profile language: shipped defaults, one position test per diagnostic code, extends/merge
 // positions, and the generated JSON Schemas (committed files equal the generator; they accept the shipped files).
 
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
@@ -12,7 +11,9 @@ import { clusterJsonSchema, loadInputs, loadProfile, profileJsonSchema } from '.
 import type { Cluster, Profile } from '../src/profile/types.js';
 import { PACKAGE_ROOT } from '../src/template.js';
 import { testClusterSettings, testGatewaySettings } from './helpers/inputs.js';
+import { scratchDirs } from './helpers/tmp.js';
 
+const tmp = scratchDirs('mkimage-');
 const cwd = PACKAGE_ROOT;
 const F = 'test/fixtures/profiles';
 
@@ -154,7 +155,7 @@ describe('one position per diagnostic code', () => {
   });
 
   it.each(['644', '0o644', '0644'])('an unquoted mode %s is told the quoted form the loader then accepts', (written) => {
-    const dir = mkdtempSync(join(tmpdir(), 'mkimage-mode-'));
+    const dir = tmp('mode');
     const file = (mode: string) => `version: 1\nrole: worker\nfiles:\n  - path: /etc/motd\n    content: hi\n    mode: ${mode}\n`;
     writeFileSync(join(dir, 'control-plane.yaml'), 'version: 1\nrole: control-plane\n');
     writeFileSync(join(dir, 'worker.yaml'), file(written));
@@ -258,7 +259,7 @@ describe('one position per diagnostic code', () => {
   });
 
   it('absolute paths outside cwd stay absolute; every file read is in sources', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'mkimage-profile-'));
+    const dir = tmp('profile');
     const file = join(dir, 'cluster.yaml');
     writeFileSync(file, 'version: 1\nname: lab\nnodes: []\npodSubnet: 10.0.0.0/8\nmirrors: aliyun\n');
     const r = loadInputs({ cwd, clusterFile: file });
@@ -326,7 +327,7 @@ describe('JSON Schemas', () => {
 
 describe('a YAML alias bomb ("billion laughs")', () => {
   it('is E002 at the alias, at once, instead of expanding 10^9 values', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'mkimage-bomb-'));
+    const dir = tmp('bomb');
     const levels = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]'];
     for (let i = 1; i < 9; i++) {
       const prev = String.fromCharCode(96 + i);
@@ -347,7 +348,7 @@ describe('a YAML alias bomb ("billion laughs")', () => {
 
 describe('a profile file path with ".." (it would climb out of packer/rootfs/ and the seed)', () => {
   it.each(['/../scripts/bake.sh', '/../../seeds/worker1/user-data', '/etc/../../x'])('%s is E007 at the path, with the fix', (path) => {
-    const dir = mkdtempSync(join(tmpdir(), 'mkimage-dotdot-'));
+    const dir = tmp('dotdot');
     writeFileSync(join(dir, 'control-plane.yaml'), 'version: 1\nrole: control-plane\n');
     writeFileSync(join(dir, 'worker.yaml'), `version: 1\nrole: worker\nfiles:\n  - path: "${path}"\n    content: hi\n`);
     const r = loadInputs({ profilesDir: dir, clusterFile: join(PACKAGE_ROOT, 'profiles/cluster.yaml'), cwd: dir });
@@ -360,7 +361,7 @@ describe('a profile file path with ".." (it would climb out of packer/rootfs/ an
 describe('profile and cluster files that cannot load as written are named, never skipped', () => {
   const shippedCluster = join(PACKAGE_ROOT, 'profiles/cluster.yaml');
   const withWorker = (extra: (dir: string) => void) => {
-    const dir = mkdtempSync(join(tmpdir(), 'mkimage-unreadable-'));
+    const dir = tmp('unreadable');
     writeFileSync(join(dir, 'control-plane.yaml'), 'version: 1\nrole: control-plane\n');
     writeFileSync(join(dir, 'worker.yaml'), 'version: 1\nrole: worker\n');
     extra(dir);
@@ -414,7 +415,7 @@ describe('profile and cluster files that cannot load as written are named, never
 describe('values that look right but no machine can use are E007/E006 at the value, with the fix', () => {
   const shippedText = readFileSync(join(PACKAGE_ROOT, 'profiles/cluster.yaml'), 'utf8');
   const loadCluster = (edit: (t: string) => string) => {
-    const dir = mkdtempSync(join(tmpdir(), 'mkimage-values-'));
+    const dir = tmp('values');
     const text = edit(shippedText);
     expect(text).not.toBe(shippedText);
     writeFileSync(join(dir, 'cluster.yaml'), text);
@@ -473,7 +474,7 @@ describe('values that look right but no machine can use are E007/E006 at the val
     ['cpus: 100000', /image\.cpus is 100000: use at most 512/],
     ['diskSize: 99999999G', /more than 16 TiB/],
   ])('profile %s never reaches the Packer file', (line, message) => {
-    const dir = mkdtempSync(join(tmpdir(), 'mkimage-numbers-'));
+    const dir = tmp('numbers');
     writeFileSync(join(dir, 'control-plane.yaml'), 'version: 1\nrole: control-plane\n');
     writeFileSync(join(dir, 'worker.yaml'), `version: 1\nrole: worker\nimage:\n  ${line}\n`);
     const r = loadInputs({ profilesDir: dir, clusterFile: join(PACKAGE_ROOT, 'profiles/cluster.yaml'), cwd: dir });
@@ -485,7 +486,7 @@ describe('values that look right but no machine can use are E007/E006 at the val
 
 describe("a file mode with setuid or setgid ('4755')", () => {
   it('is E007 at the mode, saying cloud-init would drop the bit, instead of a stack trace from the emitter', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'mkimage-mode-'));
+    const dir = tmp('mode');
     writeFileSync(join(dir, 'control-plane.yaml'), 'version: 1\nrole: control-plane\n');
     writeFileSync(join(dir, 'worker.yaml'), "version: 1\nrole: worker\nfiles:\n  - path: /usr/local/bin/x\n    mode: '4755'\n    phase: boot\n    content: hi\n");
     const r = loadInputs({ profilesDir: dir, clusterFile: join(PACKAGE_ROOT, 'profiles/cluster.yaml'), cwd: dir });
@@ -496,7 +497,7 @@ describe("a file mode with setuid or setgid ('4755')", () => {
 
 describe('a profile command that would break the bake script (checked with the real bash -n, as the script wraps it)', () => {
   const load = (run: string) => {
-    const dir = mkdtempSync(join(tmpdir(), 'mkimage-shell-'));
+    const dir = tmp('shell');
     writeFileSync(join(dir, 'control-plane.yaml'), 'version: 1\nrole: control-plane\n');
     writeFileSync(join(dir, 'worker.yaml'), `version: 1\nrole: worker\ncommands:\n  - phase: bake\n    run: ${JSON.stringify(run)}\n`);
     return loadInputs({ profilesDir: dir, clusterFile: join(PACKAGE_ROOT, 'profiles/cluster.yaml'), cwd: dir });

@@ -11,13 +11,13 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { gunzipSync } from 'node:zlib';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { IgnitionConfig } from '../src/emit/ignition.js';
 import { INSTALL_SCRIPT, INSTALL_UNIT, INSTALLER_LIB, LIVE_USER, renderInstallConfig } from '../src/flatcar/install-config.js';
 import { FLATCAR_CHANNEL, FLATCAR_VERSION, flatcarImageBase } from '../src/pxe/flatcar.js';
 import { startPxeServe, type RunningServe } from '../src/serve/run.js';
 import { templateText } from '../src/template.js';
-import { fetchRaw, ignitionText, makePxeFixture, tokenIn } from './serve-fixture.js';
+import { fetchRaw, ignitionText, makePxeFixture, removePxeFixtures, tokenIn } from './serve-fixture.js';
 import { verifyUnits } from './helpers/systemd-root.js';
 import { scratchDirs } from './helpers/tmp.js';
 import { run, tool } from './helpers/tools.js';
@@ -99,6 +99,7 @@ const running: RunningServe[] = [];
 afterEach(async () => {
   for (const r of running.splice(0)) await r.stop();
 });
+afterAll(removePxeFixtures);
 
 const MIB = 2048; // sectors
 /** A fake root: /sys/block with two virtio disks, a larger CD, loop device and removable stick (never chosen). */

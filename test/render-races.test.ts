@@ -5,13 +5,13 @@
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { PACKAGE_ROOT } from '../src/template.js';
 import { discoveryHash } from '../src/cluster/pki.js';
 import { filesUnder } from './helpers/tree.js';
+import { scratchDirs } from './helpers/tmp.js';
 
 const CLI = join(PACKAGE_ROOT, 'dist/src/cli.js');
 
@@ -21,9 +21,11 @@ interface Exit {
   stderr: string;
 }
 
+const scratch = scratchDirs('mkimage-races-');
+
 /** A workspace with two versions of the profiles (p-old, p-new: the worker's packages differ). */
 function workspace(): string {
-  const cwd = mkdtempSync(join(tmpdir(), 'mkimage-races-'));
+  const cwd = scratch();
   for (const [dir, pkg] of [['p-old', 'htop'], ['p-new', 'tmux']] as const) {
     cpSync(join(PACKAGE_ROOT, 'profiles'), join(cwd, dir), { recursive: true });
     const wp = join(cwd, dir, 'worker.yaml');

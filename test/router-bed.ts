@@ -4,14 +4,17 @@
 // alone (not through mkimage's loader, planner or emitter).
 
 import { X509Certificate } from 'node:crypto';
-import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { main } from '../src/cli.js';
 import type { RouterIo } from '../src/cli/router.js';
 import { createCa } from '../src/cluster/pki.js';
 import { SHIPPED_PROFILES } from '../src/profile/load.js';
+import { scratchDirs } from './helpers/tmp.js';
+
+/** Every workspace's temp dir, removed after the tests of the file that imports this module. */
+const scratch = scratchDirs('mkimage-router-');
 
 export const PASSWORD = 'Router-Secret-7f3a';
 export const TOKEN = 'v4-token-0c1d2e3f';
@@ -38,7 +41,7 @@ export interface Run {
 }
 
 export function workspace(): Workspace {
-  const dir = mkdtempSync(join(tmpdir(), 'mkimage-router-'));
+  const dir = scratch();
   const profiles = join(dir, 'profiles');
   cpSync(SHIPPED_PROFILES, profiles, { recursive: true });
   return {

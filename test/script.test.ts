@@ -3,8 +3,7 @@
 // friends replaced by logging fakes, files landing under a fake root) succeeds twice with the same effect.
 
 import { createHash } from 'node:crypto';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Diagnostic } from '../src/diagnostics.js';
@@ -16,6 +15,9 @@ import type { OsFamily } from '../src/profile/types.js';
 import { fixturePlan } from './fixtures/plan.js';
 import { makeTgz } from './helpers/tgz.js';
 import { run } from './helpers/tools.js';
+import { scratchDirs } from './helpers/tmp.js';
+
+const tmp = scratchDirs('mkimage-');
 
 const FAMILIES: OsFamily[] = ['el9', 'ubuntu-22.04', 'ubuntu-24.04', 'debian-12'];
 
@@ -38,7 +40,7 @@ function realPlan(family: OsFamily): NodePlan {
 }
 
 function shellcheck(script: string): { status: number; stdout: string } {
-  const dir = mkdtempSync(join(tmpdir(), 'mkimage-sc-'));
+  const dir = tmp('sc');
   const file = join(dir, 'script.sh');
   writeFileSync(file, script);
   return run('shellcheck', ['-f', 'gcc', file]);
@@ -152,7 +154,7 @@ const FAKE_LOGGERS = ['cloud-init', 'dnf', 'apt-get', 'apt-mark', 'systemctl', '
 
 /** A PATH of fakes: each logs its argv; `install` copies into $FAKE_ROOT (dropping -o/-g); curl serves file:// only. */
 function fakeHost(): { bin: string; root: string; log: string } {
-  const base = mkdtempSync(join(tmpdir(), 'mkimage-fakehost-'));
+  const base = tmp('fakehost');
   const bin = join(base, 'bin');
   const root = join(base, 'root');
   const log = join(base, 'log');
@@ -371,7 +373,7 @@ describe('the firewall fits Calico\'s default dataplane', () => {
     expect(s).not.toContain('4789');
     // The block, run for real against a copy of Ubuntu's before.rules (its filter table ends in COMMIT).
     const block = s.slice(s.indexOf("step 'firewall"), s.indexOf('\nfi\n', s.indexOf("step 'firewall")) + 4);
-    const dir = mkdtempSync(join(tmpdir(), 'mkimage-ufw-'));
+    const dir = tmp('ufw');
     const rules = join(dir, 'before.rules');
     writeFileSync(rules, '*filter\n:ufw-before-input - [0:0]\n-A ufw-before-input -i lo -j ACCEPT\n# do not delete the COMMIT line\nCOMMIT\n');
     const bin = join(dir, 'bin');

@@ -4,7 +4,7 @@
 // SIGTERM flushes the state and exits 0, --dhcp-proxy runs the real dnsmasq and stops it, a missing dnsmasq
 // is E016 exit 3.
 
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { pxeServe } from '../src/cli/pxe-serve.js';
 import type { Io, Outcome } from '../src/cli/run.js';
 import { PACKAGE_ROOT } from '../src/template.js';
-import { fetchRaw, makePxeFixture, tokenIn, until, type PxeFixture } from './serve-fixture.js';
+import { fetchRaw, makePxeFixture, removePxeFixtures, tokenIn, until, type PxeFixture } from './serve-fixture.js';
 import { tool } from './helpers/tools.js';
 import { mkimage } from './helpers/cli.js';
 
@@ -37,6 +37,7 @@ const serving: Serving[] = [];
 afterEach(async () => {
   for (const s of serving.splice(0)) await s.stop();
 });
+afterAll(removePxeFixtures);
 
 
 /** `mkimage pxe serve` in-process, through the command function, on 127.0.0.1 and a free port. */

@@ -4,7 +4,7 @@
 // a plain HTTP client that can pick its source address (Linux routes all of 127/8 to lo).
 
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -50,8 +50,19 @@ export function seedText(node: string, file: string): string {
   return `# ${file} of ${node} (stand-in)\n${file === 'user-data' ? '#cloud-config\n' : ''}instance: ${node}\n`;
 }
 
+const made: string[] = [];
+
+/**
+ * Remove every fixture made so far: a test file that makes fixtures runs `afterAll(removePxeFixtures)`. (Not
+ * scratchDirs: the benchmark, outside vitest, makes fixtures too.)
+ */
+export function removePxeFixtures(): void {
+  for (const d of made.splice(0)) rmSync(d, { recursive: true, force: true });
+}
+
 export function makePxeFixture(opts: { nodes: FixtureNode[]; image?: boolean; cluster?: string; sizes?: { kernel?: number; initrd?: number; image?: number; flatcarImage?: number } }): PxeFixture {
   const cwd = mkdtempSync(join(tmpdir(), 'mkimage-serve-'));
+  made.push(cwd);
   const dir = join(cwd, 'out/pxe');
   const cluster = opts.cluster ?? 'homelab';
   const kernel = randomBytes(opts.sizes?.kernel ?? 96 * 1024 + 17);

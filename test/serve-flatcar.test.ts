@@ -6,10 +6,10 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { checkManifest } from '../src/serve/manifest.js';
 import { startPxeServe, type RunningServe } from '../src/serve/run.js';
-import { fetchRaw, ignitionText, makePxeFixture, tokenIn, type PxeFixture } from './serve-fixture.js';
+import { fetchRaw, ignitionText, makePxeFixture, removePxeFixtures, tokenIn, type PxeFixture } from './serve-fixture.js';
 
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 const F1 = { name: 'flatcar1', mac: '52:54:00:66:00:31', ip: '127.0.0.2', flatcar: true };
@@ -20,6 +20,7 @@ const running: RunningServe[] = [];
 afterEach(async () => {
   for (const r of running.splice(0)) await r.stop();
 });
+afterAll(removePxeFixtures);
 
 async function serve(fx: PxeFixture) {
   const lines: string[] = [];

@@ -3,11 +3,11 @@
 // (clients bind 127.0.0.2 / 127.0.0.3: Linux routes all of 127/8 to lo), Range answers checked against the
 // file's own bytes, /healthz, restarts, and a server bug answered 500.
 
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { readFileSync, rmSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { startPxeServe, type RunningServe } from '../src/serve/run.js';
-import { fetchRaw, makePxeFixture, seedText, tokenIn, CHAIN_SCRIPT, type PxeFixture } from './serve-fixture.js';
+import { fetchRaw, makePxeFixture, removePxeFixtures, seedText, tokenIn, CHAIN_SCRIPT, type PxeFixture } from './serve-fixture.js';
 
 const W1 = { name: 'worker1', mac: '52:54:00:66:00:21', ip: '127.0.0.2' };
 const W2 = { name: 'worker2', mac: '52:54:00:66:00:22', ip: '127.0.0.3', noNetworkConfig: true };
@@ -28,6 +28,7 @@ const running: RunningServe[] = [];
 afterEach(async () => {
   for (const r of running.splice(0)) await r.stop();
 });
+afterAll(removePxeFixtures);
 
 async function serve(fx: PxeFixture, natSources: string[] = []): Promise<Served> {
   const lines: string[] = [];

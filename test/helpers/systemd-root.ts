@@ -3,7 +3,7 @@
 // wants), and stub executables (a faithful fake: `exit 0` scripts) for every Exec*= binary, so verify checks
 // the units' own syntax and references rather than what this test machine happens to have installed.
 
-import { chmodSync, mkdirSync, mkdtempSync, writeFileSync, existsSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { run } from './tools.js';
@@ -73,10 +73,14 @@ export interface VerifyResult {
   stderr: string;
 }
 
-/** `systemd-analyze verify --man=no --generators=no --root=ROOT` on the given units. */
+/** `systemd-analyze verify --man=no --generators=no --root=ROOT` on the given units; the root is removed after. */
 export function verifyUnits(units: UnitFile[]): VerifyResult {
   const { root, unitPaths } = systemdRoot(units);
-  const r = run('systemd-analyze', ['verify', '--man=no', '--generators=no', `--root=${root}`, ...unitPaths]);
-  const warnings = r.stderr.split('\n').filter((l) => /^\S+:\d+:/.test(l));
-  return { status: r.status, warnings, stderr: r.stderr };
+  try {
+    const r = run('systemd-analyze', ['verify', '--man=no', '--generators=no', `--root=${root}`, ...unitPaths]);
+    const warnings = r.stderr.split('\n').filter((l) => /^\S+:\d+:/.test(l));
+    return { status: r.status, warnings, stderr: r.stderr };
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
 }
