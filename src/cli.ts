@@ -9,6 +9,7 @@ import * as cmd from './cli/commands.js';
 import { pxeBuild } from './cli/pxe-build.js';
 import { pxeReset, pxeServe, pxeStatus } from './cli/pxe-serve.js';
 import { ikuaiApply } from './cli/router.js';
+import { closedPipeTolerant } from './cli/stdio.js';
 
 export function buildProgram(io: Io): Command {
   const program = new Command('mkimage')
@@ -167,19 +168,6 @@ export async function main(argv: string[], io: Io): Promise<number> {
     throw e;
   }
   return io.exitCode;
-}
-
-/**
- * Writes to a standard stream whose reader may close early (`mkimage plan worker | head -1`): EPIPE is no
- * error; what is left for that reader is dropped, and the command runs to its end and exits with its own code
- * (a render, a router apply or a server is never cut off half-way, as dying on the signal would).
- */
-function closedPipeTolerant(stream: NodeJS.WriteStream): (s: string) => void {
-  stream.on('error', (e: NodeJS.ErrnoException) => {
-    if (e.code !== 'EPIPE') throw e;
-  });
-  // a failed write destroys the stream at once; its 'error' event only comes on the next tick
-  return (s) => void (stream.destroyed || stream.write(s));
 }
 
 const isMain = process.argv[1] !== undefined && import.meta.url === (await import('node:url')).pathToFileURL((await import('node:fs')).realpathSync(process.argv[1])).href;

@@ -284,6 +284,23 @@ describe('the built binary', () => {
     expect(p.err()).toBe('');
   });
 
+  it('--workers 2 whose log reader goes away (| head): the workers and the server keep serving, SIGTERM still exits 0', async () => {
+    const fx = makePxeFixture({ nodes: [W1] });
+    const p = started(fx, ['--workers', '2']);
+    const url = await p.url;
+    p.child.stdout.destroy(); // the reader closes its end: every log line from now on is an EPIPE
+    // each boot is a new connection (the workers take turns) and a log line; a worker that died of EPIPE would be
+    // restarted a second later, and the requests meanwhile refused
+    const started_ = Date.now();
+    const answers: number[] = [];
+    while (Date.now() - started_ < 2500) answers.push((await fetchRaw(`${url}/boot.ipxe?mac=52-54-00-66-00-21&platform=pcbios`)).status);
+    expect(answers.length).toBeGreaterThan(10);
+    expect(new Set(answers)).toEqual(new Set([200]));
+    p.child.kill('SIGTERM');
+    expect(await p.exit).toBe(0);
+    expect(p.err()).toBe('');
+  });
+
   it('--workers 2 on an address in use: E006 exit 2, no lock left behind', async () => {
     const fx = makePxeFixture({ nodes: [W1] });
     const busy = createServer();

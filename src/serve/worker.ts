@@ -3,6 +3,7 @@
 // away; SIGINT/SIGTERM (a Ctrl-C reaches the whole process group) are the server process's to handle.
 
 import cluster from 'node:cluster';
+import { closedPipeTolerant } from '../cli/stdio.js';
 import type { ServeApp } from './app.js';
 import { WORKER_ENV, type ToPrimary, type ToWorker, type WorkerConfig } from './ipc.js';
 import { loadLayout } from './layout.js';
@@ -15,7 +16,8 @@ async function runWorker(config: WorkerConfig): Promise<void> {
   const send = (m: ToPrimary) => process.connected && process.send!(m);
   process.on('SIGINT', () => {});
   process.on('SIGTERM', () => {});
-  const log = jsonLineLogger((s) => process.stdout.write(s));
+  // the workers share the server's standard output: a reader that went away is no reason to stop serving
+  const log = jsonLineLogger(closedPipeTolerant(process.stdout));
   const first = new Promise<ToWorker & { op: 'records' }>((resolve) => {
     const once = (m: ToWorker) => {
       if (m.op !== 'records') return;
