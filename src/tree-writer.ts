@@ -5,8 +5,8 @@
 // close, which cost more than the writes on tmpfs. Measured with bench/render.bench.ts.
 //
 // The thread's code is a string (a worker made from a file would need the compiled file beside it, which the
-// TypeScript tests do not have); it takes node's modules with process.getBuiltinModule, so it runs whether node
-// treats an eval'd worker as CommonJS or as a module.
+// TypeScript tests do not have); it takes node's modules with require, or process.getBuiltinModule where node runs
+// an eval'd worker as a module (a parent started with --input-type=module).
 
 import * as fs from 'node:fs';
 import { dirname } from 'node:path';
@@ -46,8 +46,9 @@ const WRITE_BATCH = `
 const writeInline = new Function('b', 'fs', WRITE_BATCH) as (b: Batch, fs: typeof import('node:fs')) => void;
 
 const WRITER_SOURCE = `
-const { parentPort } = process.getBuiltinModule('node:worker_threads');
-const fs = process.getBuiltinModule('node:fs');
+const builtin = (name) => (typeof require === 'function' ? require(name) : process.getBuiltinModule(name));
+const { parentPort } = builtin('node:worker_threads');
+const fs = builtin('node:fs');
 parentPort.on('message', (b) => {
   try {
     ${WRITE_BATCH}
