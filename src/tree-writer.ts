@@ -59,13 +59,16 @@ parentPort.on('message', (b) => {
 });
 `;
 
-/** The ArrayBuffers that only a file's bytes use (not a slice of node's shared Buffer pool): these can move. */
+/**
+ * The ArrayBuffers that only a file's bytes use (not a slice of node's shared Buffer pool): these can move. Each
+ * once: the same bytes at two paths of a batch would make postMessage refuse the list.
+ */
 function ownBuffers(files: readonly WriteJob[]): ArrayBuffer[] {
-  const own: ArrayBuffer[] = [];
+  const own = new Set<ArrayBuffer>();
   for (const { content: c } of files) {
-    if (typeof c !== 'string' && c.buffer instanceof ArrayBuffer && c.byteOffset === 0 && c.byteLength === c.buffer.byteLength) own.push(c.buffer);
+    if (typeof c !== 'string' && c.buffer instanceof ArrayBuffer && c.byteOffset === 0 && c.byteLength === c.buffer.byteLength) own.add(c.buffer);
   }
-  return own;
+  return [...own];
 }
 
 /** An error from the thread as the system call's own error (code, errno, path): callers map EACCES, ENOSPC, ... */
@@ -115,7 +118,12 @@ export class TreeWriter {
     const done = new Promise<void>((resolve, reject) => this.waiting.set(batch.id, { resolve, reject }));
     done.catch(() => undefined); // a failure is thrown by the next write or by close
     this.inFlight.push(done);
-    this.thread().postMessage(batch, handOver ? ownBuffers(files) : []);
+    try {
+      this.thread().postMessage(batch, handOver ? ownBuffers(files) : []);
+    } catch (e) {
+      this.fail(e as Error); // a batch that never reached the thread must not leave close() waiting for it
+      throw e;
+    }
     while (this.inFlight.length > this.window) await this.inFlight.shift();
   }
 

@@ -93,6 +93,16 @@ describe('writeTreeAtomic', () => {
     for (const k of [0, 17, 39]) expect(readFileSync(join(dest, `seeds/n${k}/seed.iso`)).equals(Buffer.alloc(70000, k))).toBe(true);
   });
 
+  it('the same bytes at two paths of a lazily made batch are both written (moved to the thread once)', async () => {
+    const dest = join(tmp('tree'), 'out');
+    const bytes = new Uint8Array(70000).fill(7);
+    function* batches() {
+      yield [{ path: 'a/x', content: bytes }, { path: 'a/y', content: bytes }];
+    }
+    await writeTreeAtomic(dest, [], { more: batches() });
+    for (const name of ['x', 'y']) expect(readFileSync(join(dest, 'a', name)).equals(Buffer.alloc(70000, 7))).toBe(true);
+  });
+
   it('writes a well-formed tree', async () => {
     const dest = join(tmp('tree'), 'out');
     await writeTreeAtomic(dest, [{ path: 'etc/foo/bar', content: '2' }, { path: 'etc/baz', content: '1', mode: 0o600 }]);
