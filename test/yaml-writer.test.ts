@@ -114,6 +114,36 @@ describe('YamlWriter', () => {
     }
   });
 
+  it('writes digit-led strings as yaml does: plain unless the schema reads them as a number, time or date', () => {
+    // the schema's own tag tests decide these (sexagesimal ints, octals, floats, timestamps in YAML 1.1)
+    const known = [
+      '52:54:00:10:00:11', '52:54:00:1a:00:ff', '3vb1lp.4wx12k12tlmb6o30', '0qou5d.73pco2vn1v83r6je', '4h0m0s', '1:20',
+      '190:20:30', '190:20:30.15', '1_000', '0x1F', '0b101', '1e3', '1E+3', '2001-12-14', '2001-12-14t21:59:43.10-05:00',
+      '2001-12-14 21:59:43.10 -5', '1.5', '1.', '0755', '0644', '08', '9', '1 2', '1-2', '10.0.0.1:6443', '1.29.2-1.1',
+    ];
+    const r = rng(11);
+    const alphabet = '0123456789:._eExb+- afhmst';
+    const random = Array.from({ length: 3000 }, () => {
+      let s = String(Math.floor(r() * 10));
+      const n = Math.floor(r() * 12);
+      for (let i = 0; i < n; i++) s += alphabet[Math.floor(r() * alphabet.length)];
+      return s;
+    });
+    const strings = [...known, ...random];
+    for (const options of [CLOUD_YAML_OPTIONS, KUBEADM_OPTIONS, {}] as YamlOptions[]) {
+      const w = new YamlWriter(options);
+      for (const s of strings) {
+        for (const doc of [{ v: s }, [s], { [s]: 1 }, { a: { b: [s] } }]) {
+          expect(w.write(doc), `${JSON.stringify(doc)} with ${JSON.stringify(options)}`).toBe(stringify(doc, options));
+        }
+      }
+    }
+    // the YAML 1.1 writer leaves a MAC of digits quoted (a base-60 int there) and one with a hex letter plain
+    const w = new YamlWriter(CLOUD_YAML_OPTIONS);
+    expect(w.write({ mac: '52:54:00:10:00:11', other: '52:54:00:1a:00:ff', token: '0qou5d.73pco2vn1v83r6je' }))
+      .toBe("mac: '52:54:00:10:00:11'\nother: 52:54:00:1a:00:ff\ntoken: 0qou5d.73pco2vn1v83r6je\n");
+  });
+
   it('re-indents the scalars it leaves to yaml at any depth', () => {
     const w = new YamlWriter(CLOUD_YAML_OPTIONS);
     const odd = " starts with a space\nand more\n\n\nkeeps trailing newlines\n\n";

@@ -6,13 +6,16 @@
 // indented under their key), and decides two common scalar styles itself where the answer is certain:
 // - plain: a string that starts with a letter, "_" or "/" (or a digit, when it holds a "/" or is an IPv4 address), uses only a few safe
 //   characters, and is no YAML 1.1 boolean or null word, so no schema can read it as anything but that string;
+//   and a digit-led string of the same characters that none of the schema's own tag tests (int, float, timestamp,
+//   ...) claims, which is the test `yaml` itself makes before it writes a string plain (a MAC with a hex letter,
+//   a bootstrap token, a duration);
 // - literal block ("|" or "|-"): a multi-line string with no control characters, no leading space or newline and
 //   at most one trailing newline.
 // Every other scalar (quoted strings, unusual blocks, keys that need quotes, floats) is written by `yaml` itself in
 // the same position and re-indented, and remembered, so a content shared by every node is styled once.
 // test/yaml-writer.test.ts checks byte equality with `yaml` on every emitted document and on random documents.
 
-import { stringify, type ToStringOptions, type DocumentOptions, type SchemaOptions, type CreateNodeOptions } from 'yaml';
+import { Document, stringify, type ToStringOptions, type DocumentOptions, type SchemaOptions, type CreateNodeOptions } from 'yaml';
 
 export type YamlOptions = DocumentOptions & SchemaOptions & CreateNodeOptions & ToStringOptions;
 
@@ -26,8 +29,9 @@ const NOT_PLAIN_WORDS = new Set([
 const DOCUMENT_MARKER = /^(%|---|\.\.\.)/m;
 const FORCES_QUOTES = /[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]/;
 
-// A digit may start it when it holds a "/" (an address with its prefix): no number, time or date has one.
-const PLAIN_WITH_SLASH = /^[0-9][A-Za-z0-9_/.:=()+,~@ -]*$/;
+// A digit may start it when it holds a "/" (an address with its prefix): no number, time or date has one. A
+// digit-led string of these characters without one is plain unless the schema's tests read it as another type.
+const PLAIN_DIGIT_LED = /^[0-9][A-Za-z0-9_/.:=()+,~@ -]*$/;
 
 // A dotted quad is no YAML 1.1 float (one dot at most), int or date either.
 const DOTTED_QUAD = /^[0-9]{1,3}(\.[0-9]{1,3}){3}$/;
@@ -35,7 +39,22 @@ const DOTTED_QUAD = /^[0-9]{1,3}(\.[0-9]{1,3}){3}$/;
 function isPlainSafe(s: string): boolean {
   if (PLAIN_BAD.test(s)) return false;
   if (PLAIN.test(s)) return !NOT_PLAIN_WORDS.has(s);
-  return (PLAIN_WITH_SLASH.test(s) && s.includes('/')) || DOTTED_QUAD.test(s);
+  return (PLAIN_DIGIT_LED.test(s) && s.includes('/')) || DOTTED_QUAD.test(s);
+}
+
+const STR_TAG = 'tag:yaml.org,2002:str';
+
+/**
+ * The tests `yaml` runs on a plain string before writing it plain (stringifyString's plainString: every default
+ * tag of the schema but str, and its compat tags): a string one of them matches would be read back as another type.
+ */
+function typedTests(options: YamlOptions): RegExp[] {
+  const { tags, compat } = new Document(null, options).schema;
+  const tests: RegExp[] = [];
+  for (const t of [...tags, ...(compat ?? [])]) {
+    if (t.default === true && t.tag !== STR_TAG && 'test' in t && t.test instanceof RegExp) tests.push(t.test);
+  }
+  return tests;
 }
 
 /** The literal block `yaml` writes for `s` (content indented by `indent`), or undefined when unsure. */
@@ -67,7 +86,18 @@ export class YamlWriter {
     key: new Map(),
   };
 
-  constructor(readonly options: YamlOptions) {}
+  /** the schema's tests for a string that reads back as another type (typedTests) */
+  private readonly typed: RegExp[];
+
+  constructor(readonly options: YamlOptions) {
+    this.typed = typedTests(options);
+  }
+
+  /** Plain for certain: the fixed rules, or a digit-led string of safe characters that no schema tag claims. */
+  private plain(s: string): boolean {
+    if (isPlainSafe(s)) return true;
+    return PLAIN_DIGIT_LED.test(s) && !PLAIN_BAD.test(s) && !this.typed.some((t) => t.test(s));
+  }
 
   /** The document for `value` (a mapping or a sequence at the root), as `yaml`'s stringify writes it. */
   write(value: unknown): string {
@@ -116,7 +146,7 @@ export class YamlWriter {
   }
 
   private key(k: string): string {
-    if (isPlainSafe(k)) return k;
+    if (this.plain(k)) return k;
     // `yaml` styles such a key by its depth: leave the whole (unusual) document to it
     if (DOCUMENT_MARKER.test(k)) throw new WholeDocument();
     let s = this.probe.key.get(k);
@@ -132,7 +162,7 @@ export class YamlWriter {
   /** A scalar (or an empty collection) whose continuation lines are indented by `indent`. */
   private scalar(v: unknown, indent: string, place: Exclude<Place, 'key'>): string {
     if (typeof v === 'string') {
-      if (isPlainSafe(v)) return v;
+      if (this.plain(v)) return v;
       const block = literalBlock(v, indent);
       if (block !== undefined) return block;
       return this.byYaml(v, indent, place);
