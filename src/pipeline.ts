@@ -7,7 +7,7 @@ import { applyStrict, DiagnosticError, error, hasErrors, sortDiagnostics, type D
 import { loadInputs, type LoadOptions } from './profile/load.js';
 import { lintInputs } from './profile/lint.js';
 import type { Inputs, Located, Profile } from './profile/types.js';
-import { planJson, planNode, planRole } from './plan/build.js';
+import { planJson, planNode, planRole, PlanShapes, type PlanJsonMemo } from './plan/build.js';
 import type { NodePlan } from './plan/types.js';
 import { generateSecrets, initSecrets, loadSecrets, secretsDirWarnings, writeSecrets, type ClusterSecrets } from './cluster/secrets.js';
 import { renderSeed, unknownRenderedKeys, type CloudInitMode, type SeedFiles } from './emit/cloud-init.js';
@@ -152,7 +152,8 @@ export function nodePlans(
   only?: string,
 ): NodePlan[] {
   const nodes = inputs.cluster.value.nodes.filter((n) => n.role === profile.value.role && (only === undefined || n.name === only));
-  return nodes.map((n) => planNode(profile, inputs.cluster, n, diags, secrets));
+  const shapes = new PlanShapes(); // the role's node-independent plan, built once for all its nodes
+  return nodes.map((n) => planNode(profile, inputs.cluster, n, diags, secrets, shapes));
 }
 
 /** A copy of the plan that is safe to print: secret file contents are replaced by a note. */
@@ -170,17 +171,21 @@ export function lockPathFor(opts: CommonOptions): string {
   return resolve(opts.cwd ?? process.cwd(), LOCK_FILE_NAME);
 }
 
-/** Fill the sha256 of unpinned artifacts from the lock; an artifact the lock lacks is an E019 with the fix. */
+/**
+ * Fill the sha256 of unpinned artifacts from the lock; an artifact the lock lacks is an E019 with the fix. The
+ * plans get new artifact entries: the old ones may be shared with other plans (PlanShapes).
+ */
 async function pinFromLock(plans: NodePlan[], lockFile: string, diags: Diagnostic[]): Promise<void> {
   const lock = await readLock(lockFile);
   const missing = new Set<string>();
   for (const p of plans) {
-    for (const a of p.artifacts) {
-      if (a.sha256 !== undefined) continue;
+    p.artifacts = p.artifacts.map((a) => {
+      if (a.sha256 !== undefined) return a;
       const entry = findEntry(lock, a);
-      if (entry) a.sha256 = entry.sha256;
-      else missing.add(`${a.name} ${a.version}`);
-    }
+      if (entry) return { ...a, sha256: entry.sha256 };
+      missing.add(`${a.name} ${a.version}`);
+      return a;
+    });
   }
   for (const m of [...missing].sort()) {
     diags.push(
@@ -250,6 +255,7 @@ function gatewayFiles(plan: NodePlan): OutFile[] {
 
 /** A node's seed files (and its plan) for out/<role>, one node per batch, made when the writer asks. */
 function* seedFiles(plans: readonly NodePlan[], mode: CloudInitMode): Generator<OutFile[]> {
+  const memo: PlanJsonMemo = new Map(); // the nodes' plans share most of their objects (PlanShapes)
   for (const p of plans) {
     const node = p.node!;
     const seed = nodeSeed(p, mode);
@@ -268,7 +274,7 @@ function* seedFiles(plans: readonly NodePlan[], mode: CloudInitMode): Generator<
           { name: 'network-config', content: seed.networkConfig },
         ]),
       },
-      { path: `plans/${node.name}.json`, content: planJson(redactSecrets(p)) },
+      { path: `plans/${node.name}.json`, content: planJson(redactSecrets(p), memo) },
     ];
   }
 }

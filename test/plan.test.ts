@@ -7,11 +7,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Diagnostic } from '../src/diagnostics.js';
-import { planJson, planNode, planRole } from '../src/plan/build.js';
+import { planJson, planNode, planRole, type PlanJsonMemo } from '../src/plan/build.js';
 import { kubeVipBootFiles } from '../src/cluster/kube-vip.js';
 import { FIRSTBOOT_SCRIPT, firstbootScript } from '../src/firstboot/files.js';
 import { loadSecrets } from '../src/cluster/secrets.js';
-import { nodePlans, rolePlan } from '../src/pipeline.js';
+import { nodePlans, redactSecrets, rolePlan } from '../src/pipeline.js';
 import { FIXTURE_SECRETS, privateSecretsCopy } from './helpers/secrets.js';
 import { mkimage } from './helpers/cli.js';
 import { loadInputs } from '../src/profile/load.js';
@@ -577,6 +577,47 @@ describe('profile settings reach the plan', () => {
     const plan = planRole(profileOf('control-plane'), clusterOf((c) => (c.kubernetesVersion = '1.29.3')), []);
     expect(plan.images).toContain('registry.aliyuncs.com/google_containers/etcd:3.5.12-0');
     expect(pkg(plan, 'kubeadm')?.version).toBe('1.29.3-150500.1.1');
+  });
+});
+
+describe('nodePlans', () => {
+  const scratch = scratchDirs('mkimage-plan-shapes-');
+
+  // nodePlans builds a role's node-independent plan once (PlanShapes) and puts each node in it: every node must get
+  // exactly the plan, keys in the same order, and the diagnostics planNode alone gives it
+  it('gives every node the plan and diagnostics planNode alone builds for it, OS family and arch overrides included', async () => {
+    const secrets = await loadSecrets(await privateSecretsCopy(FIXTURE_SECRETS, join(scratch(), 's')));
+    for (const docker of ['24.0.7', 'not-a-version']) {
+      const cluster = clusterOf((c) => {
+        c.nodes.push(
+          testNode('w2', 'worker', 3, 22, { arch: 'arm64' }),
+          testNode('w3', 'worker', 4, 23, { osFamily: 'debian-12' }),
+          testNode('w4', 'worker', 5, 24),
+          testNode('w5', 'worker', 6, 25, { osFamily: 'flatcar' }),
+        );
+      });
+      const inputs = { cluster, profiles: new Map(), sources: new Map() } as unknown as Parameters<typeof nodePlans>[0];
+      for (const role of ['control-plane', 'worker'] as const) {
+        const profile = profileOf(role, (p) => { p.docker.version = docker; });
+        const shared: Diagnostic[] = [];
+        const plans = nodePlans(inputs, profile, secrets, shared);
+        const alone: Diagnostic[] = [];
+        const want = cluster.value.nodes.filter((n) => n.role === role).map((n) => planNode(profile, cluster, n, alone, secrets));
+        expect(plans.map((p) => p.node?.name)).toEqual(want.map((p) => p.node?.name));
+        // planJson with a memo (as a render writes plans/<node>.json) writes what it writes without one
+        const memo: PlanJsonMemo = new Map();
+        plans.forEach((p, i) => {
+          expect(JSON.stringify(p), p.node?.name).toBe(JSON.stringify(want[i]));
+          expect(planJson(p, memo)).toBe(planJson(want[i]!));
+          expect(planJson(redactSecrets(p), memo)).toBe(planJson(redactSecrets(want[i]!)));
+        });
+        expect(planJson(planRole(profile, cluster, []), memo)).toBe(planJson(planRole(profile, cluster, [])));
+        expect(shared).toEqual(alone);
+        expect(shared.some((d) => d.code === 'E007')).toBe(docker !== '24.0.7');
+        // each node has arrays of its own: one node's files are not another's
+        expect(new Set(plans.map((p) => p.files)).size).toBe(plans.length);
+      }
+    }
   });
 });
 

@@ -351,6 +351,46 @@ function planNodeOf(inp: Inputs, node: NodeSpec): PlanNode {
 }
 
 /**
+ * The node-independent part of buildPlan, made once per profile, OS family and architecture for the nodes of one
+ * planning pass (`nodePlans`: a 1000-node render built the same role plan a thousand times). Each node's plan is
+ * then that shape with the node and its node.env file put in as buildPlan puts them (same keys in the same order,
+ * files sorted the same way), fresh arrays of the shared entries (which nothing changes), and the shape's
+ * diagnostics said again, as buildPlan would have said them. Not for Flatcar, whose shape depends on the node.
+ * Meant to live for one pass over inputs nothing changes meanwhile.
+ */
+export class PlanShapes {
+  private readonly made = new Map<string, { profile: Located<Profile>; cluster: Located<Cluster>; plan: NodePlan; diags: Diagnostic[] }>();
+
+  plan(inp: Inputs, target: Target): NodePlan {
+    const key = `${target.osFamily}\0${target.osFamilyPath}\0${target.arch}`;
+    let shape = this.made.get(key);
+    if (shape === undefined || shape.profile !== inp.profile || shape.cluster !== inp.cluster) {
+      const diags: Diagnostic[] = [];
+      const plan = buildPlan({ ...inp, diags }, { osFamily: target.osFamily, osFamilyPath: target.osFamilyPath, arch: target.arch });
+      shape = { profile: inp.profile, cluster: inp.cluster, plan, diags };
+      this.made.set(key, shape);
+    }
+    inp.diags.push(...shape.diags);
+    if (target.node === undefined) return { ...shape.plan, files: [...shape.plan.files] };
+    return withNode(shape.plan, target.node, inp.cluster.value.name);
+  }
+}
+
+/** A node-less plan from buildPlan with the node in it: what buildPlan returns for that node (see PlanShapes). */
+function withNode(shape: NodePlan, node: PlanNode, clusterName: string): NodePlan {
+  const firstboot = firstbootBakeItems();
+  const own = shape.files.length - firstboot.files.length; // buildPlan appends the first-boot files after sorting
+  const files = [...sortFiles([...shape.files.slice(0, own), nodeEnvFile(node, clusterName)]), ...shape.files.slice(own)];
+  const plan: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(shape)) {
+    plan[k] = Array.isArray(v) ? [...v] : v;
+    if (k === 'admin') plan.node = node; // where buildPlan's base object puts it
+  }
+  plan.files = files;
+  return plan as unknown as NodePlan;
+}
+
+/**
  * The role plan for this node's OS family and architecture, plus the node and its first-boot files; with the
  * cluster's secrets, also the boot files that carry them: the complete plan its seed or Ignition config delivers.
  */
@@ -360,6 +400,7 @@ export function planNode(
   node: NodeSpec,
   diags: Diagnostic[],
   secrets?: ClusterSecrets,
+  shapes?: PlanShapes,
 ): NodePlan {
   const inp: Inputs = { profile, cluster, diags };
   if (node.role !== profile.value.role) {
@@ -373,7 +414,7 @@ export function planNode(
     arch: node.arch,
     node: planNodeOf(inp, node),
   };
-  const plan = buildPlan(inp, target);
+  const plan = shapes !== undefined && !isFlatcar(target.osFamily) ? shapes.plan(inp, target) : buildPlan(inp, target);
   // the secret-bearing boot files (PKI, kubeadm config with the node's own token, bootstrap.env, kube-vip)
   if (secrets !== undefined && plan.role !== 'gateway') {
     plan.files.push(...bootstrapBootFiles(plan, secrets, joinTokens(cluster.value, secrets.token)));
@@ -401,7 +442,43 @@ function withoutSources(plan: NodePlan): NodePlan {
   };
 }
 
-/** `mkimage plan` output: 2-space JSON in the plan's fixed key order, newline-terminated; entries' sources left out. */
-export function planJson(plan: NodePlan): string {
-  return `${JSON.stringify(withoutSources(plan), null, 2)}\n`;
+/** planJson's texts of a plan's objects, by the indent they were written at. */
+export type PlanJsonMemo = Map<string, WeakMap<object, string>>;
+
+/**
+ * `mkimage plan` output: 2-space JSON in the plan's fixed key order, newline-terminated; entries' sources left out.
+ * With `memo`, the text of each object the plan holds (an entry, a section) is remembered by identity and used
+ * again for the next plan that holds the same object: a render's node plans share all but a few (PlanShapes), and
+ * 1000 of them are 22 MB of JSON. The text is the same either way; the objects must not change while `memo` lives.
+ */
+export function planJson(plan: NodePlan, memo?: PlanJsonMemo): string {
+  if (memo === undefined) return `${JSON.stringify(withoutSources(plan), null, 2)}\n`;
+  const bare = withoutSources(plan) as unknown as Record<string, unknown>;
+  const orig = plan as unknown as Record<string, unknown>;
+  const at = (v: unknown, indent: string): string => JSON.stringify(v, null, 2).replace(/\n/g, `\n${indent}`);
+  // an object of the plan (or of a top-level list) at this indent; by the original's identity, as `bare` copies some
+  const remembered = (original: unknown, value: unknown, indent: string): string => {
+    if (typeof original !== 'object' || original === null) return at(value, indent);
+    let texts = memo.get(indent);
+    if (texts === undefined) memo.set(indent, (texts = new WeakMap()));
+    let text = texts.get(original);
+    if (text === undefined) {
+      text = at(value, indent);
+      texts.set(original, text);
+    }
+    return text;
+  };
+  const parts: string[] = [];
+  for (const k of Object.keys(bare)) {
+    const v = bare[k];
+    if (v === undefined) continue;
+    const o = orig[k];
+    let text: string;
+    if (k === 'node' || k === 'flatcar') text = at(v, '  '); // the node's own, and Flatcar's (rare)
+    else if (Array.isArray(v) && Array.isArray(o) && v.length > 0 && v.every((e) => typeof e === 'object' && e !== null)) {
+      text = `[\n${v.map((e, i) => `    ${remembered(o[i], e, '    ')}`).join(',\n')}\n  ]`;
+    } else text = remembered(o, v, '  ');
+    parts.push(`  ${JSON.stringify(k)}: ${text}`);
+  }
+  return `{\n${parts.join(',\n')}\n}\n`;
 }
