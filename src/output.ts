@@ -59,8 +59,9 @@ export interface TreeOptions {
   /**
    * more files, made lazily in batches after `files` (a node's seed files each): a batch is written while the next
    * is made, and dropped once written, so a large render neither holds every file in memory nor waits for its
-   * writes. Checked like `files` (inside the tree, one file per path, no file where a directory goes). Their byte
-   * contents (Uint8Array) move to the writer thread: emptied here once the batch is queued.
+   * writes. Checked like `files` (inside the tree, one file per path, no file where a directory goes). Their
+   * contents are copied into the writer thread's batch buffer; a byte array of its own over 1 MiB (PACK_LIMIT)
+   * moves there instead: emptied here once the batch is queued.
    */
   more?: Iterable<FileTree>;
   /**

@@ -4,6 +4,11 @@
 // time); node's promise API adds a threadpool round trip, a FileHandle and a promise for each open, write and
 // close, which cost more than the writes on tmpfs. Measured with bench/render.bench.ts.
 //
+// A batch goes to the thread as one ArrayBuffer holding every file's bytes (strings encoded into it, byte arrays
+// copied in), moved without a copy, and the thread sends it back for a later batch: cloning each string and
+// allocating each seed image cost a 1000-node render more than packing them (bench/render.bench.ts). Only a byte
+// array of its own larger than PACK_LIMIT moves by itself.
+//
 // The thread's code is a string (a worker made from a file would need the compiled file beside it, which the
 // TypeScript tests do not have); it takes node's modules with require, or process.getBuiltinModule where node runs
 // an eval'd worker as a module (a parent started with --input-type=module).
@@ -11,6 +16,8 @@
 import * as fs from 'node:fs';
 import { dirname } from 'node:path';
 import { Worker } from 'node:worker_threads';
+
+const utf8 = new TextEncoder();
 
 /** One file for the writer: its full path, its bytes and its mode; `chmod` when the umask would narrow the mode. */
 export interface WriteJob {
@@ -20,17 +27,36 @@ export interface WriteJob {
   chmod: boolean;
 }
 
+/** A file of a packed batch: its bytes are `buffer[off, off + len)`, or `bytes` (moved by itself). */
+interface PackedJob {
+  path: string;
+  mode: number;
+  chmod: boolean;
+  off: number;
+  len: number;
+  bytes?: Uint8Array;
+}
+
 interface Batch {
   id: number;
   dirs: string[];
   dirMode: number;
-  files: WriteJob[];
+  files: Array<WriteJob | PackedJob>;
+  /** the packed bytes of the batch (threaded) */
+  buffer?: ArrayBuffer;
 }
 
 interface Reply {
   id: number;
+  /** the batch's buffer, back for reuse */
+  buffer?: ArrayBuffer;
   error?: { message: string; code?: string; errno?: number; syscall?: string; path?: string };
 }
+
+/** A byte array of its own larger than this moves to the thread by itself rather than being copied into the batch. */
+export const PACK_LIMIT = 1 << 20;
+/** The smallest buffer made for a batch: one node's seed files (a 60 KB seed image, its plan) fit, and it is reused. */
+const MIN_BUFFER = 1 << 18;
 
 /**
  * A batch's system calls, the one piece of code both sides run: the thread, and the inline writer of a small tree
@@ -39,7 +65,8 @@ interface Reply {
 const WRITE_BATCH = `
   for (const d of b.dirs) fs.mkdirSync(d, { recursive: true, mode: b.dirMode });
   for (const f of b.files) {
-    fs.writeFileSync(f.path, f.content, { mode: f.mode, flag: 'wx' });
+    const content = f.content ?? f.bytes ?? new Uint8Array(b.buffer, f.off, f.len);
+    fs.writeFileSync(f.path, content, { mode: f.mode, flag: 'wx' });
     if (f.chmod) fs.chmodSync(f.path, f.mode);
   }
 `;
@@ -52,23 +79,16 @@ const fs = builtin('node:fs');
 parentPort.on('message', (b) => {
   try {
     ${WRITE_BATCH}
-    parentPort.postMessage({ id: b.id });
+    parentPort.postMessage({ id: b.id, buffer: b.buffer }, b.buffer ? [b.buffer] : []);
   } catch (e) {
     parentPort.postMessage({ id: b.id, error: { message: e.message, code: e.code, errno: e.errno, syscall: e.syscall, path: e.path } });
   }
 });
 `;
 
-/**
- * The ArrayBuffers that only a file's bytes use (not a slice of node's shared Buffer pool): these can move. Each
- * once: the same bytes at two paths of a batch would make postMessage refuse the list.
- */
-function ownBuffers(files: readonly WriteJob[]): ArrayBuffer[] {
-  const own = new Set<ArrayBuffer>();
-  for (const { content: c } of files) {
-    if (typeof c !== 'string' && c.buffer instanceof ArrayBuffer && c.byteOffset === 0 && c.byteLength === c.buffer.byteLength) own.add(c.buffer);
-  }
-  return [...own];
+/** Bytes that may move to the thread by themselves: large, and the whole of an ArrayBuffer (not a slice of a pool). */
+function movable(c: string | Uint8Array): boolean {
+  return typeof c !== 'string' && c.byteLength > PACK_LIMIT && c.buffer instanceof ArrayBuffer && c.byteOffset === 0 && c.byteLength === c.buffer.byteLength;
 }
 
 /** An error from the thread as the system call's own error (code, errno, path): callers map EACCES, ENOSPC, ... */
@@ -92,6 +112,8 @@ export class TreeWriter {
   private readonly waiting = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
   private next = 0;
   private failed: Error | undefined;
+  /** batch buffers the thread sent back */
+  private readonly spare: ArrayBuffer[] = [];
 
   constructor(
     private readonly dirMode: number,
@@ -100,8 +122,9 @@ export class TreeWriter {
   ) {}
 
   /**
-   * Write `files` after every batch before them. `handOver`: the byte contents go to the thread without a copy (the
-   * caller's arrays are left empty), for files the caller drops once written.
+   * Write `files` after every batch before them. Their contents are copied, but with `handOver` a byte array of its
+   * own larger than PACK_LIMIT moves to the thread without a copy (the caller's is left empty), for files the caller
+   * drops once written.
    */
   async write(files: WriteJob[], handOver = false): Promise<void> {
     if (this.failed !== undefined) throw this.failed;
@@ -115,11 +138,12 @@ export class TreeWriter {
     }
     const batch: Batch = { id: this.next++, dirs: dirs.sort(), dirMode: this.dirMode, files };
     if (!this.threaded) return writeInline(batch, fs);
+    const moved = this.pack(batch, files, handOver);
     const done = new Promise<void>((resolve, reject) => this.waiting.set(batch.id, { resolve, reject }));
     done.catch(() => undefined); // a failure is thrown by the next write or by close
     this.inFlight.push(done);
     try {
-      this.thread().postMessage(batch, handOver ? ownBuffers(files) : []);
+      this.thread().postMessage(batch, [batch.buffer!, ...moved]);
     } catch (e) {
       this.fail(e as Error); // a batch that never reached the thread must not leave close() waiting for it
       throw e;
@@ -127,10 +151,44 @@ export class TreeWriter {
     while (this.inFlight.length > this.window) await this.inFlight.shift();
   }
 
+  /**
+   * Put the batch's bytes in one buffer (a spare one when it is large enough): strings encoded, byte arrays copied;
+   * a large byte array of its own goes by itself (moved with `handOver`, else a copy of it). Returns what moves
+   * besides the buffer.
+   */
+  private pack(batch: Batch, files: readonly WriteJob[], handOver: boolean): ArrayBuffer[] {
+    const sizes = files.map((f) => (movable(f.content) ? 0 : typeof f.content === 'string' ? Buffer.byteLength(f.content) : f.content.byteLength));
+    const total = sizes.reduce((a, b) => a + b, 0);
+    let buffer = this.spare.pop();
+    if (buffer === undefined || buffer.byteLength < total) buffer = new ArrayBuffer(Math.max(total, MIN_BUFFER));
+    const into = new Uint8Array(buffer);
+    const moved = new Set<ArrayBuffer>(); // each once: postMessage refuses a list that names one twice
+    let off = 0;
+    batch.files = files.map((f, i) => {
+      const { path, mode, chmod, content } = f;
+      if (movable(content)) {
+        const own = content as Uint8Array;
+        const bytes = handOver ? own : own.slice();
+        moved.add(bytes.buffer as ArrayBuffer);
+        return { path, mode, chmod, off: 0, len: 0, bytes };
+      }
+      const len = sizes[i]!;
+      if (typeof content === 'string') utf8.encodeInto(content, into.subarray(off, off + len));
+      else into.set(content, off);
+      const job = { path, mode, chmod, off, len };
+      off += len;
+      return job;
+    });
+    batch.buffer = buffer;
+    return [...moved];
+  }
+
   private thread(): Worker {
     if (this.worker !== undefined) return this.worker;
     const worker = new Worker(WRITER_SOURCE, { eval: true });
     worker.on('message', (r: Reply) => {
+      // kept for later batches unless made for a large one
+      if (r.buffer !== undefined && r.buffer.byteLength <= PACK_LIMIT && this.spare.length <= this.window) this.spare.push(r.buffer);
       const w = this.waiting.get(r.id);
       this.waiting.delete(r.id);
       if (r.error === undefined) return w?.resolve();

@@ -5,7 +5,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSy
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { writeTreeAtomic } from '../src/output.js';
-import { WRITE_AHEAD } from '../src/tree-writer.js';
+import { PACK_LIMIT, WRITE_AHEAD } from '../src/tree-writer.js';
 import { OutputBusyError, ownerOf } from '../src/output-lock.js';
 import { renameExchange } from '../src/rename-exchange.js';
 import { scratchDirs } from './helpers/tmp.js';
@@ -101,6 +101,44 @@ describe('writeTreeAtomic', () => {
     }
     await writeTreeAtomic(dest, [], { more: batches() });
     for (const name of ['x', 'y']) expect(readFileSync(join(dest, 'a', name)).equals(Buffer.alloc(70000, 7))).toBe(true);
+  });
+
+  it('packs each lazily made batch into one reused buffer: every file gets exactly its bytes, multi-byte text and shorter batches after longer ones included', async () => {
+    const dest = join(tmp('tree'), 'out');
+    const N = WRITE_AHEAD * 3; // the thread's buffers come back and carry later batches
+    const text = (k: number) => `${'é中'.repeat((k * 7919) % 500)}${k}\n`;
+    const bytes = (k: number) => new Uint8Array((k * 104729) % 90000).fill(k & 0xff);
+    const kept: Uint8Array[] = [];
+    function* batches() {
+      for (let k = 0; k < N; k++) {
+        const b = bytes(k);
+        kept.push(b);
+        yield [{ path: `n${k}/text`, content: text(k) }, { path: `n${k}/bytes`, content: b }, { path: `n${k}/empty`, content: '' }];
+      }
+    }
+    await writeTreeAtomic(dest, [{ path: 'plan.json', content: '{}' }], { more: batches() });
+    for (let k = 0; k < N; k++) {
+      expect(readFileSync(join(dest, `n${k}/text`), 'utf8')).toBe(text(k));
+      expect(readFileSync(join(dest, `n${k}/bytes`)).equals(Buffer.from(bytes(k)))).toBe(true);
+      expect(readFileSync(join(dest, `n${k}/empty`)).length).toBe(0);
+    }
+    // copied, not moved: the maker's arrays are as they were
+    expect(kept.every((b, k) => b.byteLength === bytes(k).byteLength)).toBe(true);
+  });
+
+  it(`moves a byte array of its own over ${PACK_LIMIT} bytes to the thread by itself, once when it is at two paths`, async () => {
+    const dest = join(tmp('tree'), 'out');
+    const big = new Uint8Array(PACK_LIMIT + 4096).fill(9);
+    const slice = new Uint8Array(new ArrayBuffer(PACK_LIMIT * 3), PACK_LIMIT, PACK_LIMIT + 1).fill(3); // not its own buffer: copied
+    function* batches() {
+      yield [{ path: 'a/big', content: big }, { path: 'a/again', content: big }, { path: 'a/slice', content: slice }, { path: 'a/small', content: 'x' }];
+    }
+    await writeTreeAtomic(dest, [], { more: batches() });
+    for (const name of ['big', 'again']) expect(readFileSync(join(dest, 'a', name)).equals(Buffer.alloc(PACK_LIMIT + 4096, 9))).toBe(true);
+    expect(readFileSync(join(dest, 'a/slice')).equals(Buffer.alloc(PACK_LIMIT + 1, 3))).toBe(true);
+    expect(readFileSync(join(dest, 'a/small'), 'utf8')).toBe('x');
+    expect(big.byteLength).toBe(0); // moved: the render drops its seeds once written
+    expect(slice.byteLength).toBe(PACK_LIMIT + 1);
   });
 
   it('writes a well-formed tree', async () => {
