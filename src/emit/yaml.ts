@@ -8,7 +8,8 @@
 //   characters, and is no YAML 1.1 boolean or null word, so no schema can read it as anything but that string;
 //   and a digit-led string of the same characters that none of the schema's own tag tests (int, float, timestamp,
 //   ...) claims, which is the test `yaml` itself makes before it writes a string plain (a MAC with a hex letter,
-//   a bootstrap token, a duration);
+//   a bootstrap token, a duration); and one without blanks that a tag does claim is quoted whole, with the quote
+//   `yaml` uses for these options (a MAC of digits in YAML 1.1, '0600');
 // - literal block ("|" or "|-"): a multi-line string with no control characters, no leading space or newline and
 //   at most one trailing newline.
 // Every other scalar (quoted strings, unusual blocks, keys that need quotes, floats) is written by `yaml` itself in
@@ -32,6 +33,8 @@ const FORCES_QUOTES = /[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]/;
 // A digit may start it when it holds a "/" (an address with its prefix): no number, time or date has one. A
 // digit-led string of these characters without one is plain unless the schema's tests read it as another type.
 const PLAIN_DIGIT_LED = /^[0-9][A-Za-z0-9_/.:=()+,~@ -]*$/;
+// the same without the blank: quoted as it is when a tag claims it
+const QUOTE_SAFE = /^[0-9][A-Za-z0-9_/.:=()+,~@-]*$/;
 
 // A dotted quad is no YAML 1.1 float (one dot at most), int or date either.
 const DOTTED_QUAD = /^[0-9]{1,3}(\.[0-9]{1,3}){3}$/;
@@ -91,12 +94,26 @@ export class YamlWriter {
 
   constructor(readonly options: YamlOptions) {
     this.typed = typedTests(options);
+    // the quote `yaml` puts around a string it must not write plain (singleQuote decides): learnt from yaml itself
+    this.quote = stringify(['0600'], options).slice('- '.length, '- '.length + 1);
   }
+
+  /** `'` or `"`: how `yaml` quotes a digit-led string a schema tag claims */
+  private readonly quote: string;
 
   /** Plain for certain: the fixed rules, or a digit-led string of safe characters that no schema tag claims. */
   private plain(s: string): boolean {
     if (isPlainSafe(s)) return true;
     return PLAIN_DIGIT_LED.test(s) && !PLAIN_BAD.test(s) && !this.typed.some((t) => t.test(s));
+  }
+
+  /**
+   * A digit-led value with no blank and nothing to escape that a schema tag claims (a MAC of digits, a base-60 or
+   * octal number): `yaml` quotes it whole, with no folding or escape to decide.
+   */
+  private quoted(s: string): string | undefined {
+    if (!QUOTE_SAFE.test(s) || !this.typed.some((t) => t.test(s))) return undefined;
+    return `${this.quote}${s}${this.quote}`;
   }
 
   /** The document for `value` (a mapping or a sequence at the root), as `yaml`'s stringify writes it. */
@@ -163,6 +180,8 @@ export class YamlWriter {
   private scalar(v: unknown, indent: string, place: Exclude<Place, 'key'>): string {
     if (typeof v === 'string') {
       if (this.plain(v)) return v;
+      const quoted = this.quoted(v);
+      if (quoted !== undefined) return quoted;
       const block = literalBlock(v, indent);
       if (block !== undefined) return block;
       return this.byYaml(v, indent, place);
