@@ -7,7 +7,7 @@ import { applyStrict, DiagnosticError, error, hasErrors, sortDiagnostics, type D
 import { loadInputs, type LoadOptions } from './profile/load.js';
 import { lintInputs } from './profile/lint.js';
 import type { Inputs, Located, Profile } from './profile/types.js';
-import { planJson, planNode, planRole, PlanShapes, type PlanJsonMemo } from './plan/build.js';
+import { planJson, planNode, planRole, PlanShapes } from './plan/build.js';
 import type { NodePlan } from './plan/types.js';
 import { generateSecrets, initSecrets, loadSecrets, secretsDirWarnings, writeSecrets, type ClusterSecrets } from './cluster/secrets.js';
 import { renderSeed, unknownRenderedKeys, type CloudInitMode, type SeedFiles } from './emit/cloud-init.js';
@@ -255,7 +255,6 @@ function gatewayFiles(plan: NodePlan): OutFile[] {
 
 /** A node's seed files (and its plan) for out/<role>, one node per batch, made when the writer asks. */
 function* seedFiles(plans: readonly NodePlan[], mode: CloudInitMode): Generator<OutFile[]> {
-  const memo: PlanJsonMemo = new Map(); // the nodes' plans share most of their objects (PlanShapes)
   for (const p of plans) {
     const node = p.node!;
     const seed = nodeSeed(p, mode);
@@ -274,7 +273,7 @@ function* seedFiles(plans: readonly NodePlan[], mode: CloudInitMode): Generator<
           { name: 'network-config', content: seed.networkConfig },
         ]),
       },
-      { path: `plans/${node.name}.json`, content: planJson(redactSecrets(p), memo) },
+      { path: `plans/${node.name}.json`, content: planJson(redactSecrets(p)) },
     ];
   }
 }

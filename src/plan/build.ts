@@ -442,43 +442,7 @@ function withoutSources(plan: NodePlan): NodePlan {
   };
 }
 
-/** planJson's texts of a plan's objects, by the indent they were written at. */
-export type PlanJsonMemo = Map<string, WeakMap<object, string>>;
-
-/**
- * `mkimage plan` output: 2-space JSON in the plan's fixed key order, newline-terminated; entries' sources left out.
- * With `memo`, the text of each object the plan holds (an entry, a section) is remembered by identity and used
- * again for the next plan that holds the same object: a render's node plans share all but a few (PlanShapes), and
- * 1000 of them are 22 MB of JSON. The text is the same either way; the objects must not change while `memo` lives.
- */
-export function planJson(plan: NodePlan, memo?: PlanJsonMemo): string {
-  if (memo === undefined) return `${JSON.stringify(withoutSources(plan), null, 2)}\n`;
-  const bare = withoutSources(plan) as unknown as Record<string, unknown>;
-  const orig = plan as unknown as Record<string, unknown>;
-  const at = (v: unknown, indent: string): string => JSON.stringify(v, null, 2).replace(/\n/g, `\n${indent}`);
-  // an object of the plan (or of a top-level list) at this indent; by the original's identity, as `bare` copies some
-  const remembered = (original: unknown, value: unknown, indent: string): string => {
-    if (typeof original !== 'object' || original === null) return at(value, indent);
-    let texts = memo.get(indent);
-    if (texts === undefined) memo.set(indent, (texts = new WeakMap()));
-    let text = texts.get(original);
-    if (text === undefined) {
-      text = at(value, indent);
-      texts.set(original, text);
-    }
-    return text;
-  };
-  const parts: string[] = [];
-  for (const k of Object.keys(bare)) {
-    const v = bare[k];
-    if (v === undefined) continue;
-    const o = orig[k];
-    let text: string;
-    if (k === 'node' || k === 'flatcar') text = at(v, '  '); // the node's own, and Flatcar's (rare)
-    else if (Array.isArray(v) && Array.isArray(o) && v.length > 0 && v.every((e) => typeof e === 'object' && e !== null)) {
-      text = `[\n${v.map((e, i) => `    ${remembered(o[i], e, '    ')}`).join(',\n')}\n  ]`;
-    } else text = remembered(o, v, '  ');
-    parts.push(`  ${JSON.stringify(k)}: ${text}`);
-  }
-  return `{\n${parts.join(',\n')}\n}\n`;
+/** `mkimage plan` output: 2-space JSON in the plan's fixed key order, newline-terminated; entries' sources left out. */
+export function planJson(plan: NodePlan): string {
+  return `${JSON.stringify(withoutSources(plan), null, 2)}\n`;
 }
