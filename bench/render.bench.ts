@@ -40,6 +40,8 @@ const opts = { clusterFile, cwd: out };
 const pre = loadAndLint(opts);
 if (!pre.inputs) { console.error(JSON.stringify(pre.diagnostics)); process.exit(2); }
 await ensureSecrets(pre.inputs, opts);
+// no writes pending when the clock starts (an earlier run's tree going to disk, the secrets): as for tar below
+(await import('node:child_process')).spawnSync('sync');
 const rss0 = process.resourceUsage().maxRSS;
 const t0 = process.hrtime.bigint();
 let seeds = 0;
