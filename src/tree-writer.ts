@@ -157,7 +157,8 @@ export class TreeWriter {
    * besides the buffer.
    */
   private pack(batch: Batch, files: readonly WriteJob[], handOver: boolean): ArrayBuffer[] {
-    const sizes = files.map((f) => (movable(f.content) ? 0 : typeof f.content === 'string' ? Buffer.byteLength(f.content) : f.content.byteLength));
+    const alone = files.map((f) => movable(f.content));
+    const sizes = files.map((f, i) => (alone[i] ? 0 : typeof f.content === 'string' ? Buffer.byteLength(f.content) : f.content.byteLength));
     const total = sizes.reduce((a, b) => a + b, 0);
     let buffer = this.spare.pop();
     if (buffer === undefined || buffer.byteLength < total) buffer = new ArrayBuffer(Math.max(total, MIN_BUFFER));
@@ -166,7 +167,7 @@ export class TreeWriter {
     let off = 0;
     batch.files = files.map((f, i) => {
       const { path, mode, chmod, content } = f;
-      if (movable(content)) {
+      if (alone[i]) {
         const own = content as Uint8Array;
         const bytes = handOver ? own : own.slice();
         moved.add(bytes.buffer as ArrayBuffer);

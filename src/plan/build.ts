@@ -359,28 +359,30 @@ function planNodeOf(inp: Inputs, node: NodeSpec): PlanNode {
  * Meant to live for one pass over inputs nothing changes meanwhile.
  */
 export class PlanShapes {
-  private readonly made = new Map<string, { profile: Located<Profile>; cluster: Located<Cluster>; plan: NodePlan; diags: Diagnostic[] }>();
+  private readonly made = new Map<string, { profile: Located<Profile>; cluster: Located<Cluster>; plan: NodePlan; sorted: number; diags: Diagnostic[] }>();
 
-  plan(inp: Inputs, target: Target): NodePlan {
+  plan(inp: Inputs, target: Target & { node: PlanNode }): NodePlan {
     const key = `${target.osFamily}\0${target.osFamilyPath}\0${target.arch}`;
     let shape = this.made.get(key);
     if (shape === undefined || shape.profile !== inp.profile || shape.cluster !== inp.cluster) {
       const diags: Diagnostic[] = [];
       const plan = buildPlan({ ...inp, diags }, { osFamily: target.osFamily, osFamilyPath: target.osFamilyPath, arch: target.arch });
-      shape = { profile: inp.profile, cluster: inp.cluster, plan, diags };
+      // buildPlan appends the first-boot files after sorting the rest
+      const sorted = plan.files.length - firstbootBakeItems().files.length;
+      shape = { profile: inp.profile, cluster: inp.cluster, plan, sorted, diags };
       this.made.set(key, shape);
     }
     inp.diags.push(...shape.diags);
-    if (target.node === undefined) return { ...shape.plan, files: [...shape.plan.files] };
-    return withNode(shape.plan, target.node, inp.cluster.value.name);
+    return withNode(shape.plan, shape.sorted, target.node, inp.cluster.value.name);
   }
 }
 
-/** A node-less plan from buildPlan with the node in it: what buildPlan returns for that node (see PlanShapes). */
-function withNode(shape: NodePlan, node: PlanNode, clusterName: string): NodePlan {
-  const firstboot = firstbootBakeItems();
-  const own = shape.files.length - firstboot.files.length; // buildPlan appends the first-boot files after sorting
-  const files = [...sortFiles([...shape.files.slice(0, own), nodeEnvFile(node, clusterName)]), ...shape.files.slice(own)];
+/**
+ * A node-less plan from buildPlan (its first `sorted` files sorted, then the first-boot files) with the node in
+ * it: what buildPlan returns for that node (see PlanShapes).
+ */
+function withNode(shape: NodePlan, sorted: number, node: PlanNode, clusterName: string): NodePlan {
+  const files = [...sortFiles([...shape.files.slice(0, sorted), nodeEnvFile(node, clusterName)]), ...shape.files.slice(sorted)];
   const plan: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(shape)) {
     plan[k] = Array.isArray(v) ? [...v] : v;
@@ -408,7 +410,7 @@ export function planNode(
       `node ${node.name} has role ${node.role} but profile ${profile.value.name} is for role ${profile.value.role}: ` +
         `plan it with the ${node.role} profile`, 'E018');
   }
-  const target: Target = {
+  const target: Target & { node: PlanNode } = {
     osFamily: node.osFamily ?? cluster.value.osFamily,
     osFamilyPath: node.osFamily !== undefined ? `nodes.${node.index}.osFamily` : 'osFamily',
     arch: node.arch,
